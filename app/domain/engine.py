@@ -1,0 +1,977 @@
+"""The servicing engine: a loan's state rolled forward over its events.
+
+There is one engine.  :func:`advance` takes a loan's state at the end of one
+day and rolls it forward over the events up to a later date; :func:`replay`
+is ``advance`` from the boarding state over the whole ledger; end of day
+advances each loan's cached state one day with the same ``advance``.
+
+Rules (issue 2; each is also stated where it is applied):
+
+* The state is *as of the end of a day*: every event dated on or before
+  ``state.date`` has been applied.  Interest up to a date counts the days
+  before it, so a payment dated D pays interest up to D, not D itself.
+* Each processed day runs in this order: installments falling due that day
+  are billed; late fees whose grace period ended the day before are
+  assessed; money held in suspense meets installments now due; the day's
+  events apply in list order; the next period's interest basis is fixed.
+* ``scheduled`` interest: installment k bills ``B × rate × fraction(due[k-1],
+  due[k])`` rounded to the cent, where B is the principal outstanding after
+  installment k-1 (captured at the end of its due date, counting installments
+  billed but unpaid as if paid — mortgage practice), so a curtailment saves
+  interest from the next installment on.
+* ``simple`` interest accrues daily on the outstanding principal; a payment
+  first meets the interest accrued to its date (rounded half-up, the sub-cent
+  remainder dropped), then principal.
+* A payment meets the unpaid installments fallen due by its date, oldest
+  first, or the next installment when none has; the waterfall orders the
+  parts; what is left is excess (curtailment or suspense).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from app.domain.daycount import interest_between, year_basis
+from app.domain.errors import InputError
+from app.domain.money import ZERO, divide, round_interest, round_money
+from app.domain.schedule import equal_principal_part, level_payment, scheduled_payment
+from app.domain.terms import Terms, due_date
+
+ACTIVE = "active"
+PAID_OFF = "paid_off"
+
+EVENT_TYPES = ("payment", "reversal", "fee", "waiver", "terms_change", "adjustment")
+
+BUCKETS = ("current", "1-29", "30-59", "60-89", "90-119", "120+")
+
+
+def bucket_for(days_past_due: int) -> str:
+    """Delinquency bucket by days past due (ASCII hyphen)."""
+    if days_past_due <= 0:
+        return "current"
+    if days_past_due < 30:
+        return "1-29"
+    if days_past_due < 60:
+        return "30-59"
+    if days_past_due < 90:
+        return "60-89"
+    if days_past_due < 120:
+        return "90-119"
+    return "120+"
+
+
+# ---------------------------------------------------------------- values
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One input to the engine: a ledger entry as the engine sees it."""
+
+    id: str
+    type: str
+    date: date
+    amount: Decimal | None = None
+    of: str | None = None  # the id reversed or waived
+    kind: str | None = None  # fee kind, e.g. "nsf"
+    rate: Decimal | None = None  # terms_change: new annual percent
+    payment: Decimal | None = None  # terms_change: new installment
+    term: int | None = None  # terms_change: installments remaining
+    next_due: date | None = None  # terms_change: new next due date
+
+
+@dataclass(slots=True)
+class Entry:
+    """What an event (or a rule of the engine) did to the loan."""
+
+    id: str
+    type: str
+    date: date
+    amount: Decimal | None
+    fees: Decimal = ZERO
+    interest: Decimal = ZERO
+    principal: Decimal = ZERO
+    suspense: Decimal = ZERO  # net change in suspense
+    refund: Decimal = ZERO
+    reversed: bool = False
+
+
+@dataclass(slots=True)
+class Installment:
+    n: int
+    due: date
+    amount: Decimal  # as billed
+    interest: Decimal = ZERO  # scheduled: billed interest
+    principal: Decimal = ZERO  # scheduled: billed principal
+    paid_interest: Decimal = ZERO
+    paid_principal: Decimal = ZERO
+    paid: Decimal = ZERO  # simple: total paid
+    shadow_paid: Decimal = ZERO  # paid as if fees had come last (no pyramiding)
+    late_fee_decided: bool = False
+    final: bool = False
+
+    def copy(self) -> Installment:
+        return Installment(
+            self.n,
+            self.due,
+            self.amount,
+            self.interest,
+            self.principal,
+            self.paid_interest,
+            self.paid_principal,
+            self.paid,
+            self.shadow_paid,
+            self.late_fee_decided,
+            self.final,
+        )
+
+
+@dataclass(slots=True)
+class Fee:
+    id: str
+    kind: str
+    date: date
+    amount: Decimal
+    remaining: Decimal
+
+    def copy(self) -> Fee:
+        return Fee(self.id, self.kind, self.date, self.amount, self.remaining)
+
+
+@dataclass(slots=True)
+class LoanState:
+    """A loan at the end of ``date``.  Compare two states with ``==``."""
+
+    date: date
+    status: str
+    principal: Decimal
+    rate: Decimal  # annual, as a fraction
+    payment: Decimal  # level installment, or equal-principal part
+    term: int  # number of the last installment
+    next_n: int  # number of the next installment to bill
+    anchor_n: int  # due dates are generated from (anchor_n, anchor_due)
+    anchor_due: date
+    accrued: Decimal  # interest accrued up to accrual_from, not yet billed or paid (exact)
+    accrual_from: date
+    basis: Decimal  # principal interest accrues on from accrual_from
+    basis_due: date | None  # end of this day fixes the next scheduled basis
+    suspense: Decimal = ZERO
+    refund_due: Decimal = ZERO
+    paid_through: date | None = None
+    shadow_fees: Decimal = ZERO
+    installments: list[Installment] = field(default_factory=list)
+    fees: list[Fee] = field(default_factory=list)
+
+    def copy(self) -> LoanState:
+        return LoanState(
+            self.date,
+            self.status,
+            self.principal,
+            self.rate,
+            self.payment,
+            self.term,
+            self.next_n,
+            self.anchor_n,
+            self.anchor_due,
+            self.accrued,
+            self.accrual_from,
+            self.basis,
+            self.basis_due,
+            self.suspense,
+            self.refund_due,
+            self.paid_through,
+            self.shadow_fees,
+            [inst.copy() for inst in self.installments],
+            [fee.copy() for fee in self.fees],
+        )
+
+    @property
+    def fees_outstanding(self) -> Decimal:
+        return sum((fee.remaining for fee in self.fees), ZERO)
+
+
+def initial_state(terms: Terms) -> LoanState:
+    """The state of a newly funded loan, at the end of the day before ``terms.start``."""
+    payment = scheduled_payment(terms)
+    return LoanState(
+        date=terms.start - timedelta(days=1),
+        status=ACTIVE,
+        principal=terms.principal,
+        rate=terms.annual_rate,
+        payment=payment,
+        term=terms.term,
+        next_n=1,
+        anchor_n=1,
+        anchor_due=terms.first_due,
+        accrued=ZERO,
+        accrual_from=terms.start,
+        basis=terms.principal,
+        basis_due=None,
+    )
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _next_due(state: LoanState, terms: Terms) -> date:
+    return due_date(terms.frequency, state.anchor_due, state.next_n - state.anchor_n)
+
+
+def _accrued_exact(state: LoanState, terms: Terms, on: date) -> Decimal:
+    """Interest accrued and not yet billed, up to (not including) ``on``."""
+    if state.status != ACTIVE or on <= state.accrual_from:
+        return state.accrued
+    return state.accrued + interest_between(state.basis, state.rate, state.accrual_from, on, terms.day_count)
+
+
+def _checkpoint(state: LoanState, terms: Terms, on: date) -> None:
+    """Fold the interest accrued up to ``on`` into ``state.accrued``."""
+    if on > state.accrual_from:
+        state.accrued = round_interest(_accrued_exact(state, terms, on))
+        state.accrual_from = on
+
+
+def _billed_principal_unpaid(state: LoanState) -> Decimal:
+    return sum((inst.principal - inst.paid_principal for inst in state.installments), ZERO)
+
+
+def _remaining(state: LoanState, terms: Terms, inst: Installment, on: date) -> Decimal:
+    """What is still owed on an installment."""
+    if terms.interest == "scheduled":
+        return inst.amount - inst.paid_interest - inst.paid_principal
+    if inst.final:
+        # The last simple-interest installment is whatever pays the loan off.
+        owed = state.principal + round_money(_accrued_exact(state, terms, on))
+        for other in state.installments:
+            if other is inst:
+                break
+            owed -= other.amount - other.paid
+        return max(owed, ZERO)
+    return inst.amount - inst.paid
+
+
+def _parts(state: LoanState, terms: Terms, inst: Installment, on: date) -> dict[str, Decimal]:
+    """The unpaid interest and principal of an installment."""
+    if terms.interest == "scheduled":
+        return {"interest": inst.interest - inst.paid_interest, "principal": inst.principal - inst.paid_principal}
+    remaining = _remaining(state, terms, inst, on)
+    interest = min(remaining, round_money(_accrued_exact(state, terms, on)))
+    return {"interest": interest, "principal": remaining - interest}
+
+
+def _bill_next(state: LoanState, terms: Terms, on: date) -> Installment:
+    """Bill the next installment (on its due date, or early when paid ahead)."""
+    n = state.next_n
+    due = _next_due(state, terms)
+    if state.basis_due is not None:
+        _fix_basis(state, terms)
+    final = n >= state.term
+    if terms.interest == "scheduled":
+        interest = round_money(_accrued_exact(state, terms, due))
+        if terms.amortization == "equal-principal":
+            principal = state.payment
+        else:
+            principal = max(state.payment - interest, ZERO)
+        if final or principal >= state.basis:
+            principal, final = state.basis, True
+        inst = Installment(n, due, interest + principal, interest=interest, principal=principal, final=final)
+        state.accrued = ZERO
+        state.accrual_from = due
+        state.basis_due = due
+    else:
+        interest_at_due = round_money(_accrued_exact(state, terms, due))
+        amount = state.payment
+        if terms.amortization == "equal-principal":
+            amount = state.payment + interest_at_due
+        billed = sum((other.amount - other.paid for other in state.installments), ZERO)
+        if final or state.principal + interest_at_due - billed <= amount:
+            final = True
+            amount = max(state.principal + interest_at_due - billed, ZERO)
+        inst = Installment(n, due, amount, final=final)
+    if final:
+        state.term = n
+    state.next_n = n + 1
+    state.installments.append(inst)
+    return inst
+
+
+def _fix_basis(state: LoanState, terms: Terms) -> None:
+    """Scheduled interest: the next period accrues on the principal after this installment."""
+    state.basis = state.principal - _billed_principal_unpaid(state)
+    state.basis_due = None
+
+
+def _settle(state: LoanState, terms: Terms, on: date) -> None:
+    """Drop paid installments, move the paid-through date, notice a payoff."""
+    keep: list[Installment] = []
+    blocked = False
+    for inst in state.installments:
+        remaining = _remaining(state, terms, inst, on)
+        if not blocked and remaining <= terms.tolerance:
+            if state.paid_through is None or inst.due > state.paid_through:
+                state.paid_through = inst.due
+        else:
+            blocked = True
+        if remaining > 0:
+            keep.append(inst)
+    state.installments = keep
+    state.fees = [fee for fee in state.fees if fee.remaining > 0]
+    if (
+        state.principal <= 0
+        and not state.installments
+        and not state.fees
+        and round_money(_accrued_exact(state, terms, on)) <= 0
+    ):
+        state.status = PAID_OFF
+        state.principal = ZERO
+        state.accrued = ZERO
+        state.basis = ZERO
+        state.basis_due = None
+        state.accrual_from = on
+
+
+def _late_fee_amount(terms: Terms, inst: Installment) -> Decimal:
+    rule = terms.late_fee
+    assert rule is not None
+    if rule.fixed is not None:
+        amount = rule.fixed
+    else:
+        assert rule.percent is not None
+        amount = round_money(divide(inst.amount * rule.percent, 100))
+    if rule.minimum is not None:
+        amount = max(amount, rule.minimum)
+    if rule.maximum is not None:
+        amount = min(amount, rule.maximum)
+    return amount
+
+
+def _waterfall_groups(waterfall: Sequence[str]) -> list[tuple[str, ...]]:
+    """Consecutive installment parts form one group, met installment by installment."""
+    groups: list[tuple[str, ...]] = []
+    run: list[str] = []
+    for part in waterfall:
+        if part == "fees":
+            if run:
+                groups.append(tuple(run))
+                run = []
+            groups.append(("fees",))
+        else:
+            run.append(part)
+    if run:
+        groups.append(tuple(run))
+    return groups
+
+
+# ---------------------------------------------------------------- money in
+
+
+def _pay_fees(state: LoanState, pool: Decimal, entry: Entry) -> Decimal:
+    for fee in state.fees:
+        if pool <= 0:
+            break
+        take = min(pool, fee.remaining)
+        fee.remaining -= take
+        entry.fees += take
+        pool -= take
+    return pool
+
+
+def _pay_interest(state: LoanState, terms: Terms, inst: Installment, amount: Decimal, on: date) -> None:
+    if terms.interest == "scheduled":
+        inst.paid_interest += amount
+        return
+    inst.paid += amount
+    accrued = _accrued_exact(state, terms, on)
+    state.accrual_from = on
+    # A payment that meets all the interest to date clears the sub-cent remainder.
+    state.accrued = ZERO if amount >= round_money(accrued) else round_interest(accrued - amount)
+
+
+def _pay_principal(state: LoanState, terms: Terms, inst: Installment | None, amount: Decimal, on: date) -> None:
+    if terms.interest == "simple":
+        _checkpoint(state, terms, on)
+    state.principal -= amount
+    if inst is not None:
+        if terms.interest == "scheduled":
+            inst.paid_principal += amount
+        else:
+            inst.paid += amount
+    if terms.interest == "simple":
+        state.basis = state.principal
+
+
+def _targets(state: LoanState, terms: Terms, on: date, allow_next: bool) -> list[Installment]:
+    due = [inst for inst in state.installments if inst.due <= on and _remaining(state, terms, inst, on) > 0]
+    if due or not allow_next:
+        return due
+    ahead = [inst for inst in state.installments if _remaining(state, terms, inst, on) > 0]
+    if ahead:
+        return ahead[:1]
+    if state.next_n <= state.term:
+        return [_bill_next(state, terms, on)]
+    return []
+
+
+def _apply(state: LoanState, terms: Terms, on: date, amount: Decimal, entry: Entry, from_suspense: bool) -> None:
+    """Apply money received (or held in suspense) by the product's rules."""
+    if state.status != ACTIVE:
+        state.refund_due += amount
+        entry.refund += amount
+        if from_suspense:
+            entry.suspense -= amount
+        return
+    pool = amount
+    if not from_suspense and terms.partial == "suspense" and state.suspense > 0:
+        pool += state.suspense
+        entry.suspense -= state.suspense
+        state.suspense = ZERO
+    targets = _targets(state, terms, on, allow_next=not from_suspense)
+    groups = _waterfall_groups(terms.waterfall)
+    if terms.partial == "suspense":
+        # Held in suspense until a full installment is there: meet whole installments only.
+        budget = pool
+        if groups[0] == ("fees",):
+            budget -= state.fees_outstanding
+        whole: list[Installment] = []
+        for inst in targets:
+            need = _remaining(state, terms, inst, on)
+            if need > budget:
+                break
+            budget -= need
+            whole.append(inst)
+        targets = whole
+    received = pool
+    for group in groups:
+        if pool <= 0:
+            break
+        if group == ("fees",):
+            if terms.partial == "suspense" and _unpaid_due(state, terms, on, targets):
+                continue  # held money waits for a whole installment before it meets fees
+            pool = _pay_fees(state, pool, entry)
+            continue
+        for inst in targets:
+            parts = _parts(state, terms, inst, on)
+            for part in group:
+                take = min(pool, parts[part])
+                if take <= 0:
+                    continue
+                if part == "interest":
+                    _pay_interest(state, terms, inst, take, on)
+                    entry.interest += take
+                else:
+                    _pay_principal(state, terms, inst, take, on)
+                    entry.principal += take
+                pool -= take
+                if pool <= 0:
+                    break
+            if pool <= 0:
+                break
+    _shadow_apply(state, terms, on, received - pool)
+    if pool > 0:
+        if from_suspense:
+            pass  # what was not needed stays in suspense
+        elif _unpaid_due(state, terms, on, []) or terms.excess == "suspense":
+            state.suspense += pool
+            entry.suspense += pool
+        else:
+            _curtail(state, terms, on, pool, entry)
+    if from_suspense:
+        used = amount - pool
+        state.suspense -= used
+        entry.suspense -= used
+    _settle(state, terms, on)
+
+
+def _unpaid_due(state: LoanState, terms: Terms, on: date, exclude: list[Installment]) -> list[Installment]:
+    return [
+        inst
+        for inst in state.installments
+        if inst.due <= on and inst not in exclude and _remaining(state, terms, inst, on) > 0
+    ]
+
+
+def _curtail(state: LoanState, terms: Terms, on: date, amount: Decimal, entry: Entry) -> None:
+    """Excess to principal; an amount that reaches the payoff pays the loan off, the rest is refund due."""
+    unbilled = state.principal - _billed_principal_unpaid(state)
+    if amount < unbilled:
+        _pay_principal(state, terms, None, amount, on)
+        entry.principal += amount
+        return
+    pool = amount
+    # Interest to date first, then every installment still open, then principal, then fees.
+    if terms.interest == "scheduled":
+        interest = round_money(_accrued_exact(state, terms, on))
+        take = min(pool, interest)
+        state.accrued = ZERO
+        state.accrual_from = on
+        entry.interest += take
+        pool -= take
+        for inst in state.installments:
+            parts = _parts(state, terms, inst, on)
+            take = min(pool, parts["interest"])
+            inst.paid_interest += take
+            entry.interest += take
+            pool -= take
+    else:
+        interest = round_money(_accrued_exact(state, terms, on))
+        take = min(pool, interest)
+        state.accrued = ZERO if take == interest else round_interest(_accrued_exact(state, terms, on) - take)
+        state.accrual_from = on
+        entry.interest += take
+        pool -= take
+    take = min(pool, state.principal)
+    _pay_principal(state, terms, None, take, on)
+    entry.principal += take
+    pool -= take
+    if state.principal == 0:
+        state.installments = []
+        state.next_n = state.term + 1
+        state.basis = ZERO
+        state.basis_due = None
+    if pool > 0:
+        pool = _pay_fees(state, pool, entry)
+    if pool > 0:
+        state.refund_due += pool
+        entry.refund += pool
+    if state.principal == 0 and not state.fees_outstanding:
+        state.status = PAID_OFF
+
+
+def _shadow_apply(state: LoanState, terms: Terms, on: date, amount: Decimal) -> None:
+    """The same money applied as if fees came last in the waterfall.
+
+    Late fees consult this shadow so that an installment paid in full and on
+    time is never charged a late fee because an earlier fee took part of the
+    payment (no pyramiding, 12 CFR 1026.36(c)(2)), whatever the waterfall.
+    """
+    pool = amount
+    due = [inst for inst in state.installments if inst.due <= on and inst.shadow_paid < inst.amount]
+    if not due:
+        due = [inst for inst in state.installments if inst.shadow_paid < inst.amount][:1]
+    for inst in due:
+        take = min(pool, inst.amount - inst.shadow_paid)
+        inst.shadow_paid += take
+        pool -= take
+        if pool <= 0:
+            return
+    state.shadow_fees = max(state.shadow_fees - pool, ZERO)
+
+
+# ---------------------------------------------------------------- the day
+
+
+def _assess_late_fees(state: LoanState, terms: Terms, on: date, entries: list[Entry]) -> None:
+    rule = terms.late_fee
+    if rule is None:
+        return
+    for inst in state.installments:
+        if inst.late_fee_decided or inst.due + timedelta(days=rule.grace_days + 1) > on:
+            continue
+        inst.late_fee_decided = True
+        # Short by no more than the tolerance counts as paid; and never a fee
+        # when the only shortfall is an earlier unpaid fee.
+        if _remaining(state, terms, inst, on) <= terms.tolerance:
+            continue
+        if inst.amount - inst.shadow_paid <= terms.tolerance:
+            continue
+        amount = _late_fee_amount(terms, inst)
+        if amount <= 0:
+            continue
+        fee_id = f"late_fee:{inst.n}"
+        state.fees.append(Fee(fee_id, "late", on, amount, amount))
+        state.shadow_fees += amount
+        entries.append(Entry(fee_id, "late_fee", on, amount, fees=amount))
+
+
+def _apply_suspense(state: LoanState, terms: Terms, on: date, entries: list[Entry]) -> None:
+    if state.suspense <= 0 or state.status != ACTIVE:
+        return
+    if not _unpaid_due(state, terms, on, []):
+        return
+    entry = Entry(f"suspense:{on.isoformat()}", "suspense_applied", on, ZERO)
+    held = state.suspense
+    _apply(state, terms, on, held, entry, from_suspense=True)
+    if entry.suspense != 0:
+        entry.amount = -entry.suspense
+        entries.append(entry)
+
+
+def _apply_event(state: LoanState, terms: Terms, event: Event, entries: list[Entry]) -> None:
+    on = event.date
+    entry = Entry(event.id, event.type, on, event.amount)
+    if event.type == "payment":
+        assert event.amount is not None
+        _apply(state, terms, on, event.amount, entry, from_suspense=False)
+    elif event.type == "fee":
+        assert event.amount is not None
+        state.fees.append(Fee(event.id, event.kind or "fee", on, event.amount, event.amount))
+        state.shadow_fees += event.amount
+        entry.fees = event.amount
+        if state.status == PAID_OFF:
+            state.status = ACTIVE
+    elif event.type == "waiver":
+        fee = next((f for f in state.fees if f.id == event.of), None)
+        waived = ZERO
+        if fee is not None:
+            waived = fee.remaining if event.amount is None else min(event.amount, fee.remaining)
+            fee.remaining -= waived
+        state.shadow_fees = max(state.shadow_fees - waived, ZERO)
+        entry.amount = waived if event.amount is None else event.amount
+        entry.fees = -waived
+        _settle(state, terms, on)
+    elif event.type == "terms_change":
+        _change_terms(state, terms, event)
+    elif event.type == "adjustment":
+        assert event.amount is not None
+        _checkpoint(state, terms, on)
+        state.principal += event.amount
+        if terms.interest == "simple":
+            state.basis = state.principal
+        entry.principal = event.amount
+        _settle(state, terms, on)
+    else:
+        raise InputError(f"event {event.id}", f"type {event.type!r} cannot be advanced; use replay")
+    entries.append(entry)
+
+
+def _change_terms(state: LoanState, terms: Terms, event: Event) -> None:
+    on = event.date
+    _checkpoint(state, terms, on)
+    if event.rate is not None:
+        state.rate = event.rate / 100
+    if event.term is not None:
+        state.term = state.next_n - 1 + event.term
+    if event.next_due is not None:
+        state.anchor_n = state.next_n
+        state.anchor_due = event.next_due
+    remaining = state.term - state.next_n + 1
+    if event.payment is not None:
+        state.payment = event.payment
+    elif (event.rate is not None or event.term is not None) and remaining > 0:
+        base = state.principal - _billed_principal_unpaid(state)
+        if terms.amortization == "equal-principal":
+            state.payment = equal_principal_part(base, remaining)
+        else:
+            state.payment = level_payment(base, state.rate, terms.periods_per_year, remaining)
+
+
+def _process_day(state: LoanState, terms: Terms, on: date, events: Iterable[Event], entries: list[Entry]) -> None:
+    if state.status == ACTIVE:
+        while state.next_n <= state.term and _next_due(state, terms) <= on:
+            _bill_next(state, terms, on)
+        _assess_late_fees(state, terms, on, entries)
+        _apply_suspense(state, terms, on, entries)
+    for event in events:
+        _apply_event(state, terms, event, entries)
+    if state.basis_due is not None and state.basis_due <= on:
+        _fix_basis(state, terms)
+    state.date = on
+
+
+def _next_date(state: LoanState, terms: Terms) -> date | None:
+    """The next day on which a rule of the engine acts by itself."""
+    if state.status != ACTIVE:
+        return None
+    candidates: list[date] = []
+    if state.next_n <= state.term:
+        candidates.append(_next_due(state, terms))
+    if state.basis_due is not None:
+        candidates.append(state.basis_due)
+    if terms.late_fee is not None:
+        grace = timedelta(days=terms.late_fee.grace_days + 1)
+        for inst in state.installments:
+            if not inst.late_fee_decided:
+                candidates.append(inst.due + grace)
+    later = [day for day in candidates if day > state.date]
+    return min(later) if later else None
+
+
+def advance(
+    state: LoanState, terms: Terms, events: Sequence[Event], to_date: date
+) -> tuple[LoanState, list[Entry]]:
+    """Roll ``state`` forward over ``events`` to the end of ``to_date``.
+
+    ``events`` must be dated after ``state.date`` and on or before ``to_date``;
+    they are applied in date order, and in list order within a date.  The
+    input state is not changed.  Reversals need the events they reverse, so
+    they go through :func:`replay`.
+    """
+    if to_date < state.date:
+        raise ValueError(f"cannot advance from {state.date} back to {to_date}")
+    ordered = sorted(events, key=lambda event: event.date)  # stable: list order within a date
+    for event in ordered:
+        if event.date <= state.date or event.date > to_date:
+            raise ValueError(f"event {event.id} dated {event.date} is outside {state.date} to {to_date}")
+    state = state.copy()
+    entries: list[Entry] = []
+    index = 0
+    while True:
+        rule_day = _next_date(state, terms)
+        event_day = ordered[index].date if index < len(ordered) else None
+        day = min((d for d in (rule_day, event_day) if d is not None), default=None)
+        if day is None or day > to_date:
+            break
+        todays: list[Event] = []
+        while index < len(ordered) and ordered[index].date == day:
+            todays.append(ordered[index])
+            index += 1
+        _process_day(state, terms, day, todays, entries)
+    state.date = to_date
+    return state, entries
+
+
+def replay(terms: Terms, events: Sequence[Event], to_date: date) -> tuple[LoanState, list[Entry]]:
+    """The loan's state at the end of ``to_date`` from its terms and whole ledger.
+
+    A reversal removes its payment as if it had never been received: the
+    payment is left out and everything after it is derived again.  The
+    payment's entry shows how it was applied when received, flagged
+    ``reversed``; the reversal's entry is its negative.
+    """
+    validate_events(events)
+    known = [event for event in events if event.date <= to_date]
+    reversals = {event.of: event for event in known if event.type == "reversal"}
+    effective = [event for event in known if event.type != "reversal" and event.id not in reversals]
+    state, entries = advance(initial_state(terms), terms, effective, to_date)
+    if not reversals:
+        return state, entries
+    position = {id(event): index for index, event in enumerate(known)}
+    by_id: dict[str, Entry] = {}
+    for original_id, reversal in reversals.items():
+        original = next(event for event in known if event.id == original_id)
+        # How the payment was applied when it was received: the ledger as it stood then.
+        before = [
+            event
+            for event in known
+            if event.type != "reversal"
+            and (event.date, position[id(event)]) <= (original.date, position[id(original)])
+            and not (event.id in reversals and reversals[event.id].date <= original.date)
+        ]
+        _, as_posted = advance(initial_state(terms), terms, before, original.date)
+        posted = next(entry for entry in as_posted if entry.id == original_id)
+        posted.reversed = True
+        by_id[original_id] = posted
+        by_id[reversal.id] = Entry(
+            reversal.id,
+            "reversal",
+            reversal.date,
+            -posted.amount if posted.amount is not None else None,
+            fees=-posted.fees,
+            interest=-posted.interest,
+            principal=-posted.principal,
+            suspense=-posted.suspense,
+            refund=-posted.refund,
+        )
+    order = {event.id: index for index, event in enumerate(known)}
+    merged = entries + list(by_id.values())
+    merged.sort(key=lambda entry: (entry.date, order.get(entry.id, -1)))
+    return state, merged
+
+
+def validate_events(events: Sequence[Event]) -> None:
+    """Check references between events; raise :class:`InputError` naming the event."""
+    seen: dict[str, Event] = {}
+    reversed_ids: set[str] = set()
+    fee_ids: set[str] = set()
+    for position, event in enumerate(events):
+        where = f"events[{position}]"
+        if event.id in seen:
+            raise InputError(f"{where}.id", f"{event.id!r} is used twice")
+        if event.type not in EVENT_TYPES:
+            raise InputError(f"{where}.type", f"{event.type!r} is not one of {', '.join(EVENT_TYPES)}")
+        if event.type in ("payment", "fee", "adjustment") and event.amount is None:
+            raise InputError(f"{where}.amount", "is required")
+        if event.type in ("payment", "fee") and event.amount is not None and event.amount <= 0:
+            raise InputError(f"{where}.amount", f"{event.amount} must be more than zero")
+        if event.type == "reversal":
+            target = seen.get(event.of or "")
+            if target is None:
+                target = next((e for e in events if e.id == event.of), None)
+            if target is None:
+                raise InputError(f"{where}.of", f"{event.of!r} is not a known event id")
+            if target.type != "payment":
+                raise InputError(f"{where}.of", f"{event.of!r} is a {target.type}, only payments are reversed")
+            if target.date > event.date:
+                raise InputError(f"{where}.date", f"{event.date} is before the payment {event.of!r} it reverses")
+            if event.of in reversed_ids:
+                raise InputError(f"{where}.of", f"{event.of!r} is already reversed")
+            reversed_ids.add(event.of or "")
+        if event.type == "waiver":
+            if not event.of:
+                raise InputError(f"{where}.of", "is required: the fee id to waive (e.g. late_fee:2)")
+            if not event.of.startswith("late_fee:") and event.of not in fee_ids:
+                raise InputError(f"{where}.of", f"{event.of!r} is not a known fee id")
+            if event.amount is not None and event.amount <= 0:
+                raise InputError(f"{where}.amount", f"{event.amount} must be more than zero")
+        if event.type == "terms_change" and all(
+            value is None for value in (event.rate, event.payment, event.term, event.next_due)
+        ):
+            raise InputError(where, "a terms_change needs rate, payment, term or next_due")
+        if event.type == "fee":
+            fee_ids.add(event.id)
+        seen[event.id] = event
+
+
+# ---------------------------------------------------------------- what it shows
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The derived figures every screen, letter and report shows."""
+
+    as_of: date
+    status: str
+    principal: Decimal
+    accrued_interest: Decimal
+    fees: Decimal
+    suspense: Decimal
+    refund_due: Decimal
+    paid_through: date | None
+    next_due: date | None
+    next_payment: Decimal
+    amount_due: Decimal
+    days_past_due: int
+    bucket: str
+    per_diem: Decimal
+    payoff: Decimal
+
+
+def snapshot(state: LoanState, terms: Terms, on: date | None = None) -> Snapshot:
+    """Figures as of the end of ``state.date`` (accrual up to ``on``, default the state's date)."""
+    as_of = state.date if on is None else on
+    accrued = _accrued_exact(state, terms, as_of)
+    if terms.interest == "scheduled":
+        accrued += sum((inst.interest - inst.paid_interest for inst in state.installments), ZERO)
+    accrued_shown = round_money(accrued)
+    fees = state.fees_outstanding
+    amount_due = fees
+    oldest_unpaid: Installment | None = None
+    for inst in state.installments:
+        remaining = _remaining(state, terms, inst, as_of)
+        if inst.due <= as_of:
+            amount_due += remaining
+        if oldest_unpaid is None and remaining > terms.tolerance:
+            oldest_unpaid = inst
+    if oldest_unpaid is not None:
+        next_due: date | None = oldest_unpaid.due
+        next_payment = _remaining(state, terms, oldest_unpaid, as_of)
+    elif state.status == ACTIVE and state.next_n <= state.term:
+        next_due = _next_due(state, terms)
+        next_payment = state.payment
+    else:
+        next_due, next_payment = None, ZERO
+    days_past_due = 0
+    if oldest_unpaid is not None and oldest_unpaid.due < as_of:
+        days_past_due = (as_of - oldest_unpaid.due).days
+    per_diem = ZERO
+    if state.status == ACTIVE:
+        per_diem = round_money(divide(state.principal * state.rate, year_basis(terms.day_count, as_of)))
+    return Snapshot(
+        as_of=as_of,
+        status=state.status,
+        principal=state.principal,
+        accrued_interest=accrued_shown,
+        fees=fees,
+        suspense=state.suspense,
+        refund_due=state.refund_due,
+        paid_through=state.paid_through,
+        next_due=next_due,
+        next_payment=next_payment,
+        amount_due=amount_due,
+        days_past_due=days_past_due,
+        bucket=bucket_for(days_past_due),
+        per_diem=per_diem,
+        payoff=state.principal + accrued_shown + fees,
+    )
+
+
+def state_to_dict(state: LoanState) -> dict[str, Any]:
+    """Serialize a state for the database cache (strings for amounts and dates)."""
+
+    def d(value: date | None) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    return {
+        "date": d(state.date),
+        "status": state.status,
+        "principal": str(state.principal),
+        "rate": str(state.rate),
+        "payment": str(state.payment),
+        "term": state.term,
+        "next_n": state.next_n,
+        "anchor_n": state.anchor_n,
+        "anchor_due": d(state.anchor_due),
+        "accrued": str(state.accrued),
+        "accrual_from": d(state.accrual_from),
+        "basis": str(state.basis),
+        "basis_due": d(state.basis_due),
+        "suspense": str(state.suspense),
+        "refund_due": str(state.refund_due),
+        "paid_through": d(state.paid_through),
+        "shadow_fees": str(state.shadow_fees),
+        "installments": [
+            [
+                i.n,
+                d(i.due),
+                str(i.amount),
+                str(i.interest),
+                str(i.principal),
+                str(i.paid_interest),
+                str(i.paid_principal),
+                str(i.paid),
+                str(i.shadow_paid),
+                i.late_fee_decided,
+                i.final,
+            ]
+            for i in state.installments
+        ],
+        "fees": [[f.id, f.kind, d(f.date), str(f.amount), str(f.remaining)] for f in state.fees],
+    }
+
+
+def state_from_dict(data: dict[str, Any]) -> LoanState:
+    def d(value: str | None) -> date | None:
+        return date.fromisoformat(value) if value else None
+
+    def req(value: str) -> date:
+        return date.fromisoformat(value)
+
+    return LoanState(
+        date=req(data["date"]),
+        status=data["status"],
+        principal=Decimal(data["principal"]),
+        rate=Decimal(data["rate"]),
+        payment=Decimal(data["payment"]),
+        term=int(data["term"]),
+        next_n=int(data["next_n"]),
+        anchor_n=int(data["anchor_n"]),
+        anchor_due=req(data["anchor_due"]),
+        accrued=Decimal(data["accrued"]),
+        accrual_from=req(data["accrual_from"]),
+        basis=Decimal(data["basis"]),
+        basis_due=d(data["basis_due"]),
+        suspense=Decimal(data["suspense"]),
+        refund_due=Decimal(data["refund_due"]),
+        paid_through=d(data["paid_through"]),
+        shadow_fees=Decimal(data["shadow_fees"]),
+        installments=[
+            Installment(
+                int(i[0]),
+                req(i[1]),
+                Decimal(i[2]),
+                Decimal(i[3]),
+                Decimal(i[4]),
+                Decimal(i[5]),
+                Decimal(i[6]),
+                Decimal(i[7]),
+                Decimal(i[8]),
+                bool(i[9]),
+                bool(i[10]),
+            )
+            for i in data["installments"]
+        ],
+        fees=[Fee(f[0], f[1], req(f[2]), Decimal(f[3]), Decimal(f[4])) for f in data["fees"]],
+    )

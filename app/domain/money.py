@@ -1,0 +1,98 @@
+"""Money: the one place Keel makes, rounds and formats amounts.
+
+Amounts are :class:`decimal.Decimal` in exact cents.  Interest accrued between
+billing points carries more places (:data:`INTEREST_PLACES`) and is rounded
+only when it is billed, paid or shown.  Rounding is half-up (US servicing
+practice) and always names its rounding mode, because decimal contexts are
+per thread and a Qt worker does not inherit the GUI thread's context.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+#: Places kept for interest accrued but not yet billed or paid.
+INTEREST_PLACES = Decimal("1E-10")
+
+# A fixed context for divisions inside the engine: 34 significant digits,
+# independent of whatever context the calling thread has.
+_CTX = Context(prec=34, rounding=ROUND_HALF_UP)
+
+
+def to_decimal(value: object, field: str = "amount") -> Decimal:
+    """Exactly one way to turn text, an int or a Decimal into a Decimal.
+
+    Floats are refused outright: ``0.1`` as a float is not ten cents.
+    """
+    from app.domain.errors import InputError
+
+    if isinstance(value, bool) or isinstance(value, float):
+        raise InputError(field, f"must be a decimal string, not a binary float ({value!r})")
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int):
+        result = Decimal(value)
+    elif isinstance(value, str):
+        text = value.strip().replace(",", "")
+        if text.startswith("$"):
+            text = text[1:]
+        try:
+            result = Decimal(text)
+        except InvalidOperation:
+            raise InputError(field, f"{value!r} is not a number") from None
+    else:
+        raise InputError(field, f"{value!r} is not a number")
+    if not result.is_finite():
+        raise InputError(field, f"{value!r} is not a finite number")
+    return result
+
+
+def to_money(value: object, field: str = "amount") -> Decimal:
+    """Parse an amount that must be whole cents (``'12.30'``, ``12``, ``Decimal('1.5')``)."""
+    from app.domain.errors import InputError
+
+    result = to_decimal(value, field)
+    if result != result.quantize(CENT, rounding=ROUND_HALF_UP):
+        raise InputError(field, f"{value!r} has more than two decimal places")
+    return result.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def round_money(value: Decimal) -> Decimal:
+    """Round to the cent, half-up.  The only rounding of money in Keel."""
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def round_interest(value: Decimal) -> Decimal:
+    """Keep accrued interest to :data:`INTEREST_PLACES`, half-up."""
+    return value.quantize(INTEREST_PLACES, rounding=ROUND_HALF_UP)
+
+
+def divide(numerator: Decimal, denominator: Decimal | int) -> Decimal:
+    """Divide with 34 significant digits regardless of the thread's context."""
+    return _CTX.divide(numerator, Decimal(denominator))
+
+
+def multiply(*factors: Decimal | int) -> Decimal:
+    """Multiply exactly (to 34 significant digits) regardless of the thread's context."""
+    result = Decimal(1)
+    for factor in factors:
+        result = _CTX.multiply(result, factor)
+    return result
+
+
+def power(base: Decimal, exponent: int) -> Decimal:
+    return _CTX.power(base, exponent)
+
+
+def money_str(value: Decimal) -> str:
+    """Two-decimal text for JSON and files: ``'1234.50'``, ``'-3.00'``."""
+    return str(round_money(value))
+
+
+def format_money(value: Decimal, symbol: str = "$") -> str:
+    """Thousands separators and two places, minus sign before the symbol: ``-$1,234.50``."""
+    rounded = round_money(value)
+    sign = "-" if rounded < 0 else ""
+    return f"{sign}{symbol}{abs(rounded):,.2f}"

@@ -1,0 +1,302 @@
+"""A loan's terms: the note as boarded, plus the product rules the engine follows.
+
+Terms are immutable values.  :func:`terms_from_dict` is the one way to read
+them from JSON-shaped data (a boarding file, ``keel simulate``, the database's
+stored copy) and :func:`terms_to_dict` the one way to write them; amounts and
+rates travel as strings so nothing passes through a binary float.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from app.domain import daycount
+from app.domain.errors import InputError
+from app.domain.money import ZERO, money_str, to_decimal, to_money
+
+FREQUENCIES = {"monthly": 12, "semi-monthly": 24, "biweekly": 26, "weekly": 52}
+INTEREST_METHODS = ("scheduled", "simple")
+AMORTIZATIONS = ("level", "equal-principal")
+WATERFALL_PARTS = ("interest", "principal", "fees")
+DEFAULT_WATERFALL = ("interest", "principal", "fees")
+EXCESS_RULES = ("principal", "suspense")
+PARTIAL_RULES = ("apply", "suspense")
+MAX_RATE = Decimal(100)
+MAX_TERM = 1200
+
+
+@dataclass(frozen=True, slots=True)
+class LateFeeRule:
+    """One late fee per installment not paid by the end of its grace period.
+
+    Either ``fixed`` or ``percent`` (of the installment) clamped to ``minimum``
+    and ``maximum``.
+    """
+
+    grace_days: int
+    fixed: Decimal | None = None
+    percent: Decimal | None = None
+    minimum: Decimal | None = None
+    maximum: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    principal: Decimal
+    rate: Decimal  # annual percent, 12 means 12 %
+    term: int  # number of installments
+    start: date
+    first_due: date
+    frequency: str = "monthly"
+    day_count: str = "30/360"
+    interest: str = "scheduled"
+    amortization: str = "level"
+    payment: Decimal | None = None  # override of the computed level payment
+    late_fee: LateFeeRule | None = None
+    tolerance: Decimal = ZERO
+    waterfall: tuple[str, ...] = DEFAULT_WATERFALL
+    excess: str = "principal"
+    partial: str = "apply"
+    extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def annual_rate(self) -> Decimal:
+        """The rate as a fraction (0.12 for 12 %)."""
+        return self.rate / 100
+
+    @property
+    def periods_per_year(self) -> int:
+        return FREQUENCIES[self.frequency]
+
+
+# ---------------------------------------------------------------- due dates
+
+
+def add_months(day: date, months: int, keep_day: int) -> date:
+    """``day`` moved by ``months``, on ``keep_day`` clamped to the month's end."""
+    index = day.year * 12 + (day.month - 1) + months
+    year, month = divmod(index, 12)
+    month += 1
+    return date(year, month, min(keep_day, calendar.monthrange(year, month)[1]))
+
+
+def due_date(frequency: str, anchor: date, steps: int) -> date:
+    """The due date ``steps`` installments after ``anchor`` (which is itself step 0).
+
+    Monthly keeps the anchor's day, clamped to month end (Jan 31, Feb 28,
+    Mar 31).  Semi-monthly falls on two days 15 apart (1st and 16th, 15th and
+    30th clamped to month end); an anchor after the 15th pairs with the day
+    15 earlier.  Biweekly and weekly add 14 and 7 days.
+    """
+    if frequency == "monthly":
+        return add_months(anchor, steps, anchor.day)
+    if frequency == "semi-monthly":
+        day = anchor.day
+        if day <= 15:
+            first, second, position = day, day + 15, steps
+        elif day >= 28 and day == calendar.monthrange(anchor.year, anchor.month)[1]:
+            first, second, position = 15, 31, steps + 1  # the 15th and the month's last day
+        else:
+            first, second, position = day - 15, day, steps + 1
+        months, half = divmod(position, 2)
+        return add_months(anchor, months, second if half else first)
+    if frequency == "biweekly":
+        return anchor + timedelta(days=14 * steps)
+    if frequency == "weekly":
+        return anchor + timedelta(days=7 * steps)
+    raise ValueError(f"unknown frequency {frequency!r}")
+
+
+# ---------------------------------------------------------------- parsing
+
+
+_TERMS_FIELDS = {
+    "principal",
+    "rate",
+    "term",
+    "frequency",
+    "start",
+    "first_due",
+    "day_count",
+    "interest",
+    "amortization",
+    "payment",
+    "late_fee",
+    "tolerance",
+    "waterfall",
+    "excess",
+    "partial",
+}
+_LATE_FEE_FIELDS = {"grace_days", "fixed", "percent", "min", "max"}
+
+
+def parse_date(value: object, field_name: str) -> date:
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
+        raise InputError(field_name, f"{value!r} is not a date (YYYY-MM-DD)")
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise InputError(field_name, f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def parse_int(value: object, field_name: str) -> int:
+    if isinstance(value, bool):
+        raise InputError(field_name, f"{value!r} is not a whole number")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    raise InputError(field_name, f"{value!r} is not a whole number")
+
+
+def parse_choice(value: object, field_name: str, choices: tuple[str, ...] | dict[str, int]) -> str:
+    if not isinstance(value, str) or value.strip().lower() not in choices:
+        raise InputError(field_name, f"{value!r} is not one of {', '.join(choices)}")
+    return value.strip().lower()
+
+
+def _reject_unknown(data: dict[str, Any], known: set[str], prefix: str) -> None:
+    for key in data:
+        if key not in known:
+            raise InputError(f"{prefix}.{key}", "unknown field")
+
+
+def parse_late_fee(data: object, prefix: str = "terms.late_fee") -> LateFeeRule:
+    if not isinstance(data, dict):
+        raise InputError(prefix, "must be an object")
+    _reject_unknown(data, _LATE_FEE_FIELDS, prefix)
+    grace = parse_int(data.get("grace_days", 0), f"{prefix}.grace_days")
+    if not 0 <= grace <= 90:
+        raise InputError(f"{prefix}.grace_days", f"{grace} is outside 0 to 90 days")
+    fixed = percent = minimum = maximum = None
+    if data.get("fixed") is not None:
+        fixed = to_money(data["fixed"], f"{prefix}.fixed")
+        if fixed < 0:
+            raise InputError(f"{prefix}.fixed", "must not be negative")
+    if data.get("percent") is not None:
+        percent = to_decimal(data["percent"], f"{prefix}.percent")
+        if not 0 <= percent <= 100:
+            raise InputError(f"{prefix}.percent", f"{percent} is outside 0 to 100")
+    if (fixed is None) == (percent is None):
+        raise InputError(prefix, "give exactly one of fixed or percent")
+    if data.get("min") is not None:
+        minimum = to_money(data["min"], f"{prefix}.min")
+        if minimum < 0:
+            raise InputError(f"{prefix}.min", "must not be negative")
+    if data.get("max") is not None:
+        maximum = to_money(data["max"], f"{prefix}.max")
+        if maximum < 0:
+            raise InputError(f"{prefix}.max", "must not be negative")
+    if minimum is not None and maximum is not None and minimum > maximum:
+        raise InputError(f"{prefix}.min", f"{minimum} is above max {maximum}")
+    return LateFeeRule(grace, fixed, percent, minimum, maximum)
+
+
+def terms_from_dict(data: object, prefix: str = "terms") -> Terms:
+    """Read and validate terms; raise :class:`InputError` naming the first bad field."""
+    if not isinstance(data, dict):
+        raise InputError(prefix, "must be an object")
+    _reject_unknown(data, _TERMS_FIELDS, prefix)
+    for required in ("principal", "rate", "term", "start", "first_due"):
+        if data.get(required) is None:
+            raise InputError(f"{prefix}.{required}", "is required")
+    principal = to_money(data["principal"], f"{prefix}.principal")
+    if principal <= 0:
+        raise InputError(f"{prefix}.principal", f"{principal} must be more than zero")
+    rate = to_decimal(data["rate"], f"{prefix}.rate")
+    if not 0 <= rate <= MAX_RATE:
+        raise InputError(f"{prefix}.rate", f"{rate} is outside 0 to {MAX_RATE} percent")
+    term = parse_int(data["term"], f"{prefix}.term")
+    if not 1 <= term <= MAX_TERM:
+        raise InputError(f"{prefix}.term", f"{term} is outside 1 to {MAX_TERM} installments")
+    start = parse_date(data["start"], f"{prefix}.start")
+    first_due = parse_date(data["first_due"], f"{prefix}.first_due")
+    if first_due <= start:
+        raise InputError(f"{prefix}.first_due", f"{first_due} must be after start {start}")
+    if (first_due - start).days > 366:
+        raise InputError(f"{prefix}.first_due", f"{first_due} is more than a year after start {start}")
+    frequency = parse_choice(data.get("frequency", "monthly"), f"{prefix}.frequency", FREQUENCIES)
+    raw_day_count = data.get("day_count", "30/360")
+    day_count = daycount.normalize(raw_day_count) if isinstance(raw_day_count, str) else None
+    if day_count is None:
+        raise InputError(f"{prefix}.day_count", f"{raw_day_count!r} is not one of {', '.join(daycount.DAY_COUNTS)}")
+    interest = parse_choice(data.get("interest", "scheduled"), f"{prefix}.interest", INTEREST_METHODS)
+    amortization = parse_choice(data.get("amortization", "level"), f"{prefix}.amortization", AMORTIZATIONS)
+    payment = None
+    if data.get("payment") is not None:
+        payment = to_money(data["payment"], f"{prefix}.payment")
+        if payment <= 0:
+            raise InputError(f"{prefix}.payment", f"{payment} must be more than zero")
+        if amortization != "level":
+            raise InputError(f"{prefix}.payment", "a fixed payment needs level amortization")
+    late_fee = parse_late_fee(data["late_fee"], f"{prefix}.late_fee") if data.get("late_fee") is not None else None
+    tolerance = to_money(data.get("tolerance", "0.00"), f"{prefix}.tolerance")
+    if tolerance < 0:
+        raise InputError(f"{prefix}.tolerance", "must not be negative")
+    waterfall_raw = data.get("waterfall", list(DEFAULT_WATERFALL))
+    if not isinstance(waterfall_raw, list) or not waterfall_raw:
+        raise InputError(f"{prefix}.waterfall", "must be a list such as [\"interest\", \"principal\", \"fees\"]")
+    waterfall = tuple(parse_choice(part, f"{prefix}.waterfall", WATERFALL_PARTS) for part in waterfall_raw)
+    if sorted(waterfall) != sorted(WATERFALL_PARTS):
+        raise InputError(f"{prefix}.waterfall", "must name interest, principal and fees once each")
+    excess = parse_choice(data.get("excess", "principal"), f"{prefix}.excess", EXCESS_RULES)
+    partial = parse_choice(data.get("partial", "apply"), f"{prefix}.partial", PARTIAL_RULES)
+    terms = Terms(
+        principal=principal,
+        rate=rate,
+        term=term,
+        start=start,
+        first_due=first_due,
+        frequency=frequency,
+        day_count=day_count,
+        interest=interest,
+        amortization=amortization,
+        payment=payment,
+        late_fee=late_fee,
+        tolerance=tolerance,
+        waterfall=waterfall,
+        excess=excess,
+        partial=partial,
+    )
+    return terms
+
+
+def terms_to_dict(terms: Terms) -> dict[str, Any]:
+    """The canonical JSON-shaped form: strings for amounts, rates and dates."""
+    out: dict[str, Any] = {
+        "principal": money_str(terms.principal),
+        "rate": str(terms.rate),
+        "term": terms.term,
+        "frequency": terms.frequency,
+        "start": terms.start.isoformat(),
+        "first_due": terms.first_due.isoformat(),
+        "day_count": terms.day_count,
+        "interest": terms.interest,
+        "amortization": terms.amortization,
+        "tolerance": money_str(terms.tolerance),
+        "waterfall": list(terms.waterfall),
+        "excess": terms.excess,
+        "partial": terms.partial,
+    }
+    if terms.payment is not None:
+        out["payment"] = money_str(terms.payment)
+    if terms.late_fee is not None:
+        rule = terms.late_fee
+        block: dict[str, Any] = {"grace_days": rule.grace_days}
+        for key, value in (("fixed", rule.fixed), ("percent", rule.percent), ("min", rule.minimum), ("max", rule.maximum)):
+            if value is not None:
+                block[key] = money_str(value) if key != "percent" else str(value)
+        out["late_fee"] = block
+    return out
+
+
+def with_changes(terms: Terms, **changes: Any) -> Terms:
+    return replace(terms, **changes)
