@@ -262,6 +262,19 @@ def _parts(state: LoanState, terms: Terms, inst: Installment, on: date) -> dict[
     return {"interest": interest, "principal": remaining - interest}
 
 
+def _counts_paid(state: LoanState, terms: Terms, inst: Installment, on: date) -> bool:
+    """Paid for late fees, days past due and due dates.
+
+    Short by no more than the tolerance counts as paid (the shortfall is still
+    owed), and payments count toward installment parts before fees: an
+    installment whose only shortfall is an earlier fee taken first by the
+    waterfall counts as paid (see :func:`_shadow_apply`).
+    """
+    if _remaining(state, terms, inst, on) <= terms.tolerance:
+        return True
+    return inst.amount - inst.shadow_paid <= terms.tolerance
+
+
 def _bill_next(state: LoanState, terms: Terms, on: date) -> Installment:
     """Bill the next installment (on its due date, or early when paid ahead)."""
     n = state.next_n
@@ -309,13 +322,12 @@ def _settle(state: LoanState, terms: Terms, on: date) -> None:
     keep: list[Installment] = []
     blocked = False
     for inst in state.installments:
-        remaining = _remaining(state, terms, inst, on)
-        if not blocked and remaining <= terms.tolerance:
+        if not blocked and _counts_paid(state, terms, inst, on):
             if state.paid_through is None or inst.due > state.paid_through:
                 state.paid_through = inst.due
         else:
             blocked = True
-        if remaining > 0:
+        if _remaining(state, terms, inst, on) > 0:
             keep.append(inst)
     state.installments = keep
     state.fees = [fee for fee in state.fees if fee.remaining > 0]
@@ -424,10 +436,18 @@ def _apply(state: LoanState, terms: Terms, on: date, amount: Decimal, entry: Ent
             entry.suspense -= amount
         return
     pool = amount
-    if not from_suspense and terms.partial == "suspense" and state.suspense > 0:
+    if not from_suspense and (
+        (terms.partial == "suspense" and state.suspense > 0)
+        or amount + state.suspense >= _payoff_amount(state, terms, on)
+    ):
         pool += state.suspense
         entry.suspense -= state.suspense
         state.suspense = ZERO
+    if not from_suspense and pool >= _payoff_amount(state, terms, on):
+        # Enough to pay the loan off: interest only to this date, not the next installment's.
+        _shadow_apply(state, terms, on, pool)
+        _pay_off(state, terms, on, pool, entry)
+        return
     targets = _targets(state, terms, on, allow_next=not from_suspense)
     groups = _waterfall_groups(terms.waterfall)
     if terms.partial == "suspense":
@@ -494,50 +514,55 @@ def _unpaid_due(state: LoanState, terms: Terms, on: date, exclude: list[Installm
 
 
 def _curtail(state: LoanState, terms: Terms, on: date, amount: Decimal, entry: Entry) -> None:
-    """Excess to principal; an amount that reaches the payoff pays the loan off, the rest is refund due."""
-    unbilled = state.principal - _billed_principal_unpaid(state)
-    if amount < unbilled:
+    """Excess to principal (a curtailment); excess that reaches the principal pays the loan off."""
+    if amount < state.principal - _billed_principal_unpaid(state):
         _pay_principal(state, terms, None, amount, on)
         entry.principal += amount
         return
-    pool = amount
-    # Interest to date first, then every installment still open, then principal, then fees.
+    _pay_off(state, terms, on, amount, entry)
+
+
+def _payoff_amount(state: LoanState, terms: Terms, on: date) -> Decimal:
+    return state.principal + round_money(_interest_owed(state, terms, on)) + state.fees_outstanding
+
+
+def _interest_owed(state: LoanState, terms: Terms, on: date) -> Decimal:
+    """Interest to ``on``: billed and unpaid, plus accrued since the last billing (exact)."""
+    owed = _accrued_exact(state, terms, on)
     if terms.interest == "scheduled":
-        interest = round_money(_accrued_exact(state, terms, on))
-        take = min(pool, interest)
-        state.accrued = ZERO
-        state.accrual_from = on
-        entry.interest += take
-        pool -= take
-        for inst in state.installments:
-            parts = _parts(state, terms, inst, on)
-            take = min(pool, parts["interest"])
-            inst.paid_interest += take
-            entry.interest += take
-            pool -= take
-    else:
-        interest = round_money(_accrued_exact(state, terms, on))
-        take = min(pool, interest)
-        state.accrued = ZERO if take == interest else round_interest(_accrued_exact(state, terms, on) - take)
-        state.accrual_from = on
-        entry.interest += take
-        pool -= take
+        owed += sum((inst.interest - inst.paid_interest for inst in state.installments), ZERO)
+    return owed
+
+
+def _pay_off(state: LoanState, terms: Terms, on: date, amount: Decimal, entry: Entry) -> None:
+    """Interest to date, then principal, then fees; anything beyond is a refund due, never negative principal."""
+    pool = amount
+    interest = round_money(_interest_owed(state, terms, on))
+    take = min(pool, interest)
+    remainder = _interest_owed(state, terms, on) - take
+    for inst in state.installments:
+        inst.paid_interest = inst.interest
+    state.accrued = ZERO if take == interest else round_interest(remainder)
+    state.accrual_from = on
+    entry.interest += take
+    pool -= take
     take = min(pool, state.principal)
     _pay_principal(state, terms, None, take, on)
     entry.principal += take
     pool -= take
     if state.principal == 0:
+        for inst in state.installments:  # every billed installment is met by the payoff
+            if state.paid_through is None or inst.due > state.paid_through:
+                state.paid_through = inst.due
         state.installments = []
         state.next_n = state.term + 1
         state.basis = ZERO
         state.basis_due = None
-    if pool > 0:
-        pool = _pay_fees(state, pool, entry)
+    pool = _pay_fees(state, pool, entry)
     if pool > 0:
         state.refund_due += pool
         entry.refund += pool
-    if state.principal == 0 and not state.fees_outstanding:
-        state.status = PAID_OFF
+    _settle(state, terms, on)
 
 
 def _shadow_apply(state: LoanState, terms: Terms, on: date, amount: Decimal) -> None:
@@ -571,11 +596,7 @@ def _assess_late_fees(state: LoanState, terms: Terms, on: date, entries: list[En
         if inst.late_fee_decided or inst.due + timedelta(days=rule.grace_days + 1) > on:
             continue
         inst.late_fee_decided = True
-        # Short by no more than the tolerance counts as paid; and never a fee
-        # when the only shortfall is an earlier unpaid fee.
-        if _remaining(state, terms, inst, on) <= terms.tolerance:
-            continue
-        if inst.amount - inst.shadow_paid <= terms.tolerance:
+        if _counts_paid(state, terms, inst, on):
             continue
         amount = _late_fee_amount(terms, inst)
         if amount <= 0:
@@ -853,7 +874,7 @@ def snapshot(state: LoanState, terms: Terms, on: date | None = None) -> Snapshot
         remaining = _remaining(state, terms, inst, as_of)
         if inst.due <= as_of:
             amount_due += remaining
-        if oldest_unpaid is None and remaining > terms.tolerance:
+        if oldest_unpaid is None and not _counts_paid(state, terms, inst, as_of):
             oldest_unpaid = inst
     if oldest_unpaid is not None:
         next_due: date | None = oldest_unpaid.due
