@@ -19,7 +19,9 @@ import calendar
 from datetime import date
 from decimal import Decimal
 
-from app.domain.money import divide, multiply
+from app.domain.money import ENGINE_CONTEXT as _CTX
+
+_ZERO = Decimal(0)
 
 DAY_COUNTS = ("30/360", "actual/365", "actual/360", "actual/actual")
 
@@ -101,5 +103,5 @@ def interest_between(amount: Decimal, rate: Decimal, start: date, end: date, con
     """
     numerator, denominator = year_fraction(start, end, convention)
     if numerator == 0:
-        return Decimal(0)
-    return divide(multiply(amount, rate, numerator), denominator)
+        return _ZERO
+    return _CTX.divide(_CTX.multiply(_CTX.multiply(amount, rate), numerator), denominator)

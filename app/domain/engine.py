@@ -37,7 +37,7 @@ from typing import Any
 
 from app.domain.daycount import interest_between, year_basis
 from app.domain.errors import InputError
-from app.domain.money import ZERO, divide, round_interest, round_money
+from app.domain.money import ENGINE_CONTEXT, ZERO, divide, in_engine_context, multiply, round_interest, round_money
 from app.domain.schedule import equal_principal_part, level_payment, scheduled_payment
 from app.domain.terms import Terms, due_date
 
@@ -193,6 +193,7 @@ class LoanState:
         return sum((fee.remaining for fee in self.fees), ZERO)
 
 
+@in_engine_context
 def initial_state(terms: Terms) -> LoanState:
     """The state of a newly funded loan, at the end of the day before ``terms.start``."""
     payment = scheduled_payment(terms)
@@ -224,7 +225,9 @@ def _accrued_exact(state: LoanState, terms: Terms, on: date) -> Decimal:
     """Interest accrued and not yet billed, up to (not including) ``on``."""
     if state.status != ACTIVE or on <= state.accrual_from:
         return state.accrued
-    return state.accrued + interest_between(state.basis, state.rate, state.accrual_from, on, terms.day_count)
+    return ENGINE_CONTEXT.add(
+        state.accrued, interest_between(state.basis, state.rate, state.accrual_from, on, terms.day_count)
+    )
 
 
 def _checkpoint(state: LoanState, terms: Terms, on: date) -> None:
@@ -352,7 +355,7 @@ def _late_fee_amount(terms: Terms, inst: Installment) -> Decimal:
         amount = rule.fixed
     else:
         assert rule.percent is not None
-        amount = round_money(divide(inst.amount * rule.percent, 100))
+        amount = round_money(divide(multiply(inst.amount, rule.percent), 100))
     if rule.minimum is not None:
         amount = max(amount, rule.minimum)
     if rule.maximum is not None:
@@ -662,7 +665,7 @@ def _change_terms(state: LoanState, terms: Terms, event: Event) -> None:
     on = event.date
     _checkpoint(state, terms, on)
     if event.rate is not None:
-        state.rate = event.rate / 100
+        state.rate = divide(event.rate, 100)
     if event.term is not None:
         state.term = state.next_n - 1 + event.term
     if event.next_due is not None:
@@ -710,6 +713,7 @@ def _next_date(state: LoanState, terms: Terms) -> date | None:
     return min(later) if later else None
 
 
+@in_engine_context
 def advance(
     state: LoanState, terms: Terms, events: Sequence[Event], to_date: date
 ) -> tuple[LoanState, list[Entry]]:
@@ -744,6 +748,7 @@ def advance(
     return state, entries
 
 
+@in_engine_context
 def replay(terms: Terms, events: Sequence[Event], to_date: date) -> tuple[LoanState, list[Entry]]:
     """The loan's state at the end of ``to_date`` from its terms and whole ledger.
 
@@ -769,7 +774,7 @@ def replay(terms: Terms, events: Sequence[Event], to_date: date) -> tuple[LoanSt
             for event in known
             if event.type != "reversal"
             and (event.date, position[id(event)]) <= (original.date, position[id(original)])
-            and not (event.id in reversals and reversals[event.id].date <= original.date)
+            and (event is original or not (event.id in reversals and reversals[event.id].date <= original.date))
         ]
         _, as_posted = advance(initial_state(terms), terms, before, original.date)
         posted = next(entry for entry in as_posted if entry.id == original_id)
@@ -860,6 +865,7 @@ class Snapshot:
     payoff: Decimal
 
 
+@in_engine_context
 def snapshot(state: LoanState, terms: Terms, on: date | None = None) -> Snapshot:
     """Figures as of the end of ``state.date`` (accrual up to ``on``, default the state's date)."""
     as_of = state.date if on is None else on
@@ -889,7 +895,7 @@ def snapshot(state: LoanState, terms: Terms, on: date | None = None) -> Snapshot
         days_past_due = (as_of - oldest_unpaid.due).days
     per_diem = ZERO
     if state.status == ACTIVE:
-        per_diem = round_money(divide(state.principal * state.rate, year_basis(terms.day_count, as_of)))
+        per_diem = round_money(divide(multiply(state.principal, state.rate), year_basis(terms.day_count, as_of)))
     return Snapshot(
         as_of=as_of,
         status=state.status,

@@ -9,7 +9,10 @@ per thread and a Qt worker does not inherit the GUI thread's context.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
+import functools
+from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcontext
+from typing import ParamSpec, TypeVar
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -19,6 +22,26 @@ INTEREST_PLACES = Decimal("1E-10")
 # A fixed context for divisions inside the engine: 34 significant digits,
 # independent of whatever context the calling thread has.
 _CTX = Context(prec=34, rounding=ROUND_HALF_UP)
+ENGINE_CONTEXT = _CTX
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def in_engine_context(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run ``fn`` under the engine's own decimal context.
+
+    Decimal contexts are per thread and a Qt worker starts with the default
+    one (or whatever a library left behind); the engine's results must not
+    depend on it, so its public entry points pin the context they compute in.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with localcontext(_CTX):
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 def to_decimal(value: object, field: str = "amount") -> Decimal:
@@ -54,30 +77,30 @@ def to_money(value: object, field: str = "amount") -> Decimal:
     from app.domain.errors import InputError
 
     result = to_decimal(value, field)
-    if result != result.quantize(CENT, rounding=ROUND_HALF_UP):
+    if result != result.quantize(CENT, rounding=ROUND_HALF_UP, context=_CTX):
         raise InputError(field, f"{value!r} has more than two decimal places")
-    return result.quantize(CENT, rounding=ROUND_HALF_UP)
+    return result.quantize(CENT, rounding=ROUND_HALF_UP, context=_CTX)
 
 
 def round_money(value: Decimal) -> Decimal:
     """Round to the cent, half-up.  The only rounding of money in Keel."""
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+    return value.quantize(CENT, rounding=ROUND_HALF_UP, context=_CTX)
 
 
 def round_interest(value: Decimal) -> Decimal:
     """Keep accrued interest to :data:`INTEREST_PLACES`, half-up."""
-    return value.quantize(INTEREST_PLACES, rounding=ROUND_HALF_UP)
+    return value.quantize(INTEREST_PLACES, rounding=ROUND_HALF_UP, context=_CTX)
 
 
 def divide(numerator: Decimal, denominator: Decimal | int) -> Decimal:
     """Divide with 34 significant digits regardless of the thread's context."""
-    return _CTX.divide(numerator, Decimal(denominator))
+    return _CTX.divide(numerator, denominator)
 
 
 def multiply(*factors: Decimal | int) -> Decimal:
     """Multiply exactly (to 34 significant digits) regardless of the thread's context."""
-    result = Decimal(1)
-    for factor in factors:
+    result = Decimal(factors[0])
+    for factor in factors[1:]:
         result = _CTX.multiply(result, factor)
     return result
 

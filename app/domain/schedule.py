@@ -27,7 +27,7 @@ from decimal import Decimal
 
 from app.domain.daycount import interest_between
 from app.domain.errors import InputError
-from app.domain.money import ZERO, divide, multiply, power, round_money
+from app.domain.money import ENGINE_CONTEXT, ZERO, divide, in_engine_context, multiply, power, round_money
 from app.domain.terms import Terms, due_date
 
 
@@ -64,7 +64,7 @@ def level_payment(principal: Decimal, annual_rate: Decimal, periods_per_year: in
     if annual_rate == 0:
         return round_money(divide(principal, n))
     r = divide(annual_rate, periods_per_year)
-    factor = 1 - power(1 + r, -n)
+    factor = ENGINE_CONTEXT.subtract(1, power(ENGINE_CONTEXT.add(1, r), -n))
     return round_money(divide(multiply(principal, r), factor))
 
 
@@ -86,6 +86,7 @@ def scheduled_payment(terms: Terms) -> Decimal:
     return level_payment(terms.principal, terms.annual_rate, terms.periods_per_year, terms.term)
 
 
+@in_engine_context
 def build_schedule(terms: Terms) -> Schedule:
     """The full schedule for ``terms`` if every installment is paid on its due date."""
     rate = terms.annual_rate

@@ -16,7 +16,7 @@ from typing import Any
 
 from app.domain import daycount
 from app.domain.errors import InputError
-from app.domain.money import ZERO, money_str, to_decimal, to_money
+from app.domain.money import ZERO, divide, in_engine_context, money_str, to_decimal, to_money
 
 FREQUENCIES = {"monthly": 12, "semi-monthly": 24, "biweekly": 26, "weekly": 52}
 INTEREST_METHODS = ("scheduled", "simple")
@@ -66,7 +66,7 @@ class Terms:
     @property
     def annual_rate(self) -> Decimal:
         """The rate as a fraction (0.12 for 12 %)."""
-        return self.rate / 100
+        return divide(self.rate, 100)
 
     @property
     def periods_per_year(self) -> int:
@@ -76,12 +76,21 @@ class Terms:
 # ---------------------------------------------------------------- due dates
 
 
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def month_length(year: int, month: int) -> int:
+    if month == 2 and calendar.isleap(year):
+        return 29
+    return _MONTH_DAYS[month - 1]
+
+
 def add_months(day: date, months: int, keep_day: int) -> date:
     """``day`` moved by ``months``, on ``keep_day`` clamped to the month's end."""
-    index = day.year * 12 + (day.month - 1) + months
-    year, month = divmod(index, 12)
+    year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
     month += 1
-    return date(year, month, min(keep_day, calendar.monthrange(year, month)[1]))
+    last = month_length(year, month)
+    return date(year, month, keep_day if keep_day <= last else last)
 
 
 def due_date(frequency: str, anchor: date, steps: int) -> date:
@@ -200,6 +209,7 @@ def parse_late_fee(data: object, prefix: str = "terms.late_fee") -> LateFeeRule:
     return LateFeeRule(grace, fixed, percent, minimum, maximum)
 
 
+@in_engine_context
 def terms_from_dict(data: object, prefix: str = "terms") -> Terms:
     """Read and validate terms; raise :class:`InputError` naming the first bad field."""
     if not isinstance(data, dict):

@@ -320,3 +320,14 @@ def test_bad_events_name_the_field():
     with pytest.raises(InputError) as info:
         replay(terms, [pay("a", date(2026, 2, 1), "-5")], date(2026, 3, 1))
     assert info.value.field == "events[0].amount"
+
+
+def test_results_do_not_depend_on_the_threads_decimal_context():
+    import decimal
+
+    terms = make_terms(principal="123456.78", rate="7.125", term=360, interest="simple", day_count="actual/actual")
+    events = [pay("a", date(2026, 2, 3), "900.00"), pay("b", date(2026, 3, 9), "700.00")]
+    expected = snapshot(*[replay(terms, events, date(2026, 6, 30))[0]], terms)
+    with decimal.localcontext(decimal.Context(prec=6, rounding=decimal.ROUND_FLOOR)):
+        terms_again = make_terms(principal="123456.78", rate="7.125", term=360, interest="simple", day_count="actual/actual")
+        assert snapshot(replay(terms_again, events, date(2026, 6, 30))[0], terms_again) == expected
