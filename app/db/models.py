@@ -1,0 +1,575 @@
+"""Keel's tables as typed SQLAlchemy models (issue 3, item 1).
+
+Conventions:
+
+* Money columns are :class:`~app.db.types.Money` (``Decimal`` with 2 places);
+  accrued interest is :class:`~app.db.types.Interest` (10 places); rates are
+  :class:`~app.db.types.ExactDecimal`; instants are aware UTC datetimes;
+  business dates are ``datetime.date``.
+* Every editable table mixes in :class:`~app.db.base.Versioned`: a stale edit
+  raises ``StaleDataError``.
+* ``ledger_entries``, ``notes`` and ``audit_events`` are append-only.  The ORM
+  refuses to flush an UPDATE or DELETE of them (:class:`AppendOnlyError`) and
+  the database refuses one too (triggers created by the initial migration), so
+  raw SQL cannot edit history either.  A mistake is undone by a reversal entry.
+* Enumerated text columns are checked by the ORM on assignment (``@validates``)
+  rather than by database CHECK constraints, because a new ledger type must not
+  require rebuilding ``ledger_entries`` on SQLite (a rebuild drops its triggers).
+* JSON documents (product rules, loan terms, engine state, payloads, audit
+  details) are TEXT holding JSON whose leaves are strings; see
+  :class:`~app.db.types.JSONText`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    text,
+    true,
+)
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import (
+    Mapped,
+    Mapper,
+    ORMExecuteState,
+    Session,
+    mapped_column,
+    relationship,
+    validates,
+)
+
+from app.db.base import (
+    Base,
+    Versioned,
+    code,
+    code_or_none,
+    created_at,
+    flag,
+    interest,
+    intpk,
+    json_doc,
+    json_doc_or_none,
+    long_text,
+    money,
+    money_or_none,
+    name,
+    name_or_none,
+    utc_now,
+)
+from app.db.types import Money, UTCDateTime
+
+# ---------------------------------------------------------------------------
+# Allowed values of enumerated columns
+# ---------------------------------------------------------------------------
+USER_ROLES = ("clerk", "collector", "manager", "admin")
+PARTY_ROLES = ("borrower", "co_borrower", "guarantor")
+COLLATERAL_KINDS = ("real_estate", "vehicle", "other")
+LOAN_STATUSES = ("active", "paid_off", "charged_off", "transferred")
+DELINQUENCY_STATES = ("current", "delinquent", "default", "non_accrual")
+BUCKETS = ("current", "1-29", "30-59", "60-89", "90-119", "120+")
+LEDGER_TYPES = (
+    "boarding",
+    "conversion",
+    "payment",
+    "reversal",
+    "fee",
+    "waiver",
+    "terms_change",
+    "adjustment",
+    "accrual",
+    "late_fee",
+    "charge_off",
+    "recovery",
+    "write_off",
+    "refund",
+    "disbursement",
+)
+PAYMENT_METHODS = ("check", "ach", "cash", "card", "money_order")
+BATCH_STATUSES = ("open", "posted", "cancelled")
+
+# Keys of the system_settings table.
+SETTING_BUSINESS_DATE = "business_date"  # ISO date of the open day, shared by every desk
+SETTING_DATABASE_KIND = "database_kind"  # "demo" or "production"
+SETTING_LENDER_NAME = "lender_name"
+SETTING_LENDER_ADDRESS = "lender_address"
+SETTING_LENDER_PHONE = "lender_phone"
+DATABASE_KINDS = ("demo", "production")
+
+
+def _one_of(value: str, allowed: tuple[str, ...], field: str) -> str:
+    if value not in allowed:
+        raise ValueError(f"{field} must be one of {', '.join(allowed)}; got {value!r}")
+    return value
+
+
+class AppendOnlyError(Exception):
+    """An attempt to edit or delete a row of an append-only table."""
+
+
+# ---------------------------------------------------------------------------
+# Users and settings
+# ---------------------------------------------------------------------------
+class User(Versioned, Base):
+    __tablename__ = "users"
+
+    id: Mapped[intpk]
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[name]
+    role: Mapped[code]
+    # argon2 hash (app/services); never the password itself.
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # Demo users (password "demo") are refused outside a demo database.
+    is_demo: Mapped[flag]
+    created_at: Mapped[created_at]
+    last_login_at: Mapped[_dt.datetime | None]
+
+    @validates("role")
+    def _check_role(self, key: str, value: str) -> str:
+        return _one_of(value, USER_ROLES, "role")
+
+
+class SystemSetting(Versioned, Base):
+    """One row per key: the business date, the database kind, the lender's details.
+
+    ``business_date`` is the open day (ISO text), advanced only by end of day;
+    it is shared by every desk and is not the wall clock.
+    """
+
+    __tablename__ = "system_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[_dt.datetime] = mapped_column(
+        UTCDateTime(), default=utc_now, onupdate=utc_now
+    )
+
+
+# ---------------------------------------------------------------------------
+# People, parties, collateral
+# ---------------------------------------------------------------------------
+_TAX_ID_RE = re.compile(r"\d{9}")
+
+
+class Person(Versioned, Base):
+    """A borrower, co-borrower or guarantor: a person or an organisation.
+
+    The SSN/TIN is stored in full in the private ``_tax_id`` attribute (column
+    ``tax_id``) and read or set only through :attr:`tax_id`; screens, letters
+    and logs use :attr:`tax_id_masked`.
+    """
+
+    __tablename__ = "persons"
+    __table_args__ = (
+        CheckConstraint("last_name IS NOT NULL OR organization_name IS NOT NULL", name="has_name"),
+        Index(None, "last_name", "first_name"),
+    )
+
+    id: Mapped[intpk]
+    first_name: Mapped[name_or_none]
+    middle_name: Mapped[name_or_none]
+    last_name: Mapped[name_or_none]
+    organization_name: Mapped[name_or_none]
+    address_line1: Mapped[name_or_none]
+    address_line2: Mapped[name_or_none]
+    city: Mapped[str | None] = mapped_column(String(100))
+    state: Mapped[str | None] = mapped_column(String(50))
+    postal_code: Mapped[str | None] = mapped_column(String(20))
+    country: Mapped[str] = mapped_column(String(2), default="US", server_default="US")
+    home_phone: Mapped[str | None] = mapped_column(String(32))
+    mobile_phone: Mapped[str | None] = mapped_column(String(32))
+    work_phone: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(254))
+    date_of_birth: Mapped[_dt.date | None] = mapped_column(Date)
+    # IANA name; collection calls respect the borrower's local hours (FDCPA 805(a)(1)).
+    time_zone: Mapped[str] = mapped_column(
+        String(64), default="America/New_York", server_default="America/New_York"
+    )
+    _tax_id: Mapped[str | None] = mapped_column("tax_id", String(9))
+    cease_contact: Mapped[flag]
+    attorney_represented: Mapped[flag]
+    created_at: Mapped[created_at]
+
+    parties: Mapped[list[LoanParty]] = relationship(back_populates="person")
+
+    @property
+    def tax_id(self) -> str | None:
+        """The full SSN/TIN, nine digits; the one way in and out."""
+        return self._tax_id
+
+    @tax_id.setter
+    def tax_id(self, value: str | None) -> None:
+        if value is None or value.strip() == "":
+            self._tax_id = None
+            return
+        digits = re.sub(r"[\s-]", "", value)
+        if not _TAX_ID_RE.fullmatch(digits):
+            raise ValueError("tax id must be nine digits (SSN, ITIN or EIN)")
+        self._tax_id = digits
+
+    @property
+    def tax_id_masked(self) -> str | None:
+        return None if self._tax_id is None else f"***-**-{self._tax_id[-4:]}"
+
+    @property
+    def display_name(self) -> str:
+        if self.organization_name:
+            return self.organization_name
+        parts = (self.first_name, self.middle_name, self.last_name)
+        return " ".join(p for p in parts if p)
+
+
+class LoanParty(Versioned, Base):
+    __tablename__ = "loan_parties"
+    __table_args__ = (UniqueConstraint("loan_id", "person_id", "role"),)
+
+    id: Mapped[intpk]
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    role: Mapped[code]
+
+    loan: Mapped[Loan] = relationship(back_populates="parties")
+    person: Mapped[Person] = relationship(back_populates="parties")
+
+    @validates("role")
+    def _check_role(self, key: str, value: str) -> str:
+        return _one_of(value, PARTY_ROLES, "party role")
+
+
+class Collateral(Versioned, Base):
+    __tablename__ = "collateral"
+
+    id: Mapped[intpk]
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"), index=True)
+    kind: Mapped[code]
+    address_line1: Mapped[name_or_none]
+    address_line2: Mapped[name_or_none]
+    city: Mapped[str | None] = mapped_column(String(100))
+    state: Mapped[str | None] = mapped_column(String(50))
+    postal_code: Mapped[str | None] = mapped_column(String(20))
+    vin: Mapped[str | None] = mapped_column(String(17))
+    year: Mapped[int | None] = mapped_column(Integer)
+    make: Mapped[str | None] = mapped_column(String(64))
+    model: Mapped[str | None] = mapped_column(String(64))
+    description: Mapped[str | None] = mapped_column(Text)
+    value: Mapped[money_or_none]
+
+    loan: Mapped[Loan] = relationship(back_populates="collateral")
+
+    @validates("kind")
+    def _check_kind(self, key: str, value: str) -> str:
+        return _one_of(value, COLLATERAL_KINDS, "collateral kind")
+
+
+# ---------------------------------------------------------------------------
+# Products
+# ---------------------------------------------------------------------------
+class Product(Versioned, Base):
+    __tablename__ = "products"
+
+    id: Mapped[intpk]
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[name]
+    description: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    created_at: Mapped[created_at]
+
+    versions: Mapped[list[ProductVersion]] = relationship(
+        back_populates="product", order_by="ProductVersion.effective_date"
+    )
+
+
+class ProductVersion(Versioned, Base):
+    """The product's rules from ``effective_date`` on.
+
+    ``rules`` is a JSON document of strings: interest method, day count,
+    frequency, late fee block, grace days, tolerance, waterfall, excess and
+    partial handling, delinquency/default/non-accrual/charge-off thresholds in
+    days, small-balance write-off threshold, letter triggers.  A loan copies the
+    terms it needs at boarding (``Loan.terms``), so a new version affects only
+    loans boarded after it.
+    """
+
+    __tablename__ = "product_versions"
+    __table_args__ = (UniqueConstraint("product_id", "effective_date"),)
+
+    id: Mapped[intpk]
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    effective_date: Mapped[_dt.date] = mapped_column(Date)
+    rules: Mapped[json_doc]
+    created_at: Mapped[created_at]
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    product: Mapped[Product] = relationship(back_populates="versions")
+
+
+# ---------------------------------------------------------------------------
+# Loans and their cached state
+# ---------------------------------------------------------------------------
+class Loan(Versioned, Base):
+    __tablename__ = "loans"
+
+    id: Mapped[intpk]
+    loan_number: Mapped[str] = mapped_column(String(20), unique=True)  # e.g. KL-000123
+    product_version_id: Mapped[int] = mapped_column(ForeignKey("product_versions.id"), index=True)
+    los_reference: Mapped[str | None] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(32), default="active", index=True)
+    delinquency: Mapped[str] = mapped_column(String(32), default="current")
+    # The loan's own copy of the note's terms, in the engine's canonical form.
+    # Changing one loan's terms is a terms_change ledger entry; this column then
+    # holds the current terms and the entry's payload the change.
+    terms: Mapped[json_doc]
+    boarded_on: Mapped[_dt.date] = mapped_column(Date)
+    boarded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reg_f_applies: Mapped[flag]  # RESPA Regulation X/Z servicing rules (12 CFR 1024, 1026)
+    hardship: Mapped[flag]
+    dispute: Mapped[flag]
+    created_at: Mapped[created_at]
+
+    product_version: Mapped[ProductVersion] = relationship()
+    boarded_by: Mapped[User] = relationship()
+    parties: Mapped[list[LoanParty]] = relationship(back_populates="loan")
+    collateral: Mapped[list[Collateral]] = relationship(back_populates="loan")
+    state: Mapped[LoanState | None] = relationship(back_populates="loan")
+    ledger_entries: Mapped[list[LedgerEntry]] = relationship(
+        back_populates="loan", order_by="LedgerEntry.seq"
+    )
+    notes: Mapped[list[Note]] = relationship(back_populates="loan", order_by="Note.id")
+
+    @validates("status")
+    def _check_status(self, key: str, value: str) -> str:
+        return _one_of(value, LOAN_STATUSES, "loan status")
+
+    @validates("delinquency")
+    def _check_delinquency(self, key: str, value: str) -> str:
+        return _one_of(value, DELINQUENCY_STATES, "delinquency")
+
+
+class LoanState(Versioned, Base):
+    """The engine's state for one loan as of ``as_of``: a cache of the ledger replay.
+
+    ``keel verify`` proves it equals a fresh replay.  Every post to a loan
+    updates this row, so its version number serialises concurrent posts to the
+    same loan: the second desk gets StaleDataError and retries.
+    """
+
+    __tablename__ = "loan_states"
+    __table_args__ = (
+        Index(None, "bucket"),
+        Index(None, "status"),
+        Index(None, "next_due"),
+    )
+
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"), primary_key=True)
+    as_of: Mapped[_dt.date] = mapped_column(Date)
+    principal: Mapped[money]
+    accrued_interest: Mapped[interest]
+    fees: Mapped[money]
+    suspense: Mapped[money]
+    refund_due: Mapped[money]
+    paid_through: Mapped[_dt.date | None] = mapped_column(Date)
+    next_due: Mapped[_dt.date | None] = mapped_column(Date)
+    amount_due: Mapped[money]
+    days_past_due: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    bucket: Mapped[str] = mapped_column(String(16), default="current")
+    status: Mapped[str] = mapped_column(String(32), default="active")
+    per_diem: Mapped[money]
+    payoff: Mapped[money]
+    engine_state: Mapped[json_doc]
+
+    loan: Mapped[Loan] = relationship(back_populates="state")
+
+    @validates("bucket")
+    def _check_bucket(self, key: str, value: str) -> str:
+        return _one_of(value, BUCKETS, "bucket")
+
+
+# ---------------------------------------------------------------------------
+# Deposits and the ledger
+# ---------------------------------------------------------------------------
+class PaymentBatch(Versioned, Base):
+    """A deposit: payments typed in or read from a lockbox file, posted all or nothing."""
+
+    __tablename__ = "payment_batches"
+
+    id: Mapped[intpk]
+    control_total: Mapped[Decimal] = mapped_column(Money())
+    # SHA-256 of a lockbox file; the unique index refuses the same file twice.
+    file_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    file_name: Mapped[str | None] = mapped_column(String(260))
+    deposit_date: Mapped[_dt.date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[created_at]
+    posted_at: Mapped[_dt.datetime | None]
+
+    created_by: Mapped[User] = relationship()
+    entries: Mapped[list[LedgerEntry]] = relationship(
+        back_populates="batch", order_by="LedgerEntry.id"
+    )
+
+    @validates("status")
+    def _check_status(self, key: str, value: str) -> str:
+        return _one_of(value, BATCH_STATUSES, "batch status")
+
+
+class LedgerEntry(Base):
+    """One money event on one loan.  Append-only: never updated, never deleted.
+
+    ``seq`` numbers a loan's entries 1, 2, 3... in posting order (unique per
+    loan); ``effective_date`` orders them for replay.  ``amount`` is the event's
+    amount; the allocation columns say where a payment (or its reversal) went.
+    A reversal points at its original through ``reverses_id``, which is unique,
+    so an entry can be reversed only once.
+    """
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        UniqueConstraint("loan_id", "seq"),
+        Index(None, "loan_id", "effective_date"),
+        Index(None, "reference"),
+        Index(None, "batch_id"),
+        Index(None, "business_date"),
+    )
+
+    id: Mapped[intpk]
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    type: Mapped[code]
+    effective_date: Mapped[_dt.date] = mapped_column(Date)
+    posted_at: Mapped[created_at]
+    business_date: Mapped[_dt.date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money())  # required: no default
+    interest: Mapped[money]
+    principal: Mapped[money]
+    fees: Mapped[money]
+    escrow: Mapped[money]
+    suspense: Mapped[money]
+    refund: Mapped[money]
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"), unique=True)
+    fee_kind: Mapped[code_or_none]
+    method: Mapped[str | None] = mapped_column(String(16))
+    reference: Mapped[str | None] = mapped_column(String(64))
+    reason_code: Mapped[code_or_none]
+    payload: Mapped[json_doc_or_none]
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("payment_batches.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+    loan: Mapped[Loan] = relationship(back_populates="ledger_entries")
+    user: Mapped[User] = relationship()
+    batch: Mapped[PaymentBatch | None] = relationship(back_populates="entries")
+    reverses: Mapped[LedgerEntry | None] = relationship(remote_side="LedgerEntry.id")
+
+    @validates("type")
+    def _check_type(self, key: str, value: str) -> str:
+        return _one_of(value, LEDGER_TYPES, "ledger entry type")
+
+    @validates("method")
+    def _check_method(self, key: str, value: str | None) -> str | None:
+        return None if value is None else _one_of(value, PAYMENT_METHODS, "payment method")
+
+
+class Note(Base):
+    """A free-text note on a loan.  Append-only: a correction is a new note."""
+
+    __tablename__ = "notes"
+    __table_args__ = (Index(None, "loan_id", "created_at"),)
+
+    id: Mapped[intpk]
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    text: Mapped[long_text]
+    created_at: Mapped[created_at]
+
+    loan: Mapped[Loan] = relationship(back_populates="notes")
+    user: Mapped[User] = relationship()
+
+
+class AuditEvent(Base):
+    """Who did what, when.  Written by each service in its own transaction; append-only.
+
+    ``details`` carries the before/after of the change (and, for a back-dated
+    entry, the preview the user confirmed).
+    """
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index(None, "loan_id"), Index(None, "at"))
+
+    id: Mapped[intpk]
+    at: Mapped[created_at]
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(64))
+    loan_id: Mapped[int | None] = mapped_column(ForeignKey("loans.id"))
+    entity: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[json_doc]
+
+
+# ---------------------------------------------------------------------------
+# Append-only guards (the ORM half; the database half is in the migration)
+# ---------------------------------------------------------------------------
+APPEND_ONLY_MODELS: tuple[type[Base], ...] = (LedgerEntry, Note, AuditEvent)
+APPEND_ONLY_TABLES: tuple[str, ...] = tuple(m.__tablename__ for m in APPEND_ONLY_MODELS)
+
+
+def _refuse_update(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
+    # before_update also fires when only a relationship collection changed;
+    # refuse only a real change to a column.
+    from sqlalchemy.orm import object_session
+
+    session = object_session(target)
+    if session is None or session.is_modified(target, include_collections=False):
+        raise AppendOnlyError(f"{mapper.class_.__name__} rows are append-only; post a reversal")
+
+
+def _refuse_delete(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
+    raise AppendOnlyError(f"{mapper.class_.__name__} rows are append-only; post a reversal")
+
+
+for _model in APPEND_ONLY_MODELS:
+    event.listen(_model, "before_update", _refuse_update)
+    event.listen(_model, "before_delete", _refuse_delete)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_bulk_edits(state: ORMExecuteState) -> None:
+    """``session.execute(update(LedgerEntry)...)`` skips mapper events; stop it here."""
+    if not (state.is_update or state.is_delete):
+        return
+    for mapper in state.all_mappers:
+        if mapper.class_ in APPEND_ONLY_MODELS:
+            raise AppendOnlyError(f"{mapper.class_.__name__} rows are append-only; post a reversal")
+
+
+__all__ = [
+    "APPEND_ONLY_MODELS",
+    "APPEND_ONLY_TABLES",
+    "AppendOnlyError",
+    "AuditEvent",
+    "Base",
+    "Collateral",
+    "LedgerEntry",
+    "Loan",
+    "LoanParty",
+    "LoanState",
+    "Note",
+    "PaymentBatch",
+    "Person",
+    "Product",
+    "ProductVersion",
+    "SystemSetting",
+    "User",
+]

@@ -1,0 +1,133 @@
+"""Where the database is, how to connect to it, and the unit of work.
+
+The caller owns the session (one per user action, never shared between
+threads).  Services use :func:`unit_of_work`; the UI never opens a session.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+ENV_DATABASE_URL = "KEEL_DATABASE_URL"
+SQLITE_FILE_NAME = "keel.sqlite3"
+
+
+def data_dir() -> Path:
+    """The user's Keel data folder (created if missing)."""
+    path = Path(platformdirs.user_data_dir("Keel", "Keel"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def default_database_url() -> str:
+    """A SQLite file ``keel.sqlite3`` in the user's data folder."""
+    return URL.create("sqlite", database=str(data_dir() / SQLITE_FILE_NAME)).render_as_string(
+        hide_password=False
+    )
+
+
+def resolve_url(cli_value: str | None = None) -> str:
+    """``--db`` if given, else ``KEEL_DATABASE_URL``, else the default SQLite file."""
+    if cli_value:
+        return cli_value
+    from_env = os.environ.get(ENV_DATABASE_URL, "").strip()
+    if from_env:
+        return from_env
+    return default_database_url()
+
+
+def display_url(url: str | URL) -> str:
+    """The URL with any password replaced by ``***``, for messages and logs."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def sqlite_path(url: str | URL) -> Path | None:
+    """The file behind a SQLite URL; None for other databases and in-memory SQLite."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _on_sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    # Let SQLAlchemy, not the sqlite3 module, decide when a transaction begins
+    # (see _on_sqlite_begin); sqlite3's legacy mode skips BEGIN before SELECT,
+    # DDL and SAVEPOINT, which breaks savepoints and transactional DDL.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        # WAL lets readers run alongside the one writer; the write-ahead log is
+        # why backups use the online backup API rather than a file copy.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        # NORMAL is durable across application crashes in WAL mode; a power
+        # cut can lose the last transactions but never corrupts the file.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+SQLITE_BEGIN_OPTION = "keel_sqlite_begin"
+
+
+def _on_sqlite_begin(conn: Any) -> None:
+    # A write unit of work asks for BEGIN IMMEDIATE: it takes SQLite's write
+    # lock up front (waiting up to busy_timeout for another writer) instead of
+    # reading a snapshot first and failing with "database is locked" when it
+    # later tries to write after someone else committed.
+    mode = conn.get_execution_options().get(SQLITE_BEGIN_OPTION, "")
+    conn.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+def make_engine(url: str | URL, **kwargs: Any) -> Engine:
+    """An Engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = sqlite_path(parsed)
+        if path is not None and path.parent != Path(""):
+            path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, **kwargs)
+        event.listen(engine, "connect", _on_sqlite_connect)
+        event.listen(engine, "begin", _on_sqlite_begin)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(parsed, **kwargs)
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions bound to ``engine``.  Objects stay readable after commit."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def unit_of_work(factory: sessionmaker[Session], *, write: bool = True) -> Iterator[Session]:
+    """One transaction: commit if the block finishes, roll back if it raises.
+
+    ::
+
+        with unit_of_work(factory) as session:
+            session.add(entry)
+            # committed here; any exception rolls everything back and propagates
+
+    ``write=True`` (the default) starts SQLite's transaction with BEGIN
+    IMMEDIATE so two writers queue rather than collide; pass ``write=False``
+    for a read-only unit.  PostgreSQL is unaffected.
+    """
+    with factory() as session, session.begin():
+        bind = session.get_bind()
+        if write and bind.dialect.name == "sqlite":
+            session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        yield session
