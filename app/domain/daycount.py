@@ -22,6 +22,8 @@ from decimal import Decimal
 from app.domain.money import ENGINE_CONTEXT as _CTX
 
 _ZERO = Decimal(0)
+_multiply = _CTX.multiply
+_divide = _CTX.divide
 
 DAY_COUNTS = ("30/360", "actual/365", "actual/360", "actual/actual")
 
@@ -101,7 +103,10 @@ def interest_between(amount: Decimal, rate: Decimal, start: date, end: date, con
 
     Not rounded to cents: callers round when the interest is billed, paid or shown.
     """
-    numerator, denominator = year_fraction(start, end, convention)
-    if numerator == 0:
+    if end <= start:
         return _ZERO
-    return _CTX.divide(_CTX.multiply(_CTX.multiply(amount, rate), numerator), denominator)
+    if convention == "30/360":  # the common case, without the tuple
+        numerator, denominator = days_360(start, end), 360
+    else:
+        numerator, denominator = year_fraction(start, end, convention)
+    return _divide(_multiply(_multiply(amount, rate), numerator), denominator)

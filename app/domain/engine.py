@@ -29,6 +29,7 @@ Rules (issue 2; each is also stated where it is applied):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -291,8 +292,11 @@ def _bill_next(state: LoanState, terms: Terms, on: date) -> Installment:
             principal = state.payment
         else:
             principal = max(state.payment - interest, ZERO)
-        if final or principal >= state.basis:
-            principal, final = state.basis, True
+        # Never bill more principal than is owed and not yet billed (a curtailment
+        # after the basis was fixed may have reduced it).
+        unbilled = state.principal - _billed_principal_unpaid(state)
+        if final or principal >= unbilled:
+            principal, final = unbilled, True
         inst = Installment(n, due, interest + principal, interest=interest, principal=principal, final=final)
         state.accrued = ZERO
         state.accrual_from = due
@@ -316,7 +320,7 @@ def _bill_next(state: LoanState, terms: Terms, on: date) -> Installment:
 
 def _fix_basis(state: LoanState, terms: Terms) -> None:
     """Scheduled interest: the next period accrues on the principal after this installment."""
-    state.basis = state.principal - _billed_principal_unpaid(state)
+    state.basis = max(state.principal - _billed_principal_unpaid(state), ZERO)
     state.basis_due = None
 
 
@@ -363,7 +367,8 @@ def _late_fee_amount(terms: Terms, inst: Installment) -> Decimal:
     return amount
 
 
-def _waterfall_groups(waterfall: Sequence[str]) -> list[tuple[str, ...]]:
+@functools.lru_cache(maxsize=64)
+def _waterfall_groups(waterfall: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
     """Consecutive installment parts form one group, met installment by installment."""
     groups: list[tuple[str, ...]] = []
     run: list[str] = []
@@ -377,7 +382,7 @@ def _waterfall_groups(waterfall: Sequence[str]) -> list[tuple[str, ...]]:
             run.append(part)
     if run:
         groups.append(tuple(run))
-    return groups
+    return tuple(groups)
 
 
 # ---------------------------------------------------------------- money in
@@ -439,14 +444,17 @@ def _apply(state: LoanState, terms: Terms, on: date, amount: Decimal, entry: Ent
             entry.suspense -= amount
         return
     pool = amount
+    # Payoff is at least the principal, so most payments skip computing it.
+    payoff = None
+    if not from_suspense and amount + state.suspense >= state.principal:
+        payoff = _payoff_amount(state, terms, on)
     if not from_suspense and (
-        (terms.partial == "suspense" and state.suspense > 0)
-        or amount + state.suspense >= _payoff_amount(state, terms, on)
+        (terms.partial == "suspense" and state.suspense > 0) or (payoff is not None and amount + state.suspense >= payoff)
     ):
         pool += state.suspense
         entry.suspense -= state.suspense
         state.suspense = ZERO
-    if not from_suspense and pool >= _payoff_amount(state, terms, on):
+    if payoff is not None and pool >= payoff:
         # Enough to pay the loan off: interest only to this date, not the next installment's.
         _shadow_apply(state, terms, on, pool)
         _pay_off(state, terms, on, pool, entry)

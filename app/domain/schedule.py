@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import NamedTuple
 
 from app.domain.daycount import interest_between
 from app.domain.errors import InputError
@@ -31,8 +32,7 @@ from app.domain.money import ENGINE_CONTEXT, ZERO, divide, in_engine_context, mu
 from app.domain.terms import Terms, due_date
 
 
-@dataclass(frozen=True, slots=True)
-class ScheduleRow:
+class ScheduleRow(NamedTuple):
     n: int
     due: date
     payment: Decimal
@@ -94,9 +94,10 @@ def build_schedule(terms: Terms) -> Schedule:
     balance = terms.principal
     previous = terms.start
     rows: list[ScheduleRow] = []
+    frequency, first_due, day_count = terms.frequency, terms.first_due, terms.day_count
     for n in range(1, terms.term + 1):
-        due = due_date(terms.frequency, terms.first_due, n - 1)
-        interest = period_interest(balance, rate, previous, due, terms.day_count)
+        due = due_date(frequency, first_due, n - 1)
+        interest = round_money(interest_between(balance, rate, previous, due, day_count))
         if terms.amortization == "equal-principal":
             principal = min(payment, balance)
         else:

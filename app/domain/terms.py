@@ -9,6 +9,7 @@ rates travel as strings so nothing passes through a binary float.
 from __future__ import annotations
 
 import calendar
+import functools
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -93,6 +94,7 @@ def add_months(day: date, months: int, keep_day: int) -> date:
     return date(year, month, keep_day if keep_day <= last else last)
 
 
+@functools.lru_cache(maxsize=65536)
 def due_date(frequency: str, anchor: date, steps: int) -> date:
     """The due date ``steps`` installments after ``anchor`` (which is itself step 0).
 
