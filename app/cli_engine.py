@@ -279,13 +279,13 @@ def simulate_text(snap: Snapshot, entries: list[Entry]) -> str:
         f"  Payoff            {format_money(snap.payoff):>14}   per diem {format_money(snap.per_diem)}",
         f"  Paid through {snap.paid_through or '-'}   next due {snap.next_due or '-'}",
         "",
-        f"{'Date':<10}  {'Type':<16}  {'Amount':>12}  {'Interest':>12}  {'Principal':>12}  {'Fees':>10}  {'Suspense':>10}",
+        f"{'Date':<10}  {'Type':<18}  {'Amount':>12}  {'Interest':>12}  {'Principal':>12}  {'Fees':>10}  {'Suspense':>10}",
     ]
     for entry in entries:
         amount = format_money(entry.amount) if entry.amount is not None else ""
         kind = entry.type + (" (reversed)" if entry.reversed else "")
         lines.append(
-            f"{entry.date.isoformat():<10}  {kind:<16}  {amount:>12}  {format_money(entry.interest):>12}  "
+            f"{entry.date.isoformat():<10}  {kind:<18}  {amount:>12}  {format_money(entry.interest):>12}  "
             f"{format_money(entry.principal):>12}  {format_money(entry.fees):>10}  {format_money(entry.suspense):>10}"
         )
     return "\n".join(lines)
