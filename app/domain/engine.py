@@ -45,7 +45,7 @@ from app.domain.terms import Terms, due_date
 ACTIVE = "active"
 PAID_OFF = "paid_off"
 
-EVENT_TYPES = ("payment", "reversal", "fee", "waiver", "terms_change", "adjustment")
+EVENT_TYPES = ("payment", "reversal", "fee", "waiver", "terms_change", "adjustment", "write_off", "refund")
 
 BUCKETS = ("current", "1-29", "30-59", "60-89", "90-119", "120+")
 
@@ -213,6 +213,66 @@ def initial_state(terms: Terms) -> LoanState:
         basis=terms.principal,
         basis_due=None,
     )
+
+
+@in_engine_context
+def converted_state(
+    terms: Terms,
+    conversion_date: date,
+    *,
+    principal: Decimal,
+    next_due: date,
+    accrued_interest: Decimal = ZERO,
+    fees: Decimal = ZERO,
+    suspense: Decimal = ZERO,
+    payment: Decimal | None = None,
+    paid_through: date | None = None,
+) -> LoanState:
+    """A seasoned loan boarded from another servicer, at the end of the day before ``conversion_date``.
+
+    The prior servicer's balances become the opening state: principal, interest
+    accrued and unpaid, fees, suspense.  ``next_due`` is the oldest unpaid due
+    date; installments from it up to the conversion date are billed at once
+    (their late fees, if any, are in ``fees``), the rest fall due as usual.
+    Scheduled interest for the first period is on the converted principal.
+    """
+    n = 1
+    while due_date(terms.frequency, terms.first_due, n - 1) < next_due:
+        n += 1
+        if n > terms.term:
+            raise InputError("next_due", f"{next_due} is after the loan's last due date")
+    if due_date(terms.frequency, terms.first_due, n - 1) != next_due:
+        raise InputError("next_due", f"{next_due} is not one of the loan's due dates")
+    previous_due = due_date(terms.frequency, terms.first_due, n - 2) if n > 1 else terms.start
+    level = payment if payment is not None else scheduled_payment(terms)
+    state = LoanState(
+        date=conversion_date - timedelta(days=1),
+        status=ACTIVE,
+        principal=principal,
+        rate=terms.annual_rate,
+        payment=level,
+        term=terms.term,
+        next_n=n,
+        anchor_n=1,
+        anchor_due=terms.first_due,
+        accrued=accrued_interest,
+        accrual_from=conversion_date if terms.interest == "simple" else max(previous_due, conversion_date),
+        basis=principal,
+        basis_due=None,
+        suspense=suspense,
+        paid_through=paid_through if paid_through is not None else (previous_due if n > 1 else None),
+    )
+    if terms.interest == "scheduled" and previous_due < conversion_date:
+        # The stated accrued interest covers previous_due up to conversion; the
+        # period's remaining interest accrues from the conversion date.
+        state.accrual_from = conversion_date
+    if fees > 0:
+        state.fees.append(Fee("conversion:fees", "conversion", state.date, fees, fees))
+        state.shadow_fees = fees
+    while state.next_n <= state.term and _next_due(state, terms) < conversion_date:
+        inst = _bill_next(state, terms, conversion_date)
+        inst.late_fee_decided = True
+    return state
 
 
 # ---------------------------------------------------------------- helpers
@@ -656,6 +716,30 @@ def _apply_event(state: LoanState, terms: Terms, event: Event, entries: list[Ent
         _settle(state, terms, on)
     elif event.type == "terms_change":
         _change_terms(state, terms, event)
+    elif event.type == "write_off":
+        # Forgive what is left (a small balance at payoff): interest, principal and fees.
+        interest = round_money(_interest_owed(state, terms, on))
+        entry.interest, entry.principal, entry.fees = interest, state.principal, state.fees_outstanding
+        entry.amount = interest + state.principal + state.fees_outstanding
+        for fee in state.fees:
+            fee.remaining = ZERO
+        state.principal = ZERO
+        state.accrued = ZERO
+        state.accrual_from = on
+        for inst in state.installments:
+            if state.paid_through is None or inst.due > state.paid_through:
+                state.paid_through = inst.due
+        state.installments = []
+        state.next_n = state.term + 1
+        state.basis = ZERO
+        state.basis_due = None
+        _settle(state, terms, on)
+    elif event.type == "refund":
+        # Money beyond the payoff paid back to the borrower.
+        assert event.amount is not None
+        paid = min(event.amount, state.refund_due)
+        state.refund_due -= paid
+        entry.refund = -paid
     elif event.type == "adjustment":
         assert event.amount is not None
         _checkpoint(state, terms, on)
@@ -757,7 +841,9 @@ def advance(
 
 
 @in_engine_context
-def replay(terms: Terms, events: Sequence[Event], to_date: date) -> tuple[LoanState, list[Entry]]:
+def replay(
+    terms: Terms, events: Sequence[Event], to_date: date, start: LoanState | None = None
+) -> tuple[LoanState, list[Entry]]:
     """The loan's state at the end of ``to_date`` from its terms and whole ledger.
 
     A reversal removes its payment as if it had never been received: the
@@ -769,7 +855,10 @@ def replay(terms: Terms, events: Sequence[Event], to_date: date) -> tuple[LoanSt
     known = [event for event in events if event.date <= to_date]
     reversals = {event.of: event for event in known if event.type == "reversal"}
     effective = [event for event in known if event.type != "reversal" and event.id not in reversals]
-    state, entries = advance(initial_state(terms), terms, effective, to_date)
+    origin = start if start is not None else initial_state(terms)
+    if to_date < origin.date:
+        raise InputError("as_of", f"{to_date} is before the loan's first day {origin.date + timedelta(days=1)}")
+    state, entries = advance(origin, terms, effective, to_date)
     if not reversals:
         return state, entries
     position = {id(event): index for index, event in enumerate(known)}
@@ -784,7 +873,7 @@ def replay(terms: Terms, events: Sequence[Event], to_date: date) -> tuple[LoanSt
             and (event.date, position[id(event)]) <= (original.date, position[id(original)])
             and (event is original or not (event.id in reversals and reversals[event.id].date <= original.date))
         ]
-        _, as_posted = advance(initial_state(terms), terms, before, original.date)
+        _, as_posted = advance(origin, terms, before, original.date)
         posted = next(entry for entry in as_posted if entry.id == original_id)
         posted.reversed = True
         by_id[original_id] = posted

@@ -1,0 +1,536 @@
+"""Money in and out of one loan: payments, reversals, fees, waivers, adjustments, write-offs, refunds.
+
+Each public function is one unit of work: it checks the actor's permission,
+validates its input (a clear message naming the field, nothing written),
+locks the loan so two desks post in order, appends ledger entries, refreshes
+the cached state and writes the audit record, all in one transaction.
+
+A back-dated entry (effective before the open business date) re-derives
+everything after it; the caller first gets a :class:`Preview` of what it
+changes and must confirm it (``confirm_backdated=True``).  The preview is
+kept with the audit record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.db.models import PAYMENT_METHODS, LedgerEntry, Loan
+from app.domain.engine import Entry, Event, Snapshot, snapshot
+from app.domain.money import ZERO
+from app.services import audit, permissions
+from app.services.context import ServiceContext
+from app.services.errors import Conflict, InvalidInput, NeedsConfirmation, NotFound, ServiceError
+from app.services.ledger import (
+    Book,
+    business_date,
+    differences,
+    live,
+    load_loan,
+    money_field,
+    next_seq,
+    open_book,
+    snapshot_dict,
+    store_cache,
+)
+
+PENDING = "pending"
+
+
+@dataclass(frozen=True)
+class Allocation:
+    interest: Decimal
+    principal: Decimal
+    fees: Decimal
+    suspense: Decimal
+    refund: Decimal
+
+    @classmethod
+    def of(cls, entry: Entry | None) -> Allocation:
+        if entry is None:
+            return cls(ZERO, ZERO, ZERO, ZERO, ZERO)
+        return cls(entry.interest, entry.principal, entry.fees, entry.suspense, entry.refund)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What an entry would do, before it is written."""
+
+    loan_number: str
+    effective_date: date
+    business_date: date
+    backdated: bool
+    allocation: Allocation
+    before: Snapshot
+    after: Snapshot
+    changes: tuple[tuple[str, str | int | None, str | int | None], ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "effective_date": self.effective_date.isoformat(),
+            "backdated": self.backdated,
+            "allocation": {k: str(v) for k, v in self.allocation.__dict__.items()},
+            "changes": [{"field": f, "before": b, "after": a} for f, b, a in self.changes],
+        }
+
+
+@dataclass(frozen=True)
+class Posted:
+    entry_id: int
+    loan_number: str
+    allocation: Allocation
+    snapshot: Snapshot
+    preview: Preview
+
+
+# ---------------------------------------------------------------- plumbing
+
+
+def _write(ctx: ServiceContext, work: Callable[[Session], Posted]) -> Posted:
+    """Run ``work`` in one transaction; a concurrent change becomes a clear retry message."""
+    try:
+        with ctx.unit() as session:
+            return work(session)
+    except StaleDataError:
+        raise Conflict() from None
+    except IntegrityError as exc:
+        if "seq" in str(exc.orig).lower() or "unique" in str(exc.orig).lower():
+            raise Conflict() from None
+        raise
+    except OperationalError as exc:
+        text = str(exc.orig).lower()
+        if "deadlock" in text or "could not serialize" in text or "database is locked" in text:
+            raise Conflict() from None
+        raise
+
+
+def _check_date(book: Book, value: date | None, today: date, field: str = "effective_date") -> date:
+    day = today if value is None else value
+    if day > today:
+        raise InvalidInput(field, f"{day} is after the open business date {today}")
+    if day <= book.origin.date:
+        raise InvalidInput(field, f"{day} is before the loan's first day on Keel {book.origin.date + timedelta(days=1)}")
+    return day
+
+
+def _preview(book: Book, today: date, new_events: list[Event], effective: date, key: str = PENDING) -> Preview:
+    before_state, _ = live(book, today)
+    after_state, entries = live(book, today, new_events)
+    mine = next((entry for entry in entries if entry.id == key), None)
+    before, after = snapshot(before_state, book.terms), snapshot(after_state, book.terms)
+    return Preview(
+        loan_number=book.loan.loan_number,
+        effective_date=effective,
+        business_date=today,
+        backdated=effective < today,
+        allocation=Allocation.of(mine),
+        before=before,
+        after=after,
+        changes=tuple(differences(before, after)),
+    )
+
+
+def _append(
+    session: Session,
+    ctx: ServiceContext,
+    book: Book,
+    today: date,
+    *,
+    type: str,
+    effective: date,
+    amount: Decimal,
+    allocation: Allocation | None = None,
+    **columns: Any,
+) -> LedgerEntry:
+    alloc = allocation or Allocation.of(None)
+    row = LedgerEntry(
+        loan_id=book.loan.id,
+        seq=next_seq(session, book.loan.id),
+        type=type,
+        effective_date=effective,
+        business_date=today,
+        amount=amount,
+        interest=alloc.interest,
+        principal=alloc.principal,
+        fees=alloc.fees,
+        suspense=alloc.suspense,
+        refund=alloc.refund,
+        user_id=ctx.actor.user_id,
+        **columns,
+    )
+    session.add(row)
+    session.flush()
+    book.rows.append(row)
+    book.rows.sort(key=lambda r: (r.effective_date, r.seq))
+    return row
+
+
+def _finish(
+    session: Session, ctx: ServiceContext, book: Book, today: date, preview: Preview, row: LedgerEntry, action: str,
+    details: dict[str, Any],
+) -> Posted:
+    snap = store_cache(session, book, today, rederive=preview.backdated or row.type == "reversal")
+    audit.record(
+        session,
+        ctx.actor,
+        action,
+        entity="ledger_entry",
+        entity_id=row.id,
+        loan_id=book.loan.id,
+        details={**details, "preview": preview.as_dict(), "before": snapshot_dict(preview.before),
+                 "after": snapshot_dict(snap)},
+    )
+    return Posted(row.id, book.loan.loan_number, preview.allocation, snap, preview)
+
+
+def _confirm_backdated(preview: Preview, confirmed: bool) -> None:
+    if preview.backdated and not confirmed:
+        raise NeedsConfirmation(
+            f"effective_date: {preview.effective_date} is before the open business date {preview.business_date}; "
+            "review the changes and confirm the back-dated entry",
+            preview,
+        )
+
+
+# ---------------------------------------------------------------- payments
+
+
+def _payment_inputs(amount: object, method: str | None, reference: str | None) -> tuple[Decimal, str, str | None]:
+    value = money_field(amount, "amount")
+    chosen = (method or "check").strip().lower().replace(" ", "_").replace("-", "_")
+    if chosen not in PAYMENT_METHODS:
+        raise InvalidInput("method", f"{method!r} is not one of {', '.join(PAYMENT_METHODS)}")
+    ref = (reference or "").strip() or None
+    if ref is not None and len(ref) > 64:
+        raise InvalidInput("reference", "is longer than 64 characters")
+    return value, chosen, ref
+
+
+def _duplicate_of(session: Session, loan: Loan, amount: Decimal, effective: date, reference: str | None) -> LedgerEntry | None:
+    reversed_ids = select(LedgerEntry.reverses_id).where(LedgerEntry.loan_id == loan.id, LedgerEntry.reverses_id.is_not(None))
+    stmt = select(LedgerEntry).where(
+        LedgerEntry.loan_id == loan.id,
+        LedgerEntry.type == "payment",
+        LedgerEntry.amount == amount,
+        LedgerEntry.effective_date == effective,
+        LedgerEntry.reference.is_(None) if reference is None else LedgerEntry.reference == reference,
+        LedgerEntry.id.not_in(reversed_ids),
+    )
+    return session.scalars(stmt.limit(1)).first()
+
+
+def preview_payment(
+    ctx: ServiceContext, loan_number: str, amount: object, effective_date: date | None = None
+) -> Preview:
+    """How a payment would be applied, without writing anything."""
+    permissions.require(ctx.actor, permissions.VIEW)
+    value = money_field(amount, "amount")
+    with ctx.unit(write=False) as session:
+        today = business_date(session)
+        book = open_book(session, load_loan(session, loan_number))
+        day = _check_date(book, effective_date, today)
+        return _preview(book, today, [Event(PENDING, "payment", day, value)], day)
+
+
+def post_payment(
+    ctx: ServiceContext,
+    loan_number: str,
+    amount: object,
+    effective_date: date | None = None,
+    *,
+    method: str | None = "check",
+    reference: str | None = None,
+    batch_id: int | None = None,
+    confirm_duplicate: bool = False,
+    confirm_backdated: bool = False,
+    session: Session | None = None,
+) -> Posted:
+    """Post one payment, allocated by the engine under the loan's own terms."""
+    permissions.require(ctx.actor, permissions.POST_PAYMENT)
+    value, chosen, ref = _payment_inputs(amount, method, reference)
+
+    def work(session: Session) -> Posted:
+        today = business_date(session)
+        loan = load_loan(session, loan_number, lock=True)
+        book = open_book(session, loan)
+        day = _check_date(book, effective_date, today)
+        if not confirm_duplicate:
+            duplicate = _duplicate_of(session, loan, value, day, ref)
+            if duplicate is not None:
+                raise NeedsConfirmation(
+                    f"amount: a payment of {value} dated {day} with reference {ref or '(none)'} is already posted "
+                    f"to {loan.loan_number} (entry {duplicate.id}); confirm it is not a duplicate"
+                )
+        preview = _preview(book, today, [Event(PENDING, "payment", day, value)], day)
+        _confirm_backdated(preview, confirm_backdated)
+        row = _append(session, ctx, book, today, type="payment", effective=day, amount=value,
+                      allocation=preview.allocation, method=chosen, reference=ref, batch_id=batch_id)
+        return _finish(session, ctx, book, today, preview, row, "payment.posted",
+                       {"amount": str(value), "method": chosen, "reference": ref, "batch_id": batch_id})
+
+    if session is not None:
+        return work(session)
+    return _write(ctx, work)
+
+
+# ---------------------------------------------------------------- reversals
+
+
+def _payment_to_reverse(session: Session, entry_id: int) -> LedgerEntry:
+    row = session.get(LedgerEntry, entry_id)
+    if row is None:
+        raise NotFound(f"entry: no ledger entry {entry_id}")
+    if row.type != "payment":
+        raise InvalidInput("entry", f"entry {entry_id} is a {row.type}; only payments are reversed")
+    already = session.scalar(select(LedgerEntry.id).where(LedgerEntry.reverses_id == row.id))
+    if already is not None:
+        raise InvalidInput("entry", f"entry {entry_id} was already reversed by entry {already}")
+    return row
+
+
+REVERSAL_REASONS = ("nsf", "posting_error", "stop_payment", "duplicate", "other")
+
+
+def preview_reversal(ctx: ServiceContext, entry_id: int, nsf_fee: object | None = None) -> Preview:
+    permissions.require(ctx.actor, permissions.VIEW)
+    with ctx.unit(write=False) as session:
+        original = _payment_to_reverse(session, entry_id)
+        today = business_date(session)
+        book = open_book(session, original.loan)
+        events = [Event(PENDING, "reversal", today, of=str(original.id))]
+        if nsf_fee is not None:
+            events.append(Event("pending-fee", "fee", today, money_field(nsf_fee, "fee"), kind="nsf"))
+        return _preview(book, today, events, today)
+
+
+def reverse_payment(
+    ctx: ServiceContext, entry_id: int, reason: str, *, nsf_fee: object | None = None, note: str | None = None
+) -> Posted:
+    """Reverse a payment (a returned check, a posting error), optionally with an NSF fee.
+
+    The payment is removed as if never received and everything after it is
+    derived again; the reversal itself charges nothing — the fee is its own entry.
+    """
+    permissions.require(ctx.actor, permissions.REVERSE)
+    why = (reason or "").strip().lower().replace(" ", "_").replace("-", "_")
+    if why not in REVERSAL_REASONS:
+        raise InvalidInput("reason", f"{reason!r} is not one of {', '.join(REVERSAL_REASONS)}")
+    fee = money_field(nsf_fee, "fee") if nsf_fee is not None else None
+    if fee is not None:
+        permissions.require(ctx.actor, permissions.ASSESS_FEE)
+
+    def work(session: Session) -> Posted:
+        original = _payment_to_reverse(session, entry_id)
+        today = business_date(session)
+        loan = load_loan(session, original.loan.loan_number, lock=True)
+        book = open_book(session, loan)
+        events = [Event(PENDING, "reversal", today, of=str(original.id))]
+        if fee is not None:
+            events.append(Event("pending-fee", "fee", today, fee, kind="nsf"))
+        preview = _preview(book, today, events, today)
+        negative = Allocation(-original.interest, -original.principal, -original.fees, -original.suspense, -original.refund)
+        row = _append(session, ctx, book, today, type="reversal", effective=today, amount=-original.amount,
+                      allocation=negative, reverses_id=original.id, reason_code=why,
+                      payload={"note": note} if note else None)
+        if fee is not None:
+            _append(session, ctx, book, today, type="fee", effective=today, amount=fee,
+                    allocation=Allocation(ZERO, ZERO, fee, ZERO, ZERO), fee_kind="nsf", reason_code=why)
+        return _finish(session, ctx, book, today, preview, row, "payment.reversed",
+                       {"reverses": original.id, "amount": str(original.amount), "reason": why,
+                        "nsf_fee": str(fee) if fee is not None else None})
+
+    return _write(ctx, work)
+
+
+# ---------------------------------------------------------------- fees and adjustments
+
+
+FEE_KINDS = ("nsf", "late", "returned_item", "extension", "payoff_statement", "other")
+
+
+def assess_fee(
+    ctx: ServiceContext, loan_number: str, amount: object, kind: str, *, effective_date: date | None = None,
+    reason: str | None = None, confirm_backdated: bool = False,
+) -> Posted:
+    permissions.require(ctx.actor, permissions.ASSESS_FEE)
+    value = money_field(amount, "amount")
+    chosen = (kind or "").strip().lower()
+    if chosen not in FEE_KINDS:
+        raise InvalidInput("kind", f"{kind!r} is not one of {', '.join(FEE_KINDS)}")
+
+    def work(session: Session) -> Posted:
+        today = business_date(session)
+        book = open_book(session, load_loan(session, loan_number, lock=True))
+        day = _check_date(book, effective_date, today)
+        preview = _preview(book, today, [Event(PENDING, "fee", day, value, kind=chosen)], day)
+        _confirm_backdated(preview, confirm_backdated)
+        row = _append(session, ctx, book, today, type="fee", effective=day, amount=value,
+                      allocation=preview.allocation, fee_kind=chosen, payload={"reason": reason} if reason else None)
+        return _finish(session, ctx, book, today, preview, row, "fee.assessed", {"amount": str(value), "kind": chosen})
+
+    return _write(ctx, work)
+
+
+def outstanding_fees(ctx: ServiceContext, loan_number: str) -> list[tuple[str, str, Decimal]]:
+    """The fees a waiver can cite: (fee id, kind, amount outstanding)."""
+    permissions.require(ctx.actor, permissions.VIEW)
+    with ctx.unit(write=False) as session:
+        today = business_date(session)
+        state, _ = live(open_book(session, load_loan(session, loan_number)), today)
+        return [(fee.id, fee.kind, fee.remaining) for fee in state.fees]
+
+
+def waive_fee(
+    ctx: ServiceContext, loan_number: str, fee_id: str, *, amount: object | None = None, reason: str,
+) -> Posted:
+    """Waive an outstanding fee (``late_fee:N`` for late fees, or the fee's entry id)."""
+    permissions.require(ctx.actor, permissions.WAIVE_FEE)
+    if not (reason or "").strip():
+        raise InvalidInput("reason", "a reason is required to waive a fee")
+    value = money_field(amount, "amount") if amount is not None else None
+
+    def work(session: Session) -> Posted:
+        today = business_date(session)
+        book = open_book(session, load_loan(session, loan_number, lock=True))
+        state, _ = live(book, today)
+        fee = next((f for f in state.fees if f.id == str(fee_id)), None)
+        if fee is None:
+            raise InvalidInput("fee", f"{fee_id!r} is not an outstanding fee on {book.loan.loan_number}")
+        if value is not None and value > fee.remaining:
+            raise InvalidInput("amount", f"{value} is more than the {fee.remaining} outstanding on {fee_id}")
+        waived = fee.remaining if value is None else value
+        preview = _preview(book, today, [Event(PENDING, "waiver", today, value, of=fee.id)], today)
+        row = _append(session, ctx, book, today, type="waiver", effective=today, amount=waived,
+                      allocation=Allocation(ZERO, ZERO, -waived, ZERO, ZERO), reason_code="waiver",
+                      payload={"of": fee.id, "whole": value is None, "reason": reason.strip()})
+        return _finish(session, ctx, book, today, preview, row, "fee.waived",
+                       {"fee": fee.id, "amount": str(waived), "reason": reason.strip()})
+
+    return _write(ctx, work)
+
+
+def adjust_principal(ctx: ServiceContext, loan_number: str, amount: object, *, reason: str) -> Posted:
+    """A principal adjustment (positive adds, negative reduces), with a reason; dated today."""
+    permissions.require(ctx.actor, permissions.ADJUST)
+    value = money_field(amount, "amount", positive=False)
+    if value == 0:
+        raise InvalidInput("amount", "an adjustment of 0.00 changes nothing")
+    if not (reason or "").strip():
+        raise InvalidInput("reason", "a reason is required for an adjustment")
+
+    def work(session: Session) -> Posted:
+        today = business_date(session)
+        book = open_book(session, load_loan(session, loan_number, lock=True))
+        state, _ = live(book, today)
+        if state.principal + value < 0:
+            raise InvalidInput("amount", f"{value} would make principal {state.principal + value} negative")
+        preview = _preview(book, today, [Event(PENDING, "adjustment", today, value)], today)
+        row = _append(session, ctx, book, today, type="adjustment", effective=today, amount=value,
+                      allocation=Allocation(ZERO, value, ZERO, ZERO, ZERO), payload={"reason": reason.strip()})
+        return _finish(session, ctx, book, today, preview, row, "principal.adjusted",
+                       {"amount": str(value), "reason": reason.strip()})
+
+    return _write(ctx, work)
+
+
+DEFAULT_SMALL_BALANCE = Decimal("5.00")
+
+
+def small_balance_threshold(loan: Loan) -> Decimal:
+    rules = loan.product_version.rules if loan.product_version is not None else {}
+    value = (rules or {}).get("small_balance_threshold")
+    return Decimal(str(value)) if value is not None else DEFAULT_SMALL_BALANCE
+
+
+def write_off_small_balance(ctx: ServiceContext, loan_number: str, *, reason: str = "small balance") -> Posted:
+    """Write off what is left after a payoff when it is under the product's small-balance threshold."""
+    permissions.require(ctx.actor, permissions.WRITE_OFF)
+
+    def work(session: Session) -> Posted:
+        today = business_date(session)
+        loan = load_loan(session, loan_number, lock=True)
+        book = open_book(session, loan)
+        state, _ = live(book, today)
+        snap = snapshot(state, book.terms)
+        threshold = small_balance_threshold(loan)
+        if snap.status != "active" or snap.payoff <= 0:
+            raise InvalidInput("loan", f"{loan.loan_number} has no balance to write off")
+        if snap.payoff > threshold:
+            raise InvalidInput("loan", f"the balance {snap.payoff} is above the small-balance threshold {threshold}")
+        preview = _preview(book, today, [Event(PENDING, "write_off", today)], today)
+        row = _append(session, ctx, book, today, type="write_off", effective=today, amount=snap.payoff,
+                      allocation=preview.allocation, reason_code="small_balance", payload={"reason": reason})
+        return _finish(session, ctx, book, today, preview, row, "balance.written_off",
+                       {"amount": str(snap.payoff), "threshold": str(threshold)})
+
+    return _write(ctx, work)
+
+
+def pay_refund(ctx: ServiceContext, loan_number: str, amount: object | None = None, *, method: str = "check",
+               reference: str | None = None) -> Posted:
+    """Pay back money held beyond the payoff (refund due)."""
+    permissions.require(ctx.actor, permissions.REFUND)
+
+    def work(session: Session) -> Posted:
+        today = business_date(session)
+        book = open_book(session, load_loan(session, loan_number, lock=True))
+        state, _ = live(book, today)
+        value = state.refund_due if amount is None else money_field(amount, "amount")
+        if value <= 0 or value > state.refund_due:
+            raise InvalidInput("amount", f"{value} is not between 0.01 and the refund due {state.refund_due}")
+        preview = _preview(book, today, [Event(PENDING, "refund", today, value)], today)
+        _, chosen, ref = _payment_inputs(value, method, reference)
+        row = _append(session, ctx, book, today, type="refund", effective=today, amount=value,
+                      allocation=preview.allocation, method=chosen, reference=ref)
+        return _finish(session, ctx, book, today, preview, row, "refund.paid", {"amount": str(value)})
+
+    return _write(ctx, work)
+
+
+def change_terms(
+    ctx: ServiceContext, loan_number: str, *, effective_date: date | None = None, rate: object | None = None,
+    payment: object | None = None, term: int | None = None, next_due: date | None = None, reason: str,
+    confirm_backdated: bool = False,
+) -> Posted:
+    """A terms change on one loan (a modification), as a dated ledger entry."""
+    permissions.require(ctx.actor, permissions.CHANGE_TERMS)
+    from app.domain.money import to_decimal
+
+    new_rate = to_decimal(rate, "rate") if rate is not None else None
+    if new_rate is not None and not 0 <= new_rate <= 100:
+        raise InvalidInput("rate", f"{new_rate} is outside 0 to 100 percent")
+    new_payment = money_field(payment, "payment") if payment is not None else None
+    if term is not None and not 1 <= term <= 1200:
+        raise InvalidInput("term", f"{term} is outside 1 to 1200 installments")
+    if all(v is None for v in (new_rate, new_payment, term, next_due)):
+        raise InvalidInput("terms", "give a new rate, payment, remaining term or next due date")
+    if not (reason or "").strip():
+        raise InvalidInput("reason", "a reason is required for a terms change")
+
+    def work(session: Session) -> Posted:
+        today = business_date(session)
+        book = open_book(session, load_loan(session, loan_number, lock=True))
+        day = _check_date(book, effective_date, today)
+        event = Event(PENDING, "terms_change", day, rate=new_rate, payment=new_payment, term=term, next_due=next_due)
+        preview = _preview(book, today, [event], day)
+        _confirm_backdated(preview, confirm_backdated)
+        payload = {
+            "rate": str(new_rate) if new_rate is not None else None,
+            "payment": str(new_payment) if new_payment is not None else None,
+            "term": term,
+            "next_due": next_due.isoformat() if next_due else None,
+            "reason": reason.strip(),
+        }
+        row = _append(session, ctx, book, today, type="terms_change", effective=day, amount=ZERO, payload=payload)
+        return _finish(session, ctx, book, today, preview, row, "terms.changed", payload)
+
+    return _write(ctx, work)
