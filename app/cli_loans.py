@@ -1,0 +1,311 @@
+"""CLI commands on loans: pay, reverse, account, payoff, verify, batch, fee, waive.
+
+JSON contracts (issue 3): ``keel account LOAN --json`` prints the same fields as
+``keel simulate``; ``keel payoff LOAN --date D --json`` prints
+``{"loan_number", "date", "principal", "accrued_interest", "fees", "payoff", "per_diem"}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from app.cli import CliError
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from app.cli_support import add_db_user_args
+
+    pay = sub.add_parser("pay", help="post a payment")
+    pay.add_argument("loan")
+    pay.add_argument("amount")
+    pay.add_argument("--date", help="effective date (default: the open business date)")
+    pay.add_argument("--method", default="check", help="check, ach, cash, card, money_order")
+    pay.add_argument("--reference", help="check number or trace reference")
+    pay.add_argument("--confirm-duplicate", action="store_true", help="post even if it looks like a duplicate")
+    pay.add_argument("--confirm-backdated", action="store_true", help="post a back-dated payment after its preview")
+    pay.add_argument("--json", action="store_true")
+    add_db_user_args(pay)
+    pay.set_defaults(handler=run_pay)
+
+    reverse = sub.add_parser("reverse", help="reverse a payment (NSF, posting error)")
+    reverse.add_argument("entry", type=int, help="the payment's ledger entry id")
+    reverse.add_argument("--reason", required=True, help="nsf, posting_error, stop_payment, duplicate, other")
+    reverse.add_argument("--fee", help="NSF fee to assess, e.g. 25.00")
+    reverse.add_argument("--json", action="store_true")
+    add_db_user_args(reverse)
+    reverse.set_defaults(handler=run_reverse)
+
+    account = sub.add_parser("account", help="show a loan as of a date")
+    account.add_argument("loan")
+    account.add_argument("--as-of", help="date (default: the open business date)")
+    account.add_argument("--json", action="store_true")
+    add_db_user_args(account)
+    account.set_defaults(handler=run_account)
+
+    payoff = sub.add_parser("payoff", help="payoff quote good through a date")
+    payoff.add_argument("loan")
+    payoff.add_argument("--date", help="good-through date (default: the open business date)")
+    payoff.add_argument("--json", action="store_true")
+    add_db_user_args(payoff)
+    payoff.set_defaults(handler=run_payoff)
+
+    verify = sub.add_parser("verify", help="replay every loan and compare with the cached state")
+    verify.add_argument("--json", action="store_true")
+    add_db_user_args(verify)
+    verify.set_defaults(handler=run_verify)
+
+    batch = sub.add_parser("batch", help="post a lockbox file as one balanced deposit")
+    batch.add_argument("file")
+    batch.add_argument("--control-total", required=True)
+    batch.add_argument("--confirm-duplicates", action="store_true")
+    batch.add_argument("--confirm-backdated", action="store_true")
+    batch.add_argument("--json", action="store_true")
+    add_db_user_args(batch)
+    batch.set_defaults(handler=run_batch)
+
+    fee = sub.add_parser("fee", help="assess a fee")
+    fee.add_argument("loan")
+    fee.add_argument("amount")
+    fee.add_argument("--kind", default="other")
+    fee.add_argument("--reason")
+    add_db_user_args(fee)
+    fee.set_defaults(handler=run_fee)
+
+    waive = sub.add_parser("waive", help="waive an outstanding fee (late_fee:N or the fee's entry id)")
+    waive.add_argument("loan")
+    waive.add_argument("fee")
+    waive.add_argument("--amount")
+    waive.add_argument("--reason", required=True)
+    add_db_user_args(waive)
+    waive.set_defaults(handler=run_waive)
+
+
+def _date(value: str | None, field: str) -> Any:
+    from app.domain.errors import InputError
+    from app.domain.terms import parse_date
+
+    if value is None:
+        return None
+    try:
+        return parse_date(value, field)
+    except InputError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _service(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    from app.services.errors import FileRejected, NeedsConfirmation, ServiceError
+
+    try:
+        return fn(*args, **kwargs)
+    except FileRejected as exc:
+        for problem in exc.problems[1:]:
+            print(f"keel: error: {problem}", file=sys.stderr)
+        raise CliError(str(exc.problems[0]) if exc.problems else str(exc)) from None
+    except NeedsConfirmation as exc:
+        preview = exc.preview
+        if preview is not None and getattr(preview, "changes", None):
+            for field, before, after in preview.changes:
+                print(f"  {field}: {before} -> {after}", file=sys.stderr)
+        raise CliError(str(exc)) from None
+    except ServiceError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _print(data: dict[str, Any]) -> None:
+    print(json.dumps(data, indent=2))
+
+
+def _posted_json(posted: Any) -> dict[str, Any]:
+    from app.cli_engine import snapshot_json
+    from app.domain.money import money_str
+
+    alloc = posted.allocation
+    return {
+        "entry_id": posted.entry_id,
+        "loan_number": posted.loan_number,
+        "allocation": {
+            "interest": money_str(alloc.interest),
+            "principal": money_str(alloc.principal),
+            "fees": money_str(alloc.fees),
+            "suspense": money_str(alloc.suspense),
+            "refund": money_str(alloc.refund),
+        },
+        "state": snapshot_json(posted.snapshot),
+    }
+
+
+def _posted_text(posted: Any, verb: str) -> str:
+    from app.domain.money import format_money
+
+    a, s = posted.allocation, posted.snapshot
+    return (
+        f"{verb} entry {posted.entry_id} on {posted.loan_number}: interest {format_money(a.interest)}, "
+        f"principal {format_money(a.principal)}, fees {format_money(a.fees)}, suspense {format_money(a.suspense)}"
+        + (f", refund {format_money(a.refund)}" if a.refund else "")
+        + f"\nNow: principal {format_money(s.principal)}, amount due {format_money(s.amount_due)}, "
+        f"{s.days_past_due} days past due ({s.bucket}), next due {s.next_due or '-'}"
+    )
+
+
+def run_pay(args: argparse.Namespace) -> int:
+    from app.cli_support import cli_context
+    from app.services.servicing import post_payment
+
+    ctx = cli_context(args)
+    posted = _service(
+        post_payment, ctx, args.loan, args.amount, _date(args.date, "--date"), method=args.method,
+        reference=args.reference, confirm_duplicate=args.confirm_duplicate, confirm_backdated=args.confirm_backdated,
+    )
+    print(json.dumps(_posted_json(posted), indent=2) if args.json else _posted_text(posted, "Posted"))
+    return 0
+
+
+def run_reverse(args: argparse.Namespace) -> int:
+    from app.cli_support import cli_context
+    from app.services.servicing import reverse_payment
+
+    ctx = cli_context(args)
+    posted = _service(reverse_payment, ctx, args.entry, args.reason, nsf_fee=args.fee)
+    if args.json:
+        _print(_posted_json(posted))
+    else:
+        print(_posted_text(posted, "Reversed with"))
+        for field, before, after in posted.preview.changes:
+            print(f"  {field}: {before} -> {after}")
+    return 0
+
+
+def run_account(args: argparse.Namespace) -> int:
+    from app.cli_engine import simulate_text, snapshot_json
+    from app.cli_support import cli_context
+    from app.domain.engine import Entry
+    from app.domain.money import money_str
+    from app.services.accounts import account
+
+    ctx = cli_context(args)
+    acct = _service(account, ctx, args.loan, _date(args.as_of, "--as-of"))
+    if args.json:
+        out = {"loan_number": acct.loan_number, "borrower": acct.borrower, "product": acct.product}
+        out.update(snapshot_json(acct.snapshot))
+        out["status"] = acct.status
+        out["entries"] = [
+            {
+                "id": line.engine_id,
+                "entry_id": line.entry_id,
+                "type": line.type,
+                "date": line.effective_date.isoformat(),
+                "amount": money_str(line.amount) if line.amount is not None else None,
+                "fees": money_str(line.fees),
+                "interest": money_str(line.interest),
+                "principal": money_str(line.principal),
+                "suspense": money_str(line.suspense),
+                "refund": money_str(line.refund),
+                "reversed": line.reversed,
+                "method": line.method,
+                "reference": line.reference,
+            }
+            for line in acct.lines
+        ]
+        _print(out)
+    else:
+        print(f"{acct.loan_number}  {acct.borrower}  ({acct.product}, {acct.status})")
+        entries = [
+            Entry(line.engine_id, line.type, line.effective_date, line.amount, line.fees, line.interest,
+                  line.principal, line.suspense, line.refund, line.reversed)
+            for line in acct.lines
+        ]
+        print(simulate_text(acct.snapshot, entries))
+    return 0
+
+
+def run_payoff(args: argparse.Namespace) -> int:
+    from app.cli_support import cli_context
+    from app.domain.money import format_money, money_str
+    from app.services.accounts import payoff_quote
+
+    ctx = cli_context(args)
+    quote = _service(payoff_quote, ctx, args.loan, _date(args.date, "--date"))
+    if args.json:
+        _print({
+            "loan_number": quote.loan_number,
+            "date": quote.date.isoformat(),
+            "principal": money_str(quote.principal),
+            "accrued_interest": money_str(quote.accrued_interest),
+            "fees": money_str(quote.fees),
+            "payoff": money_str(quote.payoff),
+            "per_diem": money_str(quote.per_diem),
+        })
+    else:
+        print(
+            f"Payoff for {quote.loan_number} good through {quote.date}: {format_money(quote.payoff)}\n"
+            f"  principal {format_money(quote.principal)}, interest {format_money(quote.accrued_interest)}, "
+            f"fees {format_money(quote.fees)}; add {format_money(quote.per_diem)} a day after that date"
+        )
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from app.cli_support import cli_context
+    from app.services.verify import verify
+
+    ctx = cli_context(args)
+
+    def progress(done: int, total: int, label: str) -> None:
+        if sys.stderr.isatty():
+            print(f"\r{done:,}/{total:,} {label}", end="", file=sys.stderr, flush=True)
+
+    report = _service(verify, ctx, progress=progress)
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    if args.json:
+        _print({
+            "loans_checked": report.loans_checked,
+            "differences": [
+                {"loan_number": d.loan_number, "field": d.field, "cached": d.cached, "derived": d.derived}
+                for d in report.differences
+            ],
+        })
+    else:
+        for d in report.differences:
+            print(f"{d.loan_number}: {d.field} cached {d.cached} but the ledger gives {d.derived}")
+        print(f"{report.loans_checked:,} loans checked, {len(report.differences)} differences")
+    return 0 if report.ok else 1
+
+
+def run_batch(args: argparse.Namespace) -> int:
+    from app.cli_support import cli_context
+    from app.domain.money import format_money
+    from app.services.batches import post_lockbox_file
+
+    ctx = cli_context(args)
+    result = _service(post_lockbox_file, ctx, args.file, args.control_total,
+                      confirm_duplicates=args.confirm_duplicates, confirm_backdated=args.confirm_backdated)
+    if args.json:
+        _print({"batch_id": result.batch_id, "count": result.count, "total": str(result.total),
+                "entries": [p.entry_id for p in result.posted]})
+    else:
+        print(f"Batch {result.batch_id}: {result.count} payments, {format_money(result.total)} posted")
+    return 0
+
+
+def run_fee(args: argparse.Namespace) -> int:
+    from app.cli_support import cli_context
+    from app.services.servicing import assess_fee
+
+    ctx = cli_context(args)
+    posted = _service(assess_fee, ctx, args.loan, args.amount, args.kind, reason=args.reason)
+    print(_posted_text(posted, "Assessed fee"))
+    return 0
+
+
+def run_waive(args: argparse.Namespace) -> int:
+    from app.cli_support import cli_context
+    from app.services.servicing import waive_fee
+
+    ctx = cli_context(args)
+    posted = _service(waive_fee, ctx, args.loan, args.fee, amount=args.amount, reason=args.reason)
+    print(_posted_text(posted, "Waived with"))
+    return 0

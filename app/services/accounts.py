@@ -1,0 +1,179 @@
+"""What a loan looks like: the account on any date, its ledger, its payoff quote.
+
+Every number here comes from the engine replaying the ledger, the same
+function the CLI, letters and end of day use.  An account "as of" a past date
+shows everything recorded up to now by its effective date.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.db.models import LedgerEntry, Loan, LoanParty, User
+from app.domain.engine import Snapshot, snapshot
+from app.domain.schedule import ScheduleRow, build_schedule
+from app.domain.terms import Terms
+from app.services import permissions
+from app.services.context import ServiceContext
+from app.services.errors import InvalidInput
+from app.services.ledger import Book, business_date, live, load_loan, open_book
+
+
+@dataclass(frozen=True)
+class LedgerLine:
+    """One line of an account's ledger: the entry and how it is applied now."""
+
+    entry_id: int | None  # None for what the engine derived (a late fee it assessed)
+    engine_id: str
+    seq: int | None
+    type: str
+    effective_date: date
+    posted_at: datetime | None
+    amount: Decimal | None
+    interest: Decimal
+    principal: Decimal
+    fees: Decimal
+    suspense: Decimal
+    refund: Decimal
+    reversed: bool
+    reverses_id: int | None
+    method: str | None
+    reference: str | None
+    user: str | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class Account:
+    loan_id: int
+    loan_number: str
+    borrower: str
+    product: str
+    status: str
+    business_date: date
+    terms: Terms
+    snapshot: Snapshot
+    lines: tuple[LedgerLine, ...]
+
+
+@dataclass(frozen=True)
+class PayoffQuote:
+    loan_number: str
+    date: date
+    principal: Decimal
+    accrued_interest: Decimal
+    fees: Decimal
+    suspense: Decimal
+    payoff: Decimal
+    per_diem: Decimal
+
+
+def borrower_name(session: Session, loan: Loan) -> str:
+    party = session.scalars(
+        select(LoanParty).where(LoanParty.loan_id == loan.id, LoanParty.role == "borrower").limit(1)
+    ).first()
+    return party.person.display_name if party is not None else ""
+
+
+def _state_on(book: Book, today: date, as_of: date) -> tuple[Snapshot, list]:  # type: ignore[type-arg]
+    if as_of == today:
+        state, entries = live(book, today)
+    else:
+        state, entries = book.derive(as_of)
+    return snapshot(state, book.terms), entries
+
+
+def account(ctx: ServiceContext, loan_number: str, as_of: date | None = None) -> Account:
+    """The account as of ``as_of`` (default: the open business date)."""
+    permissions.require(ctx.actor, permissions.VIEW)
+    with ctx.unit(write=False) as session:
+        today = business_date(session)
+        loan = load_loan(session, loan_number)
+        book = open_book(session, loan)
+        day = today if as_of is None else as_of
+        if day <= book.origin.date:
+            raise InvalidInput("as_of", f"{day} is before the loan's first day on Keel")
+        snap, entries = _state_on(book, today, day)
+        rows = {str(row.id): row for row in book.rows}
+        users = {u.id: u.username for u in session.scalars(select(User))}
+        lines: list[LedgerLine] = []
+        for entry in entries:
+            row = rows.get(entry.id)
+            lines.append(
+                LedgerLine(
+                    entry_id=row.id if row is not None else None,
+                    engine_id=entry.id,
+                    seq=row.seq if row is not None else None,
+                    type=entry.type,
+                    effective_date=entry.date,
+                    posted_at=row.posted_at if row is not None else None,
+                    amount=entry.amount,
+                    interest=entry.interest,
+                    principal=entry.principal,
+                    fees=entry.fees,
+                    suspense=entry.suspense,
+                    refund=entry.refund,
+                    reversed=entry.reversed,
+                    reverses_id=row.reverses_id if row is not None else None,
+                    method=row.method if row is not None else None,
+                    reference=row.reference if row is not None else None,
+                    user=users.get(row.user_id) if row is not None else "engine",
+                    note=(row.payload or {}).get("reason") if row is not None and row.payload else None,
+                )
+            )
+        for row in book.rows:
+            if row.type in ("boarding", "conversion") and row.effective_date <= day:
+                lines.insert(
+                    0,
+                    LedgerLine(row.id, str(row.id), row.seq, row.type, row.effective_date, row.posted_at, row.amount,
+                               row.interest, row.principal, row.fees, row.suspense, row.refund, False, None,
+                               row.method, row.reference, users.get(row.user_id), None),
+                )
+        product = loan.product_version.product.code if loan.product_version is not None else ""
+        return Account(
+            loan_id=loan.id,
+            loan_number=loan.loan_number,
+            borrower=borrower_name(session, loan),
+            product=product,
+            status=loan.status if loan.status not in ("active", "paid_off") else snap.status,
+            business_date=today,
+            terms=book.terms,
+            snapshot=snap,
+            lines=tuple(lines),
+        )
+
+
+def payoff_quote(ctx: ServiceContext, loan_number: str, on: date | None = None) -> PayoffQuote:
+    """Principal + interest to the date + fees, and the per diem after it."""
+    permissions.require(ctx.actor, permissions.VIEW)
+    with ctx.unit(write=False) as session:
+        today = business_date(session)
+        book = open_book(session, load_loan(session, loan_number))
+        day = today if on is None else on
+        if day <= book.origin.date:
+            raise InvalidInput("date", f"{day} is before the loan's first day on Keel")
+        snap, _ = _state_on(book, today, day)
+        return PayoffQuote(book.loan.loan_number, day, snap.principal, snap.accrued_interest, snap.fees,
+                           snap.suspense, snap.payoff, snap.per_diem)
+
+
+def original_schedule(ctx: ServiceContext, loan_number: str) -> tuple[ScheduleRow, ...]:
+    """The note's schedule as boarded (what the loan would do if paid on time)."""
+    permissions.require(ctx.actor, permissions.VIEW)
+    with ctx.unit(write=False) as session:
+        book = open_book(session, load_loan(session, loan_number))
+        return build_schedule(book.terms).rows
+
+
+def entry_loan_number(ctx: ServiceContext, entry_id: int) -> str:
+    permissions.require(ctx.actor, permissions.VIEW)
+    with ctx.unit(write=False) as session:
+        row = session.get(LedgerEntry, entry_id)
+        if row is None:
+            raise InvalidInput("entry", f"no ledger entry {entry_id}")
+        return row.loan.loan_number

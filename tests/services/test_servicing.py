@@ -1,0 +1,241 @@
+"""Posting, reversing, fees and the cache, on SQLite and PostgreSQL.
+
+The loan: 10,000.00 at 12% for 12 months, 30/360, funded 2026-01-01, first due
+2026-02-01; late fee 25.00 after 10 days' grace.  The schedule is the textbook
+one: 888.49 a month; installment 4 (May 1) bills 76.11 interest and 812.38
+principal, installment 5 (June 1) 67.98 and 820.51.  The business date is
+2026-06-01.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal as D
+
+import pytest
+from sqlalchemy import func, select
+
+from app.db.models import AuditEvent, LedgerEntry, LoanState
+from app.services import accounts, batches, servicing, verify
+from app.services.errors import FileRejected, InvalidInput, NeedsConfirmation, NotFound, PermissionDenied
+
+from .loans import make_loan
+
+TODAY = date(2026, 6, 1)
+
+
+def entry_count(ctx) -> int:
+    with ctx.unit(write=False) as session:
+        return session.scalar(select(func.count()).select_from(LedgerEntry))
+
+
+def three_paid(ctx) -> str:
+    """Installments 1-3 paid on their due dates (back-dated); 4 and 5 open."""
+    number = make_loan(ctx)
+    for day in (date(2026, 2, 1), date(2026, 3, 1), date(2026, 4, 1)):
+        servicing.post_payment(ctx, number, "888.49", day, reference=f"chk-{day}", confirm_backdated=True)
+    return number
+
+
+def test_delinquent_account_from_the_ledger(contexts):
+    clerk = contexts["clerk"]
+    number = three_paid(contexts["manager"])
+    snap = accounts.account(clerk, number).snapshot
+    assert snap.principal == D("7610.80")
+    assert snap.fees == D("25.00")  # late_fee:4, assessed May 12
+    assert snap.amount_due == D("888.49") * 2 + D("25.00")
+    assert snap.days_past_due == 31 and snap.bucket == "30-59"
+    assert snap.next_due == date(2026, 5, 1) and snap.paid_through == date(2026, 4, 1)
+
+
+def test_post_payment_today_cures_and_updates_the_cache(contexts):
+    clerk = contexts["clerk"]
+    number = three_paid(contexts["manager"])
+    posted = servicing.post_payment(clerk, number, "1801.98", method="ach", reference="ACH-77")
+    assert posted.allocation.interest == D("76.11") + D("67.98")
+    assert posted.allocation.principal == D("812.38") + D("820.51")
+    assert posted.allocation.fees == D("25.00")
+    assert posted.snapshot.bucket == "current" and posted.snapshot.principal == D("5977.91")
+    with clerk.unit(write=False) as session:
+        row = session.get(LedgerEntry, posted.entry_id)
+        assert (row.interest, row.principal, row.fees, row.method, row.reference) == (
+            D("144.09"), D("1632.89"), D("25.00"), "ach", "ACH-77")
+        cache = session.get(LoanState, row.loan_id)
+        assert (cache.principal, cache.bucket, cache.days_past_due, cache.amount_due) == (D("5977.91"), "current", 0, D("0.00"))
+        assert session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "payment.posted",
+                                                                                  AuditEvent.entity_id == str(row.id))) == 1
+    assert verify.verify(contexts["manager"]).ok
+
+
+def test_duplicate_payment_needs_confirmation(contexts):
+    clerk = contexts["clerk"]
+    number = make_loan(clerk)
+    servicing.post_payment(clerk, number, "100.00", reference="1001")
+    before = entry_count(clerk)
+    with pytest.raises(NeedsConfirmation, match="duplicate"):
+        servicing.post_payment(clerk, number, "100.00", reference="1001")
+    assert entry_count(clerk) == before
+    servicing.post_payment(clerk, number, "100.00", reference="1001", confirm_duplicate=True)
+    assert entry_count(clerk) == before + 1
+
+
+def test_backdated_payment_previews_its_changes_first(contexts):
+    clerk = contexts["clerk"]
+    number = make_loan(clerk)
+    before = entry_count(clerk)
+    with pytest.raises(NeedsConfirmation) as info:
+        servicing.post_payment(clerk, number, "888.49", date(2026, 2, 1))
+    assert entry_count(clerk) == before
+    preview = info.value.preview
+    assert preview.backdated and preview.allocation.interest == D("100.00") and preview.allocation.principal == D("788.49")
+    changed = {field for field, _, _ in preview.changes}
+    assert {"principal", "next_due", "paid_through", "fees"} <= changed
+    posted = servicing.post_payment(clerk, number, "888.49", date(2026, 2, 1), confirm_backdated=True)
+    # The late fee for installment 1 (Feb 12) no longer applies: removed by re-derivation.
+    assert posted.snapshot.fees == D("100.00")  # installments 2-5 are late: 4 x 25.00
+    with clerk.unit(write=False) as session:
+        event = session.scalars(select(AuditEvent).where(AuditEvent.entity_id == str(posted.entry_id))).one()
+        assert event.details["preview"]["backdated"] is True
+        assert any(change["field"] == "principal" for change in event.details["preview"]["changes"])
+
+
+@pytest.mark.parametrize(
+    ("amount", "day", "method", "field"),
+    [
+        ("0", None, "check", "amount"),
+        ("-5.00", None, "check", "amount"),
+        ("12.345", None, "check", "amount"),
+        ("ten", None, "check", "amount"),
+        ("10.00", date(2026, 6, 2), "check", "effective_date"),
+        ("10.00", date(2025, 12, 1), "check", "effective_date"),
+        ("10.00", None, "barter", "method"),
+    ],
+)
+def test_bad_payments_are_refused_and_change_nothing(contexts, amount, day, method, field):
+    clerk = contexts["clerk"]
+    number = make_loan(clerk)
+    before = entry_count(clerk)
+    with pytest.raises(InvalidInput) as info:
+        servicing.post_payment(clerk, number, amount, day, method=method, confirm_backdated=True)
+    assert info.value.field == field
+    assert entry_count(clerk) == before
+
+
+def test_unknown_loan(contexts):
+    with pytest.raises(NotFound, match="KL-999999"):
+        servicing.post_payment(contexts["clerk"], "KL-999999", "10.00")
+
+
+def test_reversal_needs_permission_and_restores_the_loan(contexts):
+    clerk, manager = contexts["clerk"], contexts["manager"]
+    number = make_loan(manager)
+    servicing.post_payment(manager, number, "888.49", date(2026, 2, 1), confirm_backdated=True)
+    payment = servicing.post_payment(clerk, number, "888.49", date(2026, 6, 1))
+    with pytest.raises(PermissionDenied):
+        servicing.reverse_payment(clerk, payment.entry_id, "nsf")
+    reversed_ = servicing.reverse_payment(manager, payment.entry_id, "nsf", nsf_fee="25.00")
+    snap = reversed_.snapshot
+    # Back to installments 2-5 open and their late fees 2-4 (May 12 was the last), plus the NSF fee.
+    assert snap.principal == D("9211.51")
+    assert snap.fees == D("25.00") * 3 + D("25.00")
+    with pytest.raises(InvalidInput, match="already reversed"):
+        servicing.reverse_payment(manager, payment.entry_id, "nsf")
+    lines = {line.entry_id: line for line in accounts.account(clerk, number).lines if line.entry_id}
+    assert lines[payment.entry_id].reversed
+    assert verify.verify(manager).ok
+
+
+def test_waive_a_late_fee(contexts):
+    clerk, manager = contexts["clerk"], contexts["manager"]
+    number = three_paid(manager)
+    assert [fee[0] for fee in servicing.outstanding_fees(clerk, number)] == ["late_fee:4"]
+    with pytest.raises(PermissionDenied):
+        servicing.waive_fee(clerk, number, "late_fee:4", reason="goodwill")
+    with pytest.raises(InvalidInput) as info:
+        servicing.waive_fee(manager, number, "late_fee:4", reason=" ")
+    assert info.value.field == "reason"
+    done = servicing.waive_fee(manager, number, "late_fee:4", reason="goodwill")
+    assert done.snapshot.fees == 0
+    assert verify.verify(manager).ok
+
+
+def test_payoff_quote_and_small_balance_write_off(contexts):
+    clerk, manager = contexts["clerk"], contexts["manager"]
+    number = make_loan(manager)
+    servicing.post_payment(manager, number, "888.49", date(2026, 2, 1), confirm_backdated=True)
+    # Paid through Feb 1 only... quote as of the business date: the loan is late, so use a fresh one.
+    quote = accounts.payoff_quote(clerk, number, date(2026, 2, 16))
+    # 9,211.51 x 12% x 15/360 = 46.0575 -> 46.06; per diem 3.07.
+    assert (quote.principal, quote.accrued_interest, quote.per_diem) == (D("9211.51"), D("46.06"), D("3.07"))
+    assert quote.payoff == D("9257.57")
+    today_quote = accounts.payoff_quote(clerk, number)
+    short = today_quote.payoff - D("3.00")
+    servicing.post_payment(clerk, number, short, reference="payoff")
+    left = accounts.account(clerk, number).snapshot
+    assert left.payoff == D("3.00") and left.status == "active"
+    with pytest.raises(PermissionDenied):
+        servicing.write_off_small_balance(clerk, number)
+    done = servicing.write_off_small_balance(manager, number)
+    assert done.snapshot.status == "paid_off" and done.snapshot.payoff == 0
+    assert verify.verify(manager).ok
+
+
+def test_verify_reports_a_tampered_cache(contexts):
+    manager = contexts["manager"]
+    number = make_loan(manager)
+    with manager.unit() as session:
+        cache = session.scalars(select(LoanState)).all()[-1]
+        cache.principal = cache.principal + D("0.01")
+    report = verify.verify(manager)
+    assert not report.ok
+    assert any(diff.loan_number == number and diff.field == "principal" for diff in report.differences)
+
+
+def test_balanced_batch_posts_all(contexts):
+    clerk = contexts["clerk"]
+    a, b = make_loan(clerk), make_loan(clerk)
+    rows = [batches.BatchRow(a, D("888.49"), "c1"), batches.BatchRow(b, D("500.00"), "c2")]
+    result = batches.post_batch(clerk, rows, "1388.49")
+    assert result.count == 2
+    assert verify.verify(contexts["manager"]).ok
+
+
+def test_unbalanced_batch_cannot_post(contexts):
+    clerk = contexts["clerk"]
+    a = make_loan(clerk)
+    before = entry_count(clerk)
+    with pytest.raises(FileRejected) as info:
+        batches.post_batch(clerk, [batches.BatchRow(a, D("888.49"), "c1")], "888.48")
+    assert [p.field for p in info.value.problems] == ["control_total"]
+    assert "difference 0.01" in str(info.value)
+    assert entry_count(clerk) == before
+
+
+def test_failed_mid_batch_post_leaves_nothing(contexts):
+    clerk = contexts["clerk"]
+    a, b = make_loan(clerk), make_loan(clerk)
+    servicing.post_payment(clerk, b, "50.00", reference="dup")
+    before = entry_count(clerk)
+    rows = [batches.BatchRow(a, D("888.49"), "c1"), batches.BatchRow(b, D("50.00"), "dup")]
+    with pytest.raises(NeedsConfirmation, match="row 2"):
+        batches.post_batch(clerk, rows, "938.49")
+    assert entry_count(clerk) == before
+
+
+def test_lockbox_file_posts_once(contexts, tmp_path):
+    clerk = contexts["clerk"]
+    a, b = make_loan(clerk), make_loan(clerk)
+    path = tmp_path / "lockbox-0601.csv"
+    path.write_text(f"loan_number,amount,reference\n{a},888.49,9001\n{b},100.00,9002\n")
+    result = batches.post_lockbox_file(clerk, path, "988.49")
+    assert result.count == 2
+    with pytest.raises(InvalidInput, match="already posted"):
+        batches.post_lockbox_file(clerk, path, "988.49")
+
+
+def test_lockbox_file_with_bad_rows_lists_them_all(contexts, tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("loan_number,amount\nT-1,12.3.4\nT-2,abc\n")
+    with pytest.raises(FileRejected) as info:
+        batches.post_lockbox_file(contexts["clerk"], path, "0")
+    assert [(p.row, p.field) for p in info.value.problems] == [(2, "amount"), (3, "amount")]
