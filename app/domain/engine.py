@@ -791,18 +791,22 @@ def _next_date(state: LoanState, terms: Terms) -> date | None:
     """The next day on which a rule of the engine acts by itself."""
     if state.status != ACTIVE:
         return None
-    candidates: list[date] = []
+    today = state.date
+    best: date | None = None
     if state.next_n <= state.term:
-        candidates.append(_next_due(state, terms))
-    if state.basis_due is not None:
-        candidates.append(state.basis_due)
+        day = _next_due(state, terms)
+        if day > today:
+            best = day
+    if state.basis_due is not None and state.basis_due > today and (best is None or state.basis_due < best):
+        best = state.basis_due
     if terms.late_fee is not None:
         grace = timedelta(days=terms.late_fee.grace_days + 1)
         for inst in state.installments:
             if not inst.late_fee_decided:
-                candidates.append(inst.due + grace)
-    later = [day for day in candidates if day > state.date]
-    return min(later) if later else None
+                day = inst.due + grace
+                if day > today and (best is None or day < best):
+                    best = day
+    return best
 
 
 @in_engine_context
@@ -826,9 +830,9 @@ def advance(
     entries: list[Entry] = []
     index = 0
     while True:
-        rule_day = _next_date(state, terms)
-        event_day = ordered[index].date if index < len(ordered) else None
-        day = min((d for d in (rule_day, event_day) if d is not None), default=None)
+        day = _next_date(state, terms)
+        if index < len(ordered) and (day is None or ordered[index].date < day):
+            day = ordered[index].date
         if day is None or day > to_date:
             break
         todays: list[Event] = []

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import NamedTuple
 
-from app.domain.daycount import interest_between
+from app.domain.daycount import interest_between, year_fraction
 from app.domain.errors import InputError
-from app.domain.money import ENGINE_CONTEXT, ZERO, divide, in_engine_context, multiply, power, round_money
+from app.domain.money import CENT, ENGINE_CONTEXT, ZERO, divide, in_engine_context, multiply, power, round_money
 from app.domain.terms import Terms, due_date
 
 
@@ -92,19 +92,27 @@ def build_schedule(terms: Terms) -> Schedule:
     rate = terms.annual_rate
     payment = scheduled_payment(terms)
     balance = terms.principal
-    previous = terms.start
+    frequency, first_due, day_count, term = terms.frequency, terms.first_due, terms.day_count, terms.term
+    equal_principal = terms.amortization == "equal-principal"
+    # The hot loop of a 30-year schedule: bind the context's methods once.
+    multiply, divide, quantize = ENGINE_CONTEXT.multiply, ENGINE_CONTEXT.divide, Decimal.quantize
     rows: list[ScheduleRow] = []
-    frequency, first_due, day_count = terms.frequency, terms.first_due, terms.day_count
-    for n in range(1, terms.term + 1):
+    previous = terms.start
+    for n in range(1, term + 1):
         due = due_date(frequency, first_due, n - 1)
-        interest = round_money(interest_between(balance, rate, previous, due, day_count))
-        if terms.amortization == "equal-principal":
-            principal = min(payment, balance)
+        numerator, denominator = year_fraction(previous, due, day_count)
+        interest = quantize(divide(multiply(multiply(balance, rate), numerator), denominator), CENT, ROUND_HALF_UP, ENGINE_CONTEXT)
+        if equal_principal:
+            principal = payment if payment < balance else balance
         else:
             if n == 1 and terms.payment is not None and payment < interest:
                 raise InputError("payment", f"{payment} does not cover the first period's interest {interest}")
-            principal = min(max(payment - interest, ZERO), balance)
-        if n == terms.term:
+            principal = payment - interest
+            if principal < 0:
+                principal = ZERO
+            elif principal > balance:
+                principal = balance
+        if n == term:
             principal = balance
         balance -= principal
         rows.append(ScheduleRow(n, due, interest + principal, interest, principal, balance))
