@@ -38,17 +38,19 @@ def make_loan(ctx: ServiceContext, *, rules: dict | None = None, **overrides: ob
             session.flush()
         version = ProductVersion(product=product, effective_date=dt.date(2020, 1, 1) + dt.timedelta(days=next(_numbers)),
                                  rules=rules or {})
+        session.add(version)
+        today = business_date(session)
         number = f"T-{next(_numbers):06d}"
         person = Person(first_name="Pat", last_name=f"Borrower{number[-3:]}", address_line1="1 Main St",
                         city="Springfield", state="IL", postal_code="62701")
         loan = Loan(loan_number=number, product_version=version, terms=terms_to_dict(terms),
-                    boarded_on=business_date(session), boarded_by_id=ctx.actor.user_id)
-        session.add_all([version, person, loan])
+                    boarded_on=today, boarded_by_id=ctx.actor.user_id)
+        session.add_all([person, loan])
         session.flush()
         session.add(LoanParty(loan_id=loan.id, person_id=person.id, role="borrower"))
         session.add(LedgerEntry(loan_id=loan.id, seq=1, type="boarding", effective_date=terms.start,
-                                business_date=business_date(session), amount=terms.principal,
+                                business_date=today, amount=terms.principal,
                                 principal=Decimal("0.00"), user_id=ctx.actor.user_id))
         session.flush()
-        store_cache(session, open_book(session, loan), business_date(session), rederive=True)
+        store_cache(session, open_book(session, loan), today, rederive=True)
         return number

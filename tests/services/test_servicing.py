@@ -92,9 +92,10 @@ def test_backdated_payment_previews_its_changes_first(contexts):
     assert {"principal", "next_due", "paid_through", "fees"} <= changed
     posted = servicing.post_payment(clerk, number, "888.49", date(2026, 2, 1), confirm_backdated=True)
     # The late fee for installment 1 (Feb 12) no longer applies: removed by re-derivation.
-    assert posted.snapshot.fees == D("100.00")  # installments 2-5 are late: 4 x 25.00
+    # Installments 2-4 are past their grace periods (fees Mar 12, Apr 12, May 12); 5 falls due today.
+    assert posted.snapshot.fees == D("75.00")
     with clerk.unit(write=False) as session:
-        event = session.scalars(select(AuditEvent).where(AuditEvent.entity_id == str(posted.entry_id))).one()
+        event = session.scalars(select(AuditEvent).where(AuditEvent.entity == "ledger_entry", AuditEvent.entity_id == str(posted.entry_id))).one()
         assert event.details["preview"]["backdated"] is True
         assert any(change["field"] == "principal" for change in event.details["preview"]["changes"])
 
