@@ -33,6 +33,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -519,9 +520,183 @@ class AuditEvent(Base):
 
 
 # ---------------------------------------------------------------------------
+# End of day, collections and letters (revision 0002)
+# ---------------------------------------------------------------------------
+EOD_STATUSES = ("running", "completed", "failed", "cancelled")
+CONTACT_CHANNELS = ("call", "text", "email", "letter", "visit")
+CONTACT_OUTCOMES = (
+    "promise_to_pay",
+    "left_message",
+    "no_answer",
+    "wrong_number",
+    "refused",
+    "dispute",
+    "hardship",
+    "contacted",
+    "payment_arranged",
+)
+PROMISE_STATUSES = ("open", "kept", "partly_kept", "broken", "cancelled")
+LETTER_KINDS = ("late-notice", "default-notice", "validation-notice", "payoff", "statement", "paid-in-full")
+LETTER_QUEUE_STATUSES = ("queued", "printed", "dropped", "cancelled")
+
+
+class EodRun(Versioned, Base):
+    """One end-of-day run: the day it closed and what it did.
+
+    Progress is per loan (``loan_states.as_of``), so a killed run is finished
+    by the next one with nothing posted twice.
+    """
+
+    __tablename__ = "eod_runs"
+    __table_args__ = (Index(None, "business_date"),)
+
+    id: Mapped[intpk]
+    business_date: Mapped[_dt.date] = mapped_column(Date)  # the day being closed
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    started_at: Mapped[created_at]
+    finished_at: Mapped[_dt.datetime | None]
+    heartbeat_at: Mapped[_dt.datetime | None]
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    loans_total: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    loans_processed: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    interest_accrued: Mapped[money]
+    fees_assessed: Mapped[money]
+    late_fees: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    status_changes: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    summary: Mapped[json_doc]  # counts by kind of change, errors (loan, message)
+
+    @validates("status")
+    def _check_status(self, key: str, value: str) -> str:
+        return _one_of(value, EOD_STATUSES, "end-of-day status")
+
+
+class Contact(Base):
+    """A contact attempt or conversation with a borrower.  Append-only."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (Index(None, "loan_id", "at"),)
+
+    id: Mapped[intpk]
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"))
+    at: Mapped[_dt.datetime] = mapped_column(UTCDateTime())
+    channel: Mapped[code]
+    outcome: Mapped[code]
+    note: Mapped[str | None] = mapped_column(Text)
+    override_reason: Mapped[str | None] = mapped_column(Text)  # a Regulation F warning the collector overrode
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[created_at]
+
+    @validates("channel")
+    def _check_channel(self, key: str, value: str) -> str:
+        return _one_of(value, CONTACT_CHANNELS, "contact channel")
+
+    @validates("outcome")
+    def _check_outcome(self, key: str, value: str) -> str:
+        return _one_of(value, CONTACT_OUTCOMES, "contact outcome")
+
+
+class Promise(Versioned, Base):
+    """A promise to pay one dated amount; settled by end of day as kept, partly kept or broken."""
+
+    __tablename__ = "promises"
+    __table_args__ = (Index(None, "loan_id", "status"), Index(None, "due_date"))
+
+    id: Mapped[intpk]
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    due_date: Mapped[_dt.date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money())
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    paid_amount: Mapped[money]
+    settled_on: Mapped[_dt.date | None] = mapped_column(Date)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[created_at]
+
+    @validates("status")
+    def _check_status(self, key: str, value: str) -> str:
+        return _one_of(value, PROMISE_STATUSES, "promise status")
+
+
+class CollectionAssignment(Versioned, Base):
+    """Which collector works a loan (by rule, or reassigned by a manager)."""
+
+    __tablename__ = "collection_assignments"
+
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"), primary_key=True)
+    collector_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    rule: Mapped[str | None] = mapped_column(String(64))  # how it was assigned: "bucket:30-59", "manual"
+    assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    assigned_at: Mapped[created_at]
+
+
+class LetterQueueItem(Versioned, Base):
+    """A letter end of day (or a collector) asked for, waiting for the next letter run."""
+
+    __tablename__ = "letter_queue"
+    __table_args__ = (Index(None, "status", "kind"), Index(None, "loan_id"))
+
+    id: Mapped[intpk]
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"))
+    kind: Mapped[code]
+    queued_on: Mapped[_dt.date] = mapped_column(Date)
+    reason: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    letter_id: Mapped[int | None] = mapped_column(ForeignKey("letters.id"))
+    created_at: Mapped[created_at]
+
+    @validates("kind")
+    def _check_kind(self, key: str, value: str) -> str:
+        return _one_of(value, LETTER_KINDS, "letter kind")
+
+    @validates("status")
+    def _check_status(self, key: str, value: str) -> str:
+        return _one_of(value, LETTER_QUEUE_STATUSES, "letter queue status")
+
+
+class LetterTemplate(Base):
+    """An admin's edit of a letter's text; the newest version of a kind is used.  Append-only."""
+
+    __tablename__ = "letter_templates"
+    __table_args__ = (UniqueConstraint("kind", "version"),)
+
+    id: Mapped[intpk]
+    kind: Mapped[code]
+    version: Mapped[int] = mapped_column(Integer)
+    body: Mapped[long_text]
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[created_at]
+
+
+class Letter(Base):
+    """A letter as sent: its figures, its file and the file's hash.  Append-only."""
+
+    __tablename__ = "letters"
+    __table_args__ = (Index(None, "loan_id", "letter_date"),)
+
+    id: Mapped[intpk]
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"))
+    kind: Mapped[code]
+    letter_date: Mapped[_dt.date] = mapped_column(Date)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    figures: Mapped[json_doc]
+    template_version: Mapped[int | None] = mapped_column(Integer)
+    file_hash: Mapped[str] = mapped_column(String(64))
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    run_id: Mapped[str | None] = mapped_column(String(64))  # one batch run's letters share it
+    created_at: Mapped[created_at]
+
+    @validates("kind")
+    def _check_kind(self, key: str, value: str) -> str:
+        return _one_of(value, LETTER_KINDS, "letter kind")
+
+
+# ---------------------------------------------------------------------------
 # Append-only guards (the ORM half; the database half is in the migration)
 # ---------------------------------------------------------------------------
-APPEND_ONLY_MODELS: tuple[type[Base], ...] = (LedgerEntry, Note, AuditEvent)
+APPEND_ONLY_MODELS: tuple[type[Base], ...] = (LedgerEntry, Note, AuditEvent, Contact, Letter, LetterTemplate)
 APPEND_ONLY_TABLES: tuple[str, ...] = tuple(m.__tablename__ for m in APPEND_ONLY_MODELS)
 
 
@@ -556,6 +731,13 @@ def _refuse_bulk_edits(state: ORMExecuteState) -> None:
 
 __all__ = [
     "APPEND_ONLY_MODELS",
+    "CollectionAssignment",
+    "Contact",
+    "EodRun",
+    "Letter",
+    "LetterQueueItem",
+    "LetterTemplate",
+    "Promise",
     "APPEND_ONLY_TABLES",
     "AppendOnlyError",
     "AuditEvent",

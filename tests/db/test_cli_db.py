@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from app.db.migrate import head_revision
+
 from app.cli import main
 
 
@@ -27,12 +29,12 @@ def test_keel_db_upgrade_creates_the_database(tmp_path: Path) -> None:
     db = tmp_path / "new" / "keel.sqlite3"
     result = _keel("db", "upgrade", "--db", f"sqlite:///{db}")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().endswith("is at revision 0001 (head)")
+    assert result.stdout.strip().endswith(f"is at revision {head_revision()} (head)")
     assert db.is_file()
 
     again = _keel("db", "current", "--db", f"sqlite:///{db}")
     assert again.returncode == 0, again.stderr
-    assert f"Database at sqlite:///{db} is at revision 0001 (head)" in again.stdout
+    assert f"Database at sqlite:///{db} is at revision {head_revision()} (head)" in again.stdout
 
 
 def test_keel_db_upgrade_reads_keel_database_url(tmp_path: Path) -> None:
