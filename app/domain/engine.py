@@ -44,8 +44,20 @@ from app.domain.terms import Terms, due_date
 
 ACTIVE = "active"
 PAID_OFF = "paid_off"
+CHARGED_OFF = "charged_off"
 
-EVENT_TYPES = ("payment", "reversal", "fee", "waiver", "terms_change", "adjustment", "write_off", "refund")
+EVENT_TYPES = (
+    "payment",
+    "reversal",
+    "fee",
+    "waiver",
+    "terms_change",
+    "adjustment",
+    "write_off",
+    "refund",
+    "charge_off",
+    "recovery",
+)
 
 BUCKETS = ("current", "1-29", "30-59", "60-89", "90-119", "120+")
 
@@ -165,6 +177,9 @@ class LoanState:
     shadow_fees: Decimal = ZERO
     installments: list[Installment] = field(default_factory=list)
     fees: list[Fee] = field(default_factory=list)
+    interest_settled: Decimal = ZERO  # interest paid, written off or charged off, to date
+    charged_off: Decimal = ZERO  # balance moved off the books at charge-off
+    recovered: Decimal = ZERO  # money received after charge-off
 
     def copy(self) -> LoanState:
         return LoanState(
@@ -187,6 +202,9 @@ class LoanState:
             self.shadow_fees,
             [inst.copy() for inst in self.installments],
             [fee.copy() for fee in self.fees],
+            self.interest_settled,
+            self.charged_off,
+            self.recovered,
         )
 
     @property
@@ -497,6 +515,9 @@ def _targets(state: LoanState, terms: Terms, on: date, allow_next: bool) -> list
 
 def _apply(state: LoanState, terms: Terms, on: date, amount: Decimal, entry: Entry, from_suspense: bool) -> None:
     """Apply money received (or held in suspense) by the product's rules."""
+    if state.status == CHARGED_OFF:
+        state.recovered += amount  # off the books: money received is a recovery
+        return
     if state.status != ACTIVE:
         state.refund_due += amount
         entry.refund += amount
@@ -734,6 +755,27 @@ def _apply_event(state: LoanState, terms: Terms, event: Event, entries: list[Ent
         state.basis = ZERO
         state.basis_due = None
         _settle(state, terms, on)
+    elif event.type == "charge_off":
+        # Move the whole balance off the books; the borrower still owes it, and
+        # money received afterwards is a recovery.
+        interest = round_money(_interest_owed(state, terms, on))
+        fees = state.fees_outstanding
+        entry.interest, entry.principal, entry.fees = interest, state.principal, fees
+        entry.amount = interest + state.principal + fees
+        state.charged_off = entry.amount
+        for fee in state.fees:
+            fee.remaining = ZERO
+        state.fees = []
+        state.principal = ZERO
+        state.accrued = ZERO
+        state.accrual_from = on
+        state.installments = []
+        state.basis = ZERO
+        state.basis_due = None
+        state.status = CHARGED_OFF
+    elif event.type == "recovery":
+        assert event.amount is not None
+        state.recovered += event.amount
     elif event.type == "refund":
         # Money beyond the payoff paid back to the borrower.
         assert event.amount is not None
@@ -774,7 +816,18 @@ def _change_terms(state: LoanState, terms: Terms, event: Event) -> None:
             state.payment = level_payment(base, state.rate, terms.periods_per_year, remaining)
 
 
+_SETTLES_INTEREST = frozenset({"payment", "suspense_applied", "write_off", "charge_off"})
+
+
 def _process_day(state: LoanState, terms: Terms, on: date, events: Iterable[Event], entries: list[Entry]) -> None:
+    first_new = len(entries)
+    _run_day(state, terms, on, events, entries)
+    for entry in entries[first_new:]:
+        if entry.type in _SETTLES_INTEREST:
+            state.interest_settled += entry.interest
+
+
+def _run_day(state: LoanState, terms: Terms, on: date, events: Iterable[Event], entries: list[Entry]) -> None:
     if state.status == ACTIVE:
         while state.next_n <= state.term and _next_due(state, terms) <= on:
             _bill_next(state, terms, on)
@@ -909,7 +962,7 @@ def validate_events(events: Sequence[Event]) -> None:
             raise InputError(f"{where}.id", f"{event.id!r} is used twice")
         if event.type not in EVENT_TYPES:
             raise InputError(f"{where}.type", f"{event.type!r} is not one of {', '.join(EVENT_TYPES)}")
-        if event.type in ("payment", "fee", "adjustment") and event.amount is None:
+        if event.type in ("payment", "fee", "adjustment", "recovery") and event.amount is None:
             raise InputError(f"{where}.amount", "is required")
         if event.type in ("payment", "fee") and event.amount is not None and event.amount <= 0:
             raise InputError(f"{where}.amount", f"{event.amount} must be more than zero")
@@ -943,6 +996,20 @@ def validate_events(events: Sequence[Event]) -> None:
 
 
 # ---------------------------------------------------------------- what it shows
+
+
+@in_engine_context
+def interest_earned(state: LoanState, terms: Terms, on: date | None = None) -> Decimal:
+    """All interest the loan has earned for the days before ``on`` (exact): settled plus owed.
+
+    End of day books day D's accrual as ``round(earned through D+1) - round(earned through D)``,
+    so the daily entries add up exactly.  Nothing accrues after charge-off or payoff.
+    """
+    day = state.date if on is None else on
+    if state.status != ACTIVE:
+        return state.interest_settled
+    return state.interest_settled + _interest_owed(state, terms, day)
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -1057,6 +1124,9 @@ def state_to_dict(state: LoanState) -> dict[str, Any]:
             for i in state.installments
         ],
         "fees": [[f.id, f.kind, d(f.date), str(f.amount), str(f.remaining)] for f in state.fees],
+        "interest_settled": str(state.interest_settled),
+        "charged_off": str(state.charged_off),
+        "recovered": str(state.recovered),
     }
 
 
@@ -1102,4 +1172,7 @@ def state_from_dict(data: dict[str, Any]) -> LoanState:
             for i in data["installments"]
         ],
         fees=[Fee(f[0], f[1], req(f[2]), Decimal(f[3]), Decimal(f[4])) for f in data["fees"]],
+        interest_settled=Decimal(data.get("interest_settled", "0")),
+        charged_off=Decimal(data.get("charged_off", "0")),
+        recovered=Decimal(data.get("recovered", "0")),
     )

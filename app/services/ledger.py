@@ -47,7 +47,9 @@ from app.services.errors import InvalidInput, NotFound, ServiceError
 
 #: Ledger types the engine replays; the others (boarding, accrual, posted late
 #: fees) are for the books and are derived from these.
-ENGINE_TYPES = frozenset({"payment", "reversal", "fee", "waiver", "terms_change", "adjustment", "write_off", "refund"})
+ENGINE_TYPES = frozenset(
+    {"payment", "reversal", "fee", "waiver", "terms_change", "adjustment", "write_off", "refund", "charge_off", "recovery"}
+)
 
 
 def business_date(session: Session) -> date:
