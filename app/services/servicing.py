@@ -151,6 +151,7 @@ def _append(
     allocation: Allocation | None = None,
     **columns: Any,
 ) -> LedgerEntry:
+    _ensure_day_open(session)
     alloc = allocation or Allocation.of(None)
     row = LedgerEntry(
         loan_id=book.loan.id,
@@ -172,6 +173,17 @@ def _append(
     book.rows.append(row)
     book.rows.sort(key=lambda r: (r.effective_date, r.seq))
     return row
+
+
+def _ensure_day_open(session: Session) -> None:
+    from app.services.eod import eod_running
+
+    running = eod_running(session)
+    if running is not None:
+        raise ServiceError(
+            f"End of day is closing the business date (started by {running.get('user')}); "
+            "posting resumes when it finishes"
+        )
 
 
 def _finish(
@@ -270,11 +282,12 @@ def post_payment(
                     f"amount: a payment of {value} dated {day} with reference {ref or '(none)'} is already posted "
                     f"to {loan.loan_number} (entry {duplicate.id}); confirm it is not a duplicate"
                 )
-        preview = _preview(book, today, [Event(PENDING, "payment", day, value)], day)
+        kind = "recovery" if loan.status == "charged_off" else "payment"  # money after charge-off
+        preview = _preview(book, today, [Event(PENDING, kind, day, value)], day)
         _confirm_backdated(preview, confirm_backdated)
-        row = _append(session, ctx, book, today, type="payment", effective=day, amount=value,
+        row = _append(session, ctx, book, today, type=kind, effective=day, amount=value,
                       allocation=preview.allocation, method=chosen, reference=ref, batch_id=batch_id)
-        return _finish(session, ctx, book, today, preview, row, "payment.posted",
+        return _finish(session, ctx, book, today, preview, row, f"{kind}.posted",
                        {"amount": str(value), "method": chosen, "reference": ref, "batch_id": batch_id})
 
     if session is not None:
@@ -532,5 +545,30 @@ def change_terms(
         }
         row = _append(session, ctx, book, today, type="terms_change", effective=day, amount=ZERO, payload=payload)
         return _finish(session, ctx, book, today, preview, row, "terms.changed", payload)
+
+    return _write(ctx, work)
+
+
+def charge_off(ctx: ServiceContext, loan_number: str, *, reason: str) -> Posted:
+    """Charge a loan off by a manager's decision: its balance leaves the books; later money is a recovery."""
+    permissions.require(ctx.actor, permissions.CHARGE_OFF)
+    if not (reason or "").strip():
+        raise InvalidInput("reason", "a reason is required to charge off a loan")
+
+    def work(session: Session) -> Posted:
+        today = business_date(session)
+        loan = load_loan(session, loan_number, lock=True)
+        if loan.status != "active":
+            raise InvalidInput("loan", f"{loan.loan_number} is {loan.status.replace('_', ' ')}, not active")
+        book = open_book(session, loan)
+        preview = _preview(book, today, [Event(PENDING, "charge_off", today)], today)
+        snap = preview.before
+        total = snap.principal + snap.accrued_interest + snap.fees
+        row = _append(session, ctx, book, today, type="charge_off", effective=today, amount=total,
+                      allocation=preview.allocation, reason_code="manager", payload={"reason": reason.strip()})
+        loan.status = "charged_off"
+        loan.delinquency = "current"
+        return _finish(session, ctx, book, today, preview, row, "loan.charged_off",
+                       {"amount": str(total), "reason": reason.strip()})
 
     return _write(ctx, work)

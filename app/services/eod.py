@@ -1,0 +1,501 @@
+"""End of day: close the business date, one day at a time.
+
+For each day D being closed and each loan whose cached state is still at D-1:
+
+* the cached engine state is advanced one day with the engine's own
+  ``advance`` over that day's entries (no second copy of any rule; a loan with
+  a reversal that day, or a cache that is behind, is replayed in full);
+* day D's interest accrual is booked as ``round(earned through D+1) -
+  round(earned through D)`` (:func:`app.domain.engine.interest_earned`), so
+  the daily entries add up exactly; accrual entries are for the books and are
+  not inputs to the replay; none is booked at non-accrual or after charge-off;
+* the late fees the engine derived that day are posted (``late_fee`` rows,
+  one per loan and installment); a loan flagged hardship or dispute gets the
+  fee waived at once (fees pause while the flag is set);
+* status and delinquency are updated from the product's thresholds, and a
+  loan reaching the charge-off threshold is charged off;
+* the letters the product's triggers call for are queued;
+* promises to pay that fell due are settled (kept, partly kept, broken).
+
+Then the business date moves to D+1.  Only one end of day runs per database
+(a lock the second run reports).  Progress is per loan — ``loan_states.as_of``
+is D once a loan is done — and each chunk of loans commits on its own, so a
+run killed at any point is finished by the next with nothing posted twice
+and nothing skipped.  Loans are read and written in set-based chunks, never
+one ORM object per loan.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import socket
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.db.base import utc_now
+from app.db.models import (
+    EodRun,
+    LedgerEntry,
+    LetterQueueItem,
+    Loan,
+    LoanState,
+    ProductVersion,
+    SystemSetting,
+)
+from app.db.settings import get_setting, set_business_date
+from app.domain.engine import (
+    CHARGED_OFF,
+    PAID_OFF,
+    Event,
+    advance,
+    interest_earned,
+    snapshot,
+    state_from_dict,
+    state_to_dict,
+)
+from app.domain.money import ZERO, round_money
+from app.domain.terms import terms_from_dict
+from app.services import audit, permissions
+from app.services.context import CancelToken, Progress, ServiceContext, no_progress
+from app.services.errors import ServiceError
+from app.services.ledger import ENGINE_TYPES, Book, business_date, origin_state, to_event
+
+LOCK_KEY = "eod_lock"
+STALE_AFTER = timedelta(minutes=2)
+CHUNK = 1000
+
+DEFAULT_THRESHOLDS = {"delinquent_days": 1, "default_days": 90, "non_accrual_days": 90, "charge_off_days": 120}
+
+
+class EodBusy(ServiceError):
+    pass
+
+
+@dataclass(frozen=True)
+class DaySummary:
+    business_date: date
+    loans_processed: int
+    interest_accrued: Decimal
+    fees_assessed: Decimal
+    late_fees: int
+    status_changes: int
+    charge_offs: int
+    letters_queued: int
+    promises: dict[str, int]
+    errors: tuple[tuple[str, str], ...]
+    seconds: float
+    cancelled: bool = False
+
+
+@dataclass(frozen=True)
+class EodSummary:
+    days: tuple[DaySummary, ...]
+    business_date: date  # the open day after the run
+    cancelled: bool = False
+
+    @property
+    def loans_processed(self) -> int:
+        return sum(day.loans_processed for day in self.days)
+
+
+# ---------------------------------------------------------------- the lock
+
+
+def _lock_value(session: Session) -> dict[str, Any] | None:
+    raw = get_setting(session, LOCK_KEY)
+    return json.loads(raw) if raw else None
+
+
+def _lock_is_live(lock: dict[str, Any]) -> bool:
+    heartbeat = datetime.fromisoformat(lock["heartbeat"])
+    if utc_now() - heartbeat > STALE_AFTER:
+        return False
+    if lock.get("host") == socket.gethostname():
+        try:
+            os.kill(int(lock["pid"]), 0)
+        except ProcessLookupError:
+            return False  # killed: the next run finishes the day
+        except (PermissionError, ValueError):
+            return True
+    return True
+
+
+def eod_running(session: Session) -> dict[str, Any] | None:
+    """The live end-of-day lock, if a run holds one (desks refuse to post meanwhile)."""
+    lock = _lock_value(session)
+    return lock if lock is not None and _lock_is_live(lock) else None
+
+
+def _acquire(ctx: ServiceContext) -> str:
+    token = uuid.uuid4().hex
+    now = utc_now().isoformat()
+    value = json.dumps({"token": token, "host": socket.gethostname(), "pid": os.getpid(),
+                        "user": ctx.actor.username, "started": now, "heartbeat": now})
+    try:
+        with ctx.unit() as session:
+            row = session.get(SystemSetting, LOCK_KEY)
+            if row is not None and row.value:
+                lock = json.loads(row.value)
+                if _lock_is_live(lock):
+                    raise EodBusy(
+                        f"End of day is already running: started by {lock.get('user')} on {lock.get('host')} "
+                        f"at {lock.get('started', '')[:19].replace('T', ' ')} UTC"
+                    )
+            if row is None:
+                session.add(SystemSetting(key=LOCK_KEY, value=value))
+            else:
+                row.value = value
+            session.flush()
+    except StaleDataError:
+        raise EodBusy("End of day was started from another desk at the same moment") from None
+    except EodBusy:
+        raise
+    except Exception as exc:  # a concurrent insert of the lock row
+        if "unique" in str(exc).lower() or "duplicate" in str(exc).lower():
+            raise EodBusy("End of day was started from another desk at the same moment") from None
+        raise
+    return token
+
+
+def _heartbeat(session: Session, token: str) -> None:
+    row = session.get(SystemSetting, LOCK_KEY)
+    if row is None or not row.value:
+        return
+    lock = json.loads(row.value)
+    if lock.get("token") != token:
+        raise EodBusy("Another end of day took over this run's lock")
+    lock["heartbeat"] = utc_now().isoformat()
+    row.value = json.dumps(lock)
+
+
+def _release(ctx: ServiceContext, token: str) -> None:
+    with ctx.unit() as session:
+        row = session.get(SystemSetting, LOCK_KEY)
+        if row is not None and row.value and json.loads(row.value).get("token") == token:
+            row.value = None
+
+
+# ---------------------------------------------------------------- the run
+
+
+def run_eod(
+    ctx: ServiceContext,
+    through: date | None = None,
+    *,
+    progress: Progress = no_progress,
+    cancel: CancelToken | None = None,
+    chunk: int = CHUNK,
+) -> EodSummary:
+    """Close every business day up to and including ``through`` (default: yesterday)."""
+    permissions.require(ctx.actor, permissions.RUN_EOD)
+    with ctx.unit(write=False) as session:
+        first = business_date(session)
+    last = through if through is not None else date.today() - timedelta(days=1)
+    if last < first:
+        return EodSummary((), first)
+    token = _acquire(ctx)
+    days: list[DaySummary] = []
+    try:
+        day = first
+        while day <= last:
+            summary = _close_day(ctx, day, token, progress, cancel, chunk)
+            days.append(summary)
+            if summary.cancelled:
+                return EodSummary(tuple(days), day, cancelled=True)
+            day += timedelta(days=1)
+    finally:
+        _release(ctx, token)
+    return EodSummary(tuple(days), last + timedelta(days=1))
+
+
+@dataclass
+class _Tally:
+    processed: int = 0
+    interest: Decimal = ZERO
+    fees: Decimal = ZERO
+    late_fees: int = 0
+    status_changes: int = 0
+    charge_offs: int = 0
+    letters: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _close_day(
+    ctx: ServiceContext, day: date, token: str, progress: Progress, cancel: CancelToken | None, chunk: int
+) -> DaySummary:
+    began = time.perf_counter()
+    with ctx.unit() as session:
+        run = session.scalars(
+            select(EodRun).where(EodRun.business_date == day, EodRun.status == "running").order_by(EodRun.id)
+        ).first()
+        remaining = session.scalar(select(func.count()).select_from(LoanState).where(LoanState.as_of < day)) or 0
+        if run is None:
+            run = EodRun(business_date=day, status="running", user_id=ctx.actor.user_id, host=socket.gethostname(),
+                         pid=os.getpid(), loans_total=remaining, summary={})
+            session.add(run)
+            session.flush()
+        run_id, total = run.id, run.loans_processed + remaining
+    tally = _Tally()
+    last_id = 0
+    while True:
+        if cancel is not None and cancel.cancelled:
+            with ctx.unit() as session:
+                run = session.get(EodRun, run_id)
+                assert run is not None
+                run.status = "cancelled"
+                run.finished_at = utc_now()
+            return _summary(day, tally, began, {}, cancelled=True)
+        with ctx.unit() as session:
+            ids = list(session.scalars(
+                select(LoanState.loan_id).where(LoanState.as_of < day, LoanState.loan_id > last_id)
+                .order_by(LoanState.loan_id).limit(chunk)
+            ))
+            if not ids:
+                break
+            _heartbeat(session, token)
+            _process_chunk(session, ctx, ids, day, tally)
+            run = session.get(EodRun, run_id)
+            assert run is not None
+            run.loans_processed += len(ids)
+            run.heartbeat_at = utc_now()
+            last_id = ids[-1]
+            done = run.loans_processed
+        progress(done, total, f"loans closed for {day.isoformat()}")
+    with ctx.unit() as session:
+        promises = _settle_promises(session, day)
+        set_business_date(session, day + timedelta(days=1))
+        run = session.get(EodRun, run_id)
+        assert run is not None
+        run.status = "completed"
+        run.finished_at = utc_now()
+        run.interest_accrued += tally.interest
+        run.fees_assessed += tally.fees
+        run.late_fees += tally.late_fees
+        run.status_changes += tally.status_changes
+        summary = {
+            "charge_offs": tally.charge_offs,
+            "letters_queued": tally.letters,
+            "promises": promises,
+            "errors": [{"loan": loan, "message": message} for loan, message in tally.errors],
+        }
+        run.summary = summary
+        audit.record(session, ctx.actor, "eod.closed", entity="eod_run", entity_id=run_id,
+                     details={"business_date": day.isoformat(), "loans": run.loans_processed,
+                              "interest_accrued": str(run.interest_accrued), "fees": str(run.fees_assessed),
+                              **summary})
+    return _summary(day, tally, began, promises)
+
+
+def _summary(day: date, tally: _Tally, began: float, promises: dict[str, int], cancelled: bool = False) -> DaySummary:
+    return DaySummary(day, tally.processed, tally.interest, tally.fees, tally.late_fees, tally.status_changes,
+                      tally.charge_offs, tally.letters, promises, tuple(tally.errors), time.perf_counter() - began,
+                      cancelled)
+
+
+def _settle_promises(session: Session, day: date) -> dict[str, int]:
+    try:
+        from app.services.collections import settle_promises
+    except ImportError:  # collections not installed in this build
+        return {}
+    result = settle_promises(session, day)
+    if dataclasses.is_dataclass(result):
+        return {key: int(value) for key, value in dataclasses.asdict(result).items()}  # type: ignore[arg-type]
+    return {key: int(value) for key, value in dict(result).items()}
+
+
+# ---------------------------------------------------------------- one chunk
+
+
+def _thresholds(rules: dict[str, Any] | None) -> dict[str, int]:
+    out = dict(DEFAULT_THRESHOLDS)
+    for key in out:
+        if rules and rules.get(key) is not None:
+            out[key] = int(rules[key])
+    return out
+
+
+def _delinquency(days_past_due: int, limits: dict[str, int]) -> str:
+    if days_past_due >= limits["non_accrual_days"]:
+        return "non_accrual"
+    if days_past_due >= limits["default_days"]:
+        return "default"
+    if days_past_due >= limits["delinquent_days"]:
+        return "delinquent"
+    return "current"
+
+
+def _process_chunk(session: Session, ctx: ServiceContext, ids: list[int], day: date, tally: _Tally) -> None:
+    loans = session.execute(
+        select(Loan.id, Loan.loan_number, Loan.terms, Loan.status, Loan.delinquency, Loan.hardship, Loan.dispute,
+               Loan.version, ProductVersion.rules, LoanState.engine_state, LoanState.version,
+               LoanState.days_past_due)
+        .join(LoanState, LoanState.loan_id == Loan.id)
+        .join(ProductVersion, ProductVersion.id == Loan.product_version_id)
+        .where(Loan.id.in_(ids))
+        .order_by(Loan.id)
+    ).all()
+    todays: dict[int, list[LedgerEntry]] = defaultdict(list)
+    for row in session.scalars(
+        select(LedgerEntry)
+        .where(LedgerEntry.loan_id.in_(ids), LedgerEntry.effective_date == day, LedgerEntry.type.in_(ENGINE_TYPES))
+        .order_by(LedgerEntry.loan_id, LedgerEntry.seq)
+    ):
+        todays[row.loan_id].append(row)
+    seqs = dict(session.execute(
+        select(LedgerEntry.loan_id, func.max(LedgerEntry.seq)).where(LedgerEntry.loan_id.in_(ids))
+        .group_by(LedgerEntry.loan_id)
+    ).all())
+    tomorrow = day + timedelta(days=1)
+    state_updates: list[dict[str, Any]] = []
+    loan_updates: list[dict[str, Any]] = []
+    new_entries: list[dict[str, Any]] = []
+    letters: list[dict[str, Any]] = []
+    now = utc_now()
+
+    def entry(loan_id: int, kind: str, amount: Decimal, **extra: Any) -> None:
+        seqs[loan_id] = (seqs.get(loan_id) or 0) + 1
+        row = {"loan_id": loan_id, "seq": seqs[loan_id], "type": kind, "effective_date": day, "business_date": day,
+               "posted_at": now, "amount": amount, "interest": ZERO, "principal": ZERO, "fees": ZERO, "escrow": ZERO,
+               "suspense": ZERO, "refund": ZERO, "reverses_id": None, "fee_kind": None, "method": None,
+               "reference": None, "reason_code": None, "payload": None, "batch_id": None,
+               "user_id": ctx.actor.user_id}
+        row.update(extra)
+        new_entries.append(row)
+
+    for (loan_id, number, terms_doc, status, delinquency, hardship, dispute, loan_version, rules, cached,
+         state_version, old_dpd) in loans:
+        try:
+            terms = terms_from_dict(terms_doc)
+            limits = _thresholds(rules)
+            state = state_from_dict(cached) if cached else None
+            events = [e for e in (to_event(r) for r in todays.get(loan_id, [])) if e is not None]
+
+            def roll(extra: list[Event]) -> tuple[Any, list[Any]]:
+                if state is None or state.date != day - timedelta(days=1) or any(
+                    e.type == "reversal" for e in events
+                ):
+                    book = _book(session, loan_id, terms)
+                    return book.derive(day, extra)
+                return advance(state, terms, [*events, *extra], day)
+
+            extra: list[Event] = []
+            new_state, produced = roll(extra)
+            late = [e for e in produced if e.type == "late_fee" and e.date == day]
+            if late and (hardship or dispute):
+                # Fees pause while a hardship or dispute flag is set: waive at once.
+                for fee in late:
+                    extra.append(Event(f"eod-waiver-{fee.id}", "waiver", day, of=fee.id))
+                    entry(loan_id, "waiver", fee.amount or ZERO, fees=-(fee.amount or ZERO), reason_code="waiver",
+                          payload={"of": fee.id, "whole": True, "reason": "hardship or dispute flag"})
+                new_state, produced = roll(extra)
+            snap_next = snapshot(advance(new_state, terms, [], tomorrow)[0], terms)
+            if (status == "active" and snap_next.days_past_due >= limits["charge_off_days"]
+                    and new_state.status not in (CHARGED_OFF, PAID_OFF)):
+                extra.append(Event(f"eod-chargeoff-{loan_id}", "charge_off", day))
+                new_state, produced = roll(extra)
+                co = next(e for e in produced if e.type == "charge_off")
+                entry(loan_id, "charge_off", co.amount or ZERO, interest=co.interest, principal=co.principal,
+                      fees=co.fees, reason_code="threshold",
+                      payload={"reason": f"{limits['charge_off_days']} days past due"})
+                tally.charge_offs += 1
+                snap_next = snapshot(advance(new_state, terms, [], tomorrow)[0], terms)
+            for fee in late:
+                entry(loan_id, "late_fee", fee.amount or ZERO, fees=fee.amount or ZERO, fee_kind="late",
+                      payload={"engine_id": fee.id})
+                tally.late_fees += 1
+                tally.fees += fee.amount or ZERO
+            before = state if state is not None and state.date == day - timedelta(days=1) else None
+            if before is not None and delinquency != "non_accrual" and status == "active":
+                accrual = round_money(interest_earned(new_state, terms, tomorrow)) - round_money(
+                    interest_earned(before, terms, day)
+                )
+                if new_state.status == CHARGED_OFF:
+                    accrual = ZERO
+                if accrual != 0:
+                    entry(loan_id, "accrual", accrual, interest=accrual)
+                    tally.interest += accrual
+            new_status = status
+            if status in ("active", "paid_off"):
+                new_status = {CHARGED_OFF: "charged_off", PAID_OFF: "paid_off"}.get(snap_next.status, "active")
+            new_delinquency = _delinquency(snap_next.days_past_due, limits) if new_status == "active" else "current"
+            if new_status != status or new_delinquency != delinquency:
+                loan_updates.append({"b_id": loan_id, "b_version": loan_version, "status": new_status,
+                                     "delinquency": new_delinquency})
+                tally.status_changes += 1
+            if new_status == "active" and not (hardship or dispute):
+                for trigger in (rules or {}).get("letter_triggers") or []:
+                    threshold = int(trigger.get("days_past_due", 0))
+                    if old_dpd < threshold <= snap_next.days_past_due:
+                        letters.append({"loan_id": loan_id, "kind": trigger["letter"], "queued_on": tomorrow,
+                                        "reason": f"{threshold} days past due", "status": "queued",
+                                        "created_at": now, "version": 1})
+            state_updates.append({
+                "b_id": loan_id, "b_version": state_version, "as_of": day,
+                "engine_state": state_to_dict(new_state),
+                "principal": snap_next.principal, "accrued_interest": snap_next.accrued_interest,
+                "fees": snap_next.fees, "suspense": snap_next.suspense, "refund_due": snap_next.refund_due,
+                "paid_through": snap_next.paid_through, "next_due": snap_next.next_due,
+                "amount_due": snap_next.amount_due, "days_past_due": snap_next.days_past_due,
+                "bucket": snap_next.bucket, "status": snap_next.status, "per_diem": snap_next.per_diem,
+                "payoff": snap_next.payoff,
+            })
+            tally.processed += 1
+        except Exception as exc:  # a loan whose data is broken is reported and skipped
+            tally.errors.append((number, f"{type(exc).__name__}: {exc}"))
+    _write_chunk(session, state_updates, loan_updates, new_entries, letters)
+    tally.letters += len(letters)
+
+
+def _book(session: Session, loan_id: int, terms: Any) -> Book:
+    loan = session.get(Loan, loan_id)
+    assert loan is not None
+    rows = list(session.scalars(
+        select(LedgerEntry).where(LedgerEntry.loan_id == loan_id).order_by(LedgerEntry.effective_date, LedgerEntry.seq)
+    ))
+    return Book(loan, terms, rows, origin_state(terms, rows))
+
+
+def _write_chunk(
+    session: Session,
+    state_updates: list[dict[str, Any]],
+    loan_updates: list[dict[str, Any]],
+    new_entries: list[dict[str, Any]],
+    letters: list[dict[str, Any]],
+) -> None:
+    states = LoanState.__table__
+    loans = Loan.__table__
+    sane = session.get_bind().dialect.supports_sane_multi_rowcount
+    if state_updates:
+        stmt = (
+            update(states)
+            .where(and_(states.c.loan_id == bindparam("b_id"), states.c.version == bindparam("b_version")))
+            .values({name: bindparam(name) for name in state_updates[0] if not name.startswith("b_")}
+                    | {"version": states.c.version + 1})
+        )
+        result = session.connection().execute(stmt, state_updates)
+        if sane and result.rowcount != len(state_updates):
+            raise StaleDataError("a loan's cached state changed during end of day")
+    if loan_updates:
+        stmt = (
+            update(loans)
+            .where(and_(loans.c.id == bindparam("b_id"), loans.c.version == bindparam("b_version")))
+            .values(status=bindparam("status"), delinquency=bindparam("delinquency"), version=loans.c.version + 1)
+        )
+        result = session.connection().execute(stmt, loan_updates)
+        if sane and result.rowcount != len(loan_updates):
+            raise StaleDataError("a loan changed during end of day")
+    if new_entries:
+        session.connection().execute(insert(LedgerEntry.__table__), new_entries)
+    if letters:
+        session.connection().execute(insert(LetterQueueItem.__table__), letters)
