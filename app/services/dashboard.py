@@ -1,0 +1,392 @@
+"""The portfolio at a glance: KPI figures, chart series and the loans behind them.
+
+The desktop dashboard and ``keel dashboard --json`` both call :func:`dashboard`,
+so the screen and the terminal cannot disagree.  Every figure is a set-based
+query over ``loan_states`` (the cached state of each loan as of the open
+business date), ``ledger_entries`` and ``promises``; nothing here loops over
+loans in Python.
+
+Definitions (the ones a manager would ask about):
+
+* **Outstanding principal** -- the sum of every loan's principal.  For the
+  open business date it is the cache; for an earlier ``as_of`` it is the cache
+  rolled back through every later ledger entry's principal movement (see
+  *principal movement* below), so the series and the tile agree at every
+  month end.
+* **Open loans** -- loans with principal outstanding on ``as_of``.
+* **30+ delinquency rate** -- principal of loans 30 or more days past due as a
+  percentage of outstanding principal (and the count of those loans).  Days
+  past due and buckets come from the cache, that is as of the open business
+  date, whatever ``as_of`` is: ``delinquency_as_of`` says so.
+* **Collected** -- payments received (by effective date) net of reversals
+  (dated the day the payment was reversed).  "This month" is the month of
+  ``as_of`` up to ``as_of``; "last month" is the whole month before it.
+* **Promise-kept rate** -- of the promises to pay falling due within the
+  chart window (twelve months to ``as_of``) and already settled by end of day,
+  the percentage kept in full.  Partly kept counts as not kept, and is shown.
+* **Principal movement** of a ledger entry -- what it did to principal:
+  ``+amount`` for a boarding or conversion (the money lent or taken over),
+  ``+principal`` for an adjustment, ``-principal`` for everything else (a
+  payment's share to principal, a reversal's negative share, a write-off or
+  charge-off).  These are the allocations stored when each entry was posted.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, extract, func, literal, select, type_coerce
+from sqlalchemy.orm import Session
+
+from app.db.models import BUCKETS, LedgerEntry, Loan, LoanParty, LoanState, Person, Promise
+from app.db.types import Money
+from app.domain.money import ZERO, round_money
+from app.services import permissions
+from app.services.context import ServiceContext
+from app.services.errors import InvalidInput
+from app.services.ledger import business_date
+
+MONTHS = 12
+HUNDRED = Decimal(100)
+#: Ledger types that bring principal onto the books.
+_OPENING_TYPES = ("boarding", "conversion")
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class Kpis:
+    as_of: date
+    business_date: date
+    delinquency_as_of: date
+    outstanding_principal: Decimal
+    open_loans: int
+    delinquent_30_loans: int
+    delinquent_30_principal: Decimal
+    delinquency_rate_30: Decimal  # percent of outstanding principal, two places
+    collected_this_month: Decimal
+    collected_last_month: Decimal
+    promises_kept: int
+    promises_partly_kept: int
+    promises_broken: int
+    promise_kept_rate: Decimal | None  # percent, two places; None when no promise was settled
+
+
+@dataclass(frozen=True)
+class MonthFigure:
+    """One month of a series: ``month`` is its first day."""
+
+    month: date
+    amount: Decimal
+    count: int | None  # payments in the month; None where a count means nothing (principal)
+
+
+@dataclass(frozen=True)
+class BucketFigure:
+    bucket: str
+    loans: int
+    principal: Decimal
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    kpis: Kpis
+    principal_by_month: tuple[MonthFigure, ...]  # outstanding at each month end (as_of for the last)
+    payments_by_month: tuple[MonthFigure, ...]  # net collected, and the number of payments
+    delinquency_by_bucket: tuple[BucketFigure, ...]  # every bucket, current first
+
+
+@dataclass(frozen=True)
+class LoanLine:
+    """A loan in a drill-down list; ``amount`` is the figure it contributes to the bar."""
+
+    loan_number: str
+    borrower: str
+    status: str
+    bucket: str
+    days_past_due: int
+    principal: Decimal
+    amount_due: Decimal
+    amount: Decimal
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _money(expr: ColumnElement[Any]) -> ColumnElement[Decimal]:
+    """A SUM over Money columns, read back as an exact Decimal (NULL -> 0.00)."""
+    return type_coerce(func.coalesce(expr, literal(0)), Money())
+
+
+def _movement() -> ColumnElement[Any]:
+    """What an entry did to principal, in the column's stored units (see the module docstring)."""
+    return case(
+        (LedgerEntry.type.in_(_OPENING_TYPES), LedgerEntry.amount),
+        (LedgerEntry.type == "adjustment", LedgerEntry.principal),
+        else_=-LedgerEntry.principal,
+    )
+
+
+def _collected() -> ColumnElement[Any]:
+    """Money received: a payment's amount, a reversal's (negative) amount."""
+    return case((LedgerEntry.type.in_(("payment", "reversal")), LedgerEntry.amount), else_=literal(0))
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def month_end(day: date) -> date:
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def _add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _window(as_of: date, months: int) -> list[date]:
+    first = _add_months(month_start(as_of), -(months - 1))
+    return [_add_months(first, i) for i in range(months)]
+
+
+def _percent(part: Decimal, whole: Decimal) -> Decimal:
+    if whole == 0:
+        return ZERO
+    return round_money(part * HUNDRED / whole)
+
+
+def _check_as_of(session: Session, as_of: date | None) -> tuple[date, date]:
+    today = business_date(session)
+    day = today if as_of is None else as_of
+    if day > today:
+        raise InvalidInput("as_of", f"{day} is after the open business date {today}")
+    return day, today
+
+
+def _month_key() -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+    return extract("year", LedgerEntry.effective_date), extract("month", LedgerEntry.effective_date)
+
+
+# ---------------------------------------------------------------- the dashboard
+
+
+def _principal_now(session: Session) -> Decimal:
+    return session.scalar(select(_money(func.sum(LoanState.principal)))) or ZERO
+
+
+def _principal_series(session: Session, window: list[date], as_of: date, now: Decimal) -> list[MonthFigure]:
+    """Outstanding principal at each month end of the window (``as_of`` for its own month).
+
+    outstanding(D) = outstanding now - the movements dated after D: one query for
+    the movements after ``as_of``, one grouped by month for those between the
+    first month's end and ``as_of``, then a running total backwards.
+    """
+    year, month = _month_key()
+    first_end = month_end(window[0])
+    tail = session.scalar(select(_money(func.sum(_movement()))).where(LedgerEntry.effective_date > as_of)) or ZERO
+    by_month: dict[tuple[int, int], Decimal] = {}
+    stmt = (
+        select(year, month, _money(func.sum(_movement())))
+        .where(LedgerEntry.effective_date > first_end, LedgerEntry.effective_date <= as_of)
+        .group_by(year, month)
+    )
+    for y, m, amount in session.execute(stmt):
+        by_month[(int(y), int(m))] = amount
+    running = now - tail
+    figures = [MonthFigure(window[-1], running, None)]
+    for later, earlier in zip(reversed(window[1:]), reversed(window[:-1])):
+        running -= by_month.get((later.year, later.month), ZERO)
+        figures.append(MonthFigure(earlier, running, None))
+    figures.reverse()
+    return figures
+
+
+def _payments_series(session: Session, window: list[date], as_of: date) -> list[MonthFigure]:
+    year, month = _month_key()
+    stmt = (
+        select(
+            year,
+            month,
+            _money(func.sum(_collected())),
+            func.sum(case((LedgerEntry.type == "payment", 1), else_=0)),
+        )
+        .where(
+            LedgerEntry.type.in_(("payment", "reversal")),
+            LedgerEntry.effective_date >= window[0],
+            LedgerEntry.effective_date <= as_of,
+        )
+        .group_by(year, month)
+    )
+    found = {(int(y), int(m)): (amount, int(count or 0)) for y, m, amount, count in session.execute(stmt)}
+    return [MonthFigure(first, *found.get((first.year, first.month), (ZERO, 0))) for first in window]
+
+
+def _buckets(session: Session) -> list[BucketFigure]:
+    stmt = (
+        select(LoanState.bucket, func.count(), _money(func.sum(LoanState.principal)))
+        .join(Loan, Loan.id == LoanState.loan_id)
+        .where(Loan.status == "active")
+        .group_by(LoanState.bucket)
+    )
+    found = {bucket: (int(count), principal) for bucket, count, principal in session.execute(stmt)}
+    return [BucketFigure(bucket, *found.get(bucket, (0, ZERO))) for bucket in BUCKETS]
+
+
+def _open_loans(session: Session, as_of: date, today: date) -> int:
+    if as_of == today:
+        return int(session.scalar(select(func.count()).select_from(LoanState).where(LoanState.principal > 0)) or 0)
+    later = (
+        select(LedgerEntry.loan_id, func.sum(_movement()).label("moved"))
+        .where(LedgerEntry.effective_date > as_of)
+        .group_by(LedgerEntry.loan_id)
+        .subquery()
+    )
+    principal_then = LoanState.principal - func.coalesce(later.c.moved, 0)
+    stmt = (
+        select(func.count())
+        .select_from(LoanState)
+        .outerjoin(later, later.c.loan_id == LoanState.loan_id)
+        .where(principal_then > 0)
+    )
+    return int(session.scalar(stmt) or 0)
+
+
+def _collected_between(session: Session, first: date, last: date) -> Decimal:
+    stmt = select(_money(func.sum(_collected()))).where(
+        LedgerEntry.type.in_(("payment", "reversal")),
+        LedgerEntry.effective_date >= first,
+        LedgerEntry.effective_date <= last,
+    )
+    return session.scalar(stmt) or ZERO
+
+
+def _promises(session: Session, first: date, as_of: date) -> dict[str, int]:
+    stmt = (
+        select(Promise.status, func.count())
+        .where(Promise.due_date >= first, Promise.due_date <= as_of,
+               Promise.status.in_(("kept", "partly_kept", "broken")))
+        .group_by(Promise.status)
+    )
+    return {status: int(count) for status, count in session.execute(stmt)}
+
+
+def dashboard(ctx: ServiceContext, as_of: date | None = None, *, months: int = MONTHS) -> Dashboard:
+    """Every figure of the dashboard as of ``as_of`` (default: the open business date)."""
+    permissions.require(ctx.actor, permissions.VIEW)
+    if not 1 <= months <= 120:
+        raise InvalidInput("months", f"{months} is outside 1 to 120")
+    with ctx.unit(write=False) as session:
+        day, today = _check_as_of(session, as_of)
+        window = _window(day, months)
+        now = _principal_now(session)
+        principal_series = _principal_series(session, window, day, now)
+        outstanding = principal_series[-1].amount
+        buckets = _buckets(session)
+        late_loans = sum(b.loans for b in buckets if b.bucket not in ("current", "1-29"))
+        late_principal = sum((b.principal for b in buckets if b.bucket not in ("current", "1-29")), ZERO)
+        cached_total = sum((b.principal for b in buckets), ZERO)
+        this_month = _collected_between(session, month_start(day), day)
+        previous = _add_months(month_start(day), -1)
+        last_month = _collected_between(session, previous, month_end(previous))
+        promised = _promises(session, window[0], day)
+        kept, partly, broken = promised.get("kept", 0), promised.get("partly_kept", 0), promised.get("broken", 0)
+        settled = kept + partly + broken
+        kpis = Kpis(
+            as_of=day,
+            business_date=today,
+            delinquency_as_of=today,
+            outstanding_principal=outstanding,
+            open_loans=_open_loans(session, day, today),
+            delinquent_30_loans=late_loans,
+            delinquent_30_principal=late_principal,
+            delinquency_rate_30=_percent(late_principal, cached_total),
+            collected_this_month=this_month,
+            collected_last_month=last_month,
+            promises_kept=kept,
+            promises_partly_kept=partly,
+            promises_broken=broken,
+            promise_kept_rate=_percent(Decimal(kept), Decimal(settled)) if settled else None,
+        )
+        return Dashboard(
+            kpis=kpis,
+            principal_by_month=tuple(principal_series),
+            payments_by_month=tuple(_payments_series(session, window, day)),
+            delinquency_by_bucket=tuple(buckets),
+        )
+
+
+# ---------------------------------------------------------------- the loans behind a bar
+
+
+def _lines(session: Session, amount: ColumnElement[Any] | None, where: list[ColumnElement[bool]],
+           extra_from: Any = None, limit: int = 5000) -> list[LoanLine]:
+    borrower = (
+        select(LoanParty.loan_id.label("loan_id"), func.min(LoanParty.person_id).label("person_id"))
+        .where(LoanParty.role == "borrower")
+        .group_by(LoanParty.loan_id)
+        .subquery()
+    )
+    columns: list[Any] = [
+        Loan.loan_number, Person.first_name, Person.last_name, Person.organization_name, Loan.status,
+        LoanState.bucket, LoanState.days_past_due, LoanState.principal, LoanState.amount_due,
+    ]
+    columns.append(amount if amount is not None else LoanState.principal)
+    stmt = (
+        select(*columns)
+        .select_from(Loan)
+        .join(LoanState, LoanState.loan_id == Loan.id)
+        .outerjoin(borrower, borrower.c.loan_id == Loan.id)
+        .outerjoin(Person, Person.id == borrower.c.person_id)
+    )
+    if extra_from is not None:
+        stmt = stmt.join(extra_from, extra_from.c.loan_id == Loan.id)
+    stmt = stmt.where(*where).order_by(Loan.loan_number).limit(limit)
+    out = []
+    for number, first, last, org, status, bucket, dpd, principal, due, value in session.execute(stmt):
+        name = org or " ".join(p for p in (first, last) if p)
+        out.append(LoanLine(number, name, status, bucket, int(dpd or 0), principal, due, value))
+    return out
+
+
+def loans_in_bucket(ctx: ServiceContext, bucket: str, limit: int = 5000) -> list[LoanLine]:
+    """The active loans behind a delinquency bar (``amount`` is each loan's principal)."""
+    permissions.require(ctx.actor, permissions.VIEW)
+    if bucket not in BUCKETS:
+        raise InvalidInput("bucket", f"{bucket!r} is not one of {', '.join(BUCKETS)}")
+    with ctx.unit(write=False) as session:
+        return _lines(session, None, [Loan.status == "active", LoanState.bucket == bucket], limit=limit)
+
+
+def loans_paid_in_month(ctx: ServiceContext, month: date, limit: int = 5000) -> list[LoanLine]:
+    """The loans behind a payments bar: net received from each in that month (``amount``)."""
+    permissions.require(ctx.actor, permissions.VIEW)
+    first, last = month_start(month), month_end(month)
+    with ctx.unit(write=False) as session:
+        paid = (
+            select(LedgerEntry.loan_id.label("loan_id"), func.sum(_collected()).label("received"))
+            .where(LedgerEntry.type.in_(("payment", "reversal")),
+                   and_(LedgerEntry.effective_date >= first, LedgerEntry.effective_date <= last))
+            .group_by(LedgerEntry.loan_id)
+            .subquery()
+        )
+        return _lines(session, type_coerce(paid.c.received, Money()), [], extra_from=paid, limit=limit)
+
+
+__all__ = [
+    "BucketFigure",
+    "Dashboard",
+    "Kpis",
+    "LoanLine",
+    "MonthFigure",
+    "dashboard",
+    "loans_in_bucket",
+    "loans_paid_in_month",
+    "month_end",
+    "month_start",
+]

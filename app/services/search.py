@@ -1,0 +1,304 @@
+"""Finding a loan, and what the account screen shows about it besides the ledger.
+
+:func:`search_loans` is the workstation's global search box: a loan number
+(or its start), a borrower's name (``smith``, ``smith, jo``, ``jo smith``), a
+phone number (ten digits, or the last seven) or the last four digits of an
+SSN/TIN.  Every form is one set-based query returning at most ``limit`` rows;
+loan numbers and last names are read through their indexes with range
+predicates (``col >= 'abc' AND col < 'abc' || U+FFFF``), which both SQLite and
+PostgreSQL serve from a B-tree, unlike ``LIKE 'abc%'`` on case-insensitive
+SQLite.  Phones and SSN last four have no index yet (they need expression
+indexes in a migration); at 50,000 borrowers the scan stays well under the
+200 ms the search box allows (docs/benchmarks.md).
+
+:func:`loan_parties`, :func:`loan_notes` and :func:`loan_audit` are the read
+side of the account screen's borrower, notes and audit tabs.  They return
+frozen values; the SSN/TIN only ever leaves this module masked.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from app.db.models import AuditEvent, Loan, LoanParty, LoanState, Note, Person, User
+from app.services import permissions
+from app.services.context import ServiceContext
+from app.services.ledger import load_loan
+
+#: Sorts after every character a loan number or name holds: the end of a prefix range.
+_HIGH = "\uffff"
+_DIGITS = re.compile(r"\D")
+
+
+@dataclass(frozen=True)
+class LoanHit:
+    """One search result: enough to recognise the account and open it."""
+
+    loan_number: str
+    borrower: str
+    phone: str | None
+    tax_id_last4: str | None  # the last four digits only, never the whole number
+    city: str | None
+    status: str
+    bucket: str
+    days_past_due: int
+    principal: Decimal
+    amount_due: Decimal
+    matched: str  # "loan number", "name", "phone", "SSN last four"
+
+
+def _prefix(column: Any, text: str) -> ColumnElement[bool]:
+    return and_(column >= text, column < text + _HIGH)
+
+
+def _name_variants(text: str) -> set[str]:
+    """How a typed name fragment may be stored: as typed, Capitalized, UPPER."""
+    return {text, text[:1].upper() + text[1:].lower(), text.capitalize(), text.upper()}
+
+
+def _hits(session: Session, persons: Select[Any] | None, loans: ColumnElement[bool] | None, matched: str,
+          limit: int) -> list[LoanHit]:
+    """Loans whose borrower is in ``persons`` (a select of person ids) or matching ``loans``."""
+    borrower = (
+        select(LoanParty.loan_id.label("loan_id"), func.min(LoanParty.person_id).label("person_id"))
+        .where(LoanParty.role == "borrower")
+        .group_by(LoanParty.loan_id)
+        .subquery()
+    )
+    stmt = (
+        select(
+            Loan.loan_number,
+            Person.first_name,
+            Person.middle_name,
+            Person.last_name,
+            Person.organization_name,
+            Person.mobile_phone,
+            Person.home_phone,
+            Person.work_phone,
+            Person._tax_id,
+            Person.city,
+            Loan.status,
+            LoanState.bucket,
+            LoanState.days_past_due,
+            LoanState.principal,
+            LoanState.amount_due,
+        )
+        .select_from(Loan)
+        .outerjoin(LoanState, LoanState.loan_id == Loan.id)
+        .outerjoin(borrower, borrower.c.loan_id == Loan.id)
+        .outerjoin(Person, Person.id == borrower.c.person_id)
+    )
+    if persons is not None:
+        party_loans = select(LoanParty.loan_id).where(LoanParty.person_id.in_(persons))
+        stmt = stmt.where(Loan.id.in_(party_loans))
+    if loans is not None:
+        stmt = stmt.where(loans)
+    stmt = stmt.order_by(Loan.loan_number).limit(limit)
+    out: list[LoanHit] = []
+    for row in session.execute(stmt):
+        name = row.organization_name or " ".join(p for p in (row.first_name, row.middle_name, row.last_name) if p)
+        out.append(
+            LoanHit(
+                loan_number=row.loan_number,
+                borrower=name,
+                phone=row.mobile_phone or row.home_phone or row.work_phone,
+                tax_id_last4=row._tax_id[-4:] if row._tax_id else None,
+                city=row.city,
+                status=row.status,
+                bucket=row.bucket or "current",
+                days_past_due=row.days_past_due or 0,
+                principal=row.principal if row.principal is not None else Decimal("0.00"),
+                amount_due=row.amount_due if row.amount_due is not None else Decimal("0.00"),
+                matched=matched,
+            )
+        )
+    return out
+
+
+def _by_name(session: Session, text: str, limit: int) -> list[LoanHit]:
+    """``smith``, ``smith, jo``, ``jo smith``, or an organisation's name."""
+    if "," in text:
+        last, _, first = (part.strip() for part in text.partition(","))
+    else:
+        words = text.split()
+        last, first = (words[-1], " ".join(words[:-1])) if len(words) > 1 else (text, "")
+    conditions: list[ColumnElement[bool]] = [_prefix(Person.last_name, v) for v in _name_variants(last)]
+    conditions += [_prefix(Person.organization_name, v) for v in _name_variants(text)]
+    persons = select(Person.id).where(or_(*conditions))
+    if first:
+        persons = select(Person.id).where(
+            or_(*[_prefix(Person.last_name, v) for v in _name_variants(last)]),
+            or_(*[_prefix(Person.first_name, v) for v in _name_variants(first)]),
+        )
+    hits = _hits(session, persons, None, "name", limit)
+    if hits:
+        return hits
+    # Mixed-case names (McAllister typed as "mcallister"): a case-blind scan,
+    # only when the indexed forms found nobody.
+    def starts(column: Any, value: str) -> ColumnElement[bool]:
+        escaped = value.lower().replace("\\", "").replace("%", "").replace("_", "")
+        return func.lower(column).like(escaped + "%")
+
+    if first:
+        persons = select(Person.id).where(starts(Person.last_name, last), starts(Person.first_name, first))
+    else:
+        persons = select(Person.id).where(or_(starts(Person.last_name, last), starts(Person.organization_name, text)))
+    return _hits(session, persons, None, "name", limit)
+
+
+def _by_phone(session: Session, digits: str, limit: int) -> list[LoanHit]:
+    # Boarding stores US phones as 217-555-0142 (boarding._phone).
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    if len(digits) == 10:
+        shown = f"{digits[:3]}-{digits[3:6]}-{digits[6:]}"
+        match = [Person.mobile_phone == shown, Person.home_phone == shown, Person.work_phone == shown]
+    else:
+        tail = f"%{digits[-7:-4]}-{digits[-4:]}"
+        match = [Person.mobile_phone.like(tail), Person.home_phone.like(tail), Person.work_phone.like(tail)]
+    return _hits(session, select(Person.id).where(or_(*match)), None, "phone", limit)
+
+
+def _by_tax_id_last4(session: Session, digits: str, limit: int) -> list[LoanHit]:
+    persons = select(Person.id).where(func.substr(Person._tax_id, 6, 4) == digits)
+    return _hits(session, persons, None, "SSN last four", limit)
+
+
+def _by_loan_number(session: Session, text: str, limit: int) -> list[LoanHit]:
+    upper = text.upper()
+    hits = _hits(session, None, _prefix(Loan.loan_number, upper), "loan number", limit)
+    if not hits and upper != text:
+        hits = _hits(session, None, _prefix(Loan.loan_number, text), "loan number", limit)
+    if not hits:
+        # "123" for KL-000123: a scan of the loan-number index, still one query.
+        pattern = "%" + upper.replace("%", "").replace("_", "") + "%"
+        hits = _hits(session, None, Loan.loan_number.like(pattern), "loan number", limit)
+    return hits
+
+
+def search_loans(ctx: ServiceContext, text: str, limit: int = 50) -> list[LoanHit]:
+    """Loans matching what was typed in the search box, by loan number."""
+    permissions.require(ctx.actor, permissions.VIEW)
+    query = " ".join((text or "").split())
+    if not query or limit <= 0:
+        return []
+    limit = min(limit, 500)
+    digits = _DIGITS.sub("", query)
+    only_digits = bool(digits) and not re.search(r"[A-Za-z]", query)
+    with ctx.unit(write=False) as session:
+        if only_digits and len(digits) == 4 and len(query.replace("-", "").replace(" ", "")) == 4:
+            hits = _by_tax_id_last4(session, digits, limit)
+            # Four digits may also be the start of a loan number typed without its prefix.
+            seen = {hit.loan_number for hit in hits}
+            more = _by_loan_number(session, query, limit)
+            return hits + [hit for hit in more if hit.loan_number not in seen][: max(0, limit - len(hits))]
+        if only_digits and len(digits) >= 7:
+            return _by_phone(session, digits, limit)
+        if re.search(r"\d", query):
+            return _by_loan_number(session, query, limit)
+        if re.match(r"[A-Za-z]{1,4}-", query):  # "KL-": a loan number's prefix, or a hyphenated name
+            hits = _by_loan_number(session, query, limit)
+            if hits:
+                return hits
+        return _by_name(session, query, limit)
+
+
+# ---------------------------------------------------------------- account screen extras
+
+
+@dataclass(frozen=True)
+class Party:
+    role: str  # borrower, co_borrower, guarantor
+    name: str
+    address: str
+    home_phone: str | None
+    mobile_phone: str | None
+    work_phone: str | None
+    email: str | None
+    date_of_birth: date | None
+    tax_id_masked: str | None
+    time_zone: str
+    cease_contact: bool
+    attorney_represented: bool
+
+
+@dataclass(frozen=True)
+class NoteLine:
+    at: datetime
+    user: str
+    text: str
+
+
+@dataclass(frozen=True)
+class AuditLine:
+    at: datetime
+    user: str
+    action: str
+    entity: str
+    entity_id: str | None
+    details: dict[str, Any]
+
+
+def _address(person: Person) -> str:
+    city_line = " ".join(p for p in (f"{person.city}," if person.city else None, person.state, person.postal_code) if p)
+    return "\n".join(p for p in (person.address_line1, person.address_line2, city_line) if p)
+
+
+def loan_parties(ctx: ServiceContext, loan_number: str) -> list[Party]:
+    """The borrower, co-borrowers and guarantors of a loan (SSN/TIN masked)."""
+    permissions.require(ctx.actor, permissions.VIEW)
+    order = {"borrower": 0, "co_borrower": 1, "guarantor": 2}
+    with ctx.unit(write=False) as session:
+        loan = load_loan(session, loan_number)
+        rows = session.execute(
+            select(LoanParty.role, Person).join(Person, Person.id == LoanParty.person_id).where(LoanParty.loan_id == loan.id)
+        ).all()
+        parties = [
+            Party(role, p.display_name, _address(p), p.home_phone, p.mobile_phone, p.work_phone, p.email,
+                  p.date_of_birth, p.tax_id_masked, p.time_zone, p.cease_contact, p.attorney_represented)
+            for role, p in rows
+        ]
+        return sorted(parties, key=lambda party: (order.get(party.role, 9), party.name))
+
+
+def loan_notes(ctx: ServiceContext, loan_number: str, limit: int = 500) -> list[NoteLine]:
+    """A loan's notes, newest first."""
+    permissions.require(ctx.actor, permissions.VIEW)
+    with ctx.unit(write=False) as session:
+        loan = load_loan(session, loan_number)
+        rows = session.execute(
+            select(Note.created_at, User.username, Note.text)
+            .join(User, User.id == Note.user_id)
+            .where(Note.loan_id == loan.id)
+            .order_by(Note.created_at.desc(), Note.id.desc())
+            .limit(limit)
+        ).all()
+        return [NoteLine(at, user, text) for at, user, text in rows]
+
+
+def loan_audit(ctx: ServiceContext, loan_number: str, limit: int = 1000) -> list[AuditLine]:
+    """Who did what to a loan, newest first."""
+    permissions.require(ctx.actor, permissions.VIEW)
+    with ctx.unit(write=False) as session:
+        loan = load_loan(session, loan_number)
+        rows = session.execute(
+            select(AuditEvent, User.username)
+            .outerjoin(User, User.id == AuditEvent.user_id)
+            .where(AuditEvent.loan_id == loan.id)
+            .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+            .limit(limit)
+        ).all()
+        return [
+            AuditLine(event.at, username or "system", event.action, event.entity, event.entity_id, dict(event.details or {}))
+            for event, username in rows
+        ]
+
+
+__all__ = ["AuditLine", "LoanHit", "NoteLine", "Party", "loan_audit", "loan_notes", "loan_parties", "search_loans"]
