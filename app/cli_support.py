@@ -1,0 +1,254 @@
+"""Plumbing every CLI command module shares: which database, who is acting, errors, JSON.
+
+A command that runs a service as a user::
+
+    def register(sub):
+        p = sub.add_parser("pay", help="...")
+        add_db_user_args(p)
+        ...
+        p.set_defaults(handler=_pay)
+
+    @run_service
+    def _pay(args):
+        ctx = cli_context(args)
+        result = post_payment(ctx, ...)
+        print_json(result)
+
+The CLI acts as a user (issue 3, item 8): ``--user`` or ``KEEL_USER``; the
+password from ``KEEL_PASSWORD`` or a prompt.  The database is ``--db`` or
+``KEEL_DATABASE_URL`` (else the default SQLite file).  On a database with no
+users yet, an interactive terminal is asked for the first administrator; a
+script sets ``KEEL_ADMIN_PASSWORD`` and names the admin with ``--user``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as _dt
+import enum
+import functools
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.cli import CliError
+from app.services import setup, users
+from app.services.context import Actor, ServiceContext
+from app.services.errors import Conflict, FileRejected, ServiceError
+
+ENV_USER = "KEEL_USER"
+ENV_PASSWORD = "KEEL_PASSWORD"
+ENV_ADMIN_PASSWORD = "KEEL_ADMIN_PASSWORD"
+ENV_NEW_PASSWORD = "KEEL_NEW_PASSWORD"
+
+#: The actor of a context opened with ``need_user=False``: it holds no role,
+#: so every permission check refuses it.  For commands that only need the
+#: database (building the demo, which makes its own users).
+NOBODY = Actor(user_id=0, username="(nobody)", role="", full_name="")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+# ---------------------------------------------------------------------------
+# Arguments
+# ---------------------------------------------------------------------------
+def add_db_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        help="database URL (default: $KEEL_DATABASE_URL, else keel.sqlite3 in your data folder)",
+    )
+
+
+def add_db_user_args(parser: argparse.ArgumentParser) -> None:
+    """``--db URL`` and ``--user NAME`` (the password comes from $KEEL_PASSWORD or a prompt)."""
+    add_db_arg(parser)
+    parser.add_argument(
+        "--user",
+        metavar="NAME",
+        help=f"act as this user (default: ${ENV_USER}); password from ${ENV_PASSWORD} or a prompt",
+    )
+
+
+# ---------------------------------------------------------------------------
+# Errors
+# ---------------------------------------------------------------------------
+def cli_error(exc: BaseException) -> CliError:
+    """The one-line CliError for a service or database problem."""
+    if isinstance(exc, FileRejected) and len(exc.problems) > 1:
+        # The one-line error names the first; a file with several problems
+        # gets the full list first, so one run shows every fix to make.
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+    if isinstance(exc, StaleDataError):
+        return CliError(str(Conflict("The record")))
+    if isinstance(exc, SQLAlchemyError):
+        orig = getattr(exc, "orig", None)
+        text = str(orig if orig is not None else exc).strip()
+        return CliError(f"database error: {text.splitlines()[0] if text else type(exc).__name__}")
+    return CliError(" ".join(str(exc).split()) or type(exc).__name__)
+
+
+def run_service(fn: F) -> F:
+    """Decorate a handler (or wrap any call) so service errors become one-line CliErrors.
+
+    ServiceError (and its kinds) print as written; a stale edit prints the
+    "changed by someone else" message; any other database error prints its
+    first line.  A handler returning None exits 0.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            result = fn(*args, **kwargs)
+        except CliError:
+            raise
+        except (ServiceError, StaleDataError, SQLAlchemyError) as exc:
+            raise cli_error(exc) from None
+        return 0 if result is None else result
+
+    return wrapper  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------------------
+# Output
+# ---------------------------------------------------------------------------
+def to_jsonable(obj: Any) -> Any:
+    """Plain JSON values: Decimal as its exact string (services quantize money to
+    cents already), dates as ISO, dataclasses and mappings as objects."""
+    if isinstance(obj, Decimal):
+        return str(obj)
+    if isinstance(obj, (_dt.datetime, _dt.date)):
+        return obj.isoformat()
+    if isinstance(obj, enum.Enum):
+        return to_jsonable(obj.value)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, float):
+        # Money is never a float (DESIGN.md); a float here is a bug upstream.
+        raise TypeError("refusing to print a float as JSON; use Decimal")
+    return obj
+
+
+def print_json(obj: Any) -> None:
+    """Print ``obj`` as indented JSON on stdout, keeping the key order given."""
+    print(json.dumps(to_jsonable(obj), indent=2, ensure_ascii=False))
+
+
+# ---------------------------------------------------------------------------
+# Prompts
+# ---------------------------------------------------------------------------
+def interactive() -> bool:
+    """True when a person is at the terminal (stdin is a TTY)."""
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def prompt_password(prompt: str = "Password: ") -> str:
+    return getpass.getpass(prompt)
+
+
+def new_password(
+    env_name: str, what: str, prompt_for: str
+) -> str:
+    """A new password from ``env_name`` or typed twice at a terminal."""
+    from_env = os.environ.get(env_name)
+    if from_env:
+        return from_env
+    if not interactive():
+        raise CliError(f"set {env_name} or run interactively to give {what}")
+    first = prompt_password(f"New password for {prompt_for}: ")
+    second = prompt_password("Again: ")
+    if first != second:
+        raise CliError("the two passwords differ")
+    return first
+
+
+def ask(prompt: str, default: str | None = None) -> str:
+    shown = f"{prompt} [{default}]: " if default else f"{prompt}: "
+    try:
+        answer = input(shown).strip()
+    except EOFError:
+        raise CliError("cancelled") from None
+    return answer or (default or "")
+
+
+# ---------------------------------------------------------------------------
+# Database and user
+# ---------------------------------------------------------------------------
+def open_factory(args: argparse.Namespace) -> sessionmaker[Session]:
+    """The database named by ``--db`` / $KEEL_DATABASE_URL, upgraded and initialized."""
+    try:
+        return setup.open_database(getattr(args, "db", None))
+    except ServiceError as exc:
+        raise cli_error(exc) from None
+
+
+def username_from(args: argparse.Namespace) -> str | None:
+    value = getattr(args, "user", None) or os.environ.get(ENV_USER, "")
+    return value.strip() or None
+
+
+def cli_context(args: argparse.Namespace, *, need_user: bool = True) -> ServiceContext:
+    """Open the database and sign in; the ServiceContext a command's services take.
+
+    ``need_user=False`` opens the database only; its actor (:data:`NOBODY`)
+    has no permissions.
+    """
+    factory = open_factory(args)
+    if not need_user:
+        return ServiceContext(factory, NOBODY)
+    try:
+        if setup.database_is_empty(factory):
+            return ServiceContext(factory, _first_admin(factory, args))
+        name = username_from(args)
+        if name is None:
+            if not interactive():
+                raise CliError(f"give --user NAME or set {ENV_USER}")
+            name = ask("User")
+        password = os.environ.get(ENV_PASSWORD)
+        if password is None:
+            if not interactive():
+                raise CliError(f"set {ENV_PASSWORD} or run interactively")
+            password = prompt_password(f"Password for {name}: ")
+        return ServiceContext(factory, users.authenticate(factory, name, password))
+    except (ServiceError, SQLAlchemyError) as exc:
+        raise cli_error(exc) from None
+
+
+def _first_admin(factory: sessionmaker[Session], args: argparse.Namespace) -> Actor:
+    """A database with no users: create its first admin, and act as them."""
+    name = username_from(args)
+    admin_password = os.environ.get(ENV_ADMIN_PASSWORD)
+    if admin_password:
+        if name is None:
+            raise CliError(f"this database has no users yet: name its first admin with --user or {ENV_USER}")
+        full_name = "Administrator"
+    elif interactive():
+        print("This is a new database with no users: create its first administrator.", file=sys.stderr)
+        name = ask("Username", name)
+        full_name = ask("Full name")
+        admin_password = new_password(ENV_ADMIN_PASSWORD, "the admin's password", name)
+    else:
+        raise CliError(
+            "this database has no users yet: run 'keel init' (or set "
+            f"{ENV_ADMIN_PASSWORD} and --user NAME) to create its first admin"
+        )
+    users.bootstrap_admin(factory, name, full_name, admin_password)
+    print(f"Created the first admin, {users.normalize_username(name)}.", file=sys.stderr)
+    return users.authenticate(factory, name, admin_password)

@@ -1,0 +1,147 @@
+"""Opening a database for work: the start-up path shared by the desktop and the CLI.
+
+:func:`open_database` finds the database (``--db``, ``KEEL_DATABASE_URL`` or
+the default SQLite file), brings its schema to this Keel (a SQLite file that
+is behind is backed up first; a database written by a newer Keel is refused),
+and makes sure it has a business date and a kind.  Whether it has any user
+yet is :func:`database_is_empty`; the first admin is then made with
+:func:`app.services.users.bootstrap_admin`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db.migrate import MigrationError, prepare_database
+from app.db.models import DATABASE_KINDS, User
+from app.db.session import display_url, resolve_url, session_factory, unit_of_work
+from app.db.settings import (
+    get_business_date,
+    get_database_kind,
+    set_business_date,
+    set_database_kind,
+)
+from app.services import audit
+from app.services.errors import InvalidInput, ServiceError
+
+PRODUCTION = "production"
+DEMO = "demo"
+
+
+@dataclass(frozen=True)
+class DatabaseInfo:
+    kind: str
+    business_date: _dt.date
+
+
+def open_database(url: str | None = None, *, initialize: bool = True) -> sessionmaker[Session]:
+    """Open and upgrade the database at ``url`` (resolved as ``--db`` would be).
+
+    With ``initialize`` (the default) a database without a business date or
+    kind gets today's date and the kind ``production``; ``keel init`` passes
+    False and sets them itself.  Every problem is a one-line ServiceError.
+    Close it with :func:`close_database`.
+    """
+    resolved = resolve_url(url)
+    shown = display_url(resolved)
+    try:
+        prepared = prepare_database(resolved)
+    except MigrationError as exc:  # includes DatabaseTooNew: its message says what to do
+        raise ServiceError(str(exc)) from None
+    except SQLAlchemyError as exc:
+        raise ServiceError(f"cannot open the database at {shown}: {_reason(exc)}") from None
+    factory = session_factory(prepared.engine)
+    if initialize:
+        try:
+            initialize_database(factory)
+        except BaseException:
+            prepared.engine.dispose()
+            raise
+    return factory
+
+
+def close_database(factory: sessionmaker[Session]) -> None:
+    """Release the connections of a factory made by :func:`open_database`."""
+    bind = factory.kw.get("bind")
+    dispose = getattr(bind, "dispose", None)
+    if dispose is not None:
+        dispose()
+
+
+def initialize_database(
+    factory: sessionmaker[Session],
+    kind: str | None = None,
+    business_date: _dt.date | None = None,
+) -> DatabaseInfo:
+    """Give the database a kind and a business date where it has none.
+
+    ``kind`` defaults to ``production`` and ``business_date`` to today's date
+    (the first business day is the day the book opens).  An explicit value
+    different from the stored one is accepted only while the database has no
+    users -- before anyone could have posted on it; afterwards only end of
+    day moves the business date, and a production book never becomes a demo.
+    """
+    if kind is not None and kind not in DATABASE_KINDS:
+        raise InvalidInput("kind", f"must be one of {', '.join(DATABASE_KINDS)}; got {kind!r}")
+    with unit_of_work(factory, write=True) as session:
+        stored_kind = get_database_kind(session)
+        stored_date = get_business_date(session)
+        empty = _no_users(session)
+        changes: dict[str, str] = {}
+
+        if stored_kind is None or (kind is not None and kind != stored_kind):
+            new_kind = kind or PRODUCTION
+            if stored_kind is not None and not empty:
+                raise ServiceError(
+                    f"This database is already a {stored_kind} database and has users; "
+                    f"it cannot become a {new_kind} database"
+                )
+            set_database_kind(session, new_kind)
+            changes["kind"] = new_kind
+            stored_kind = new_kind
+
+        if stored_date is None or (business_date is not None and business_date != stored_date):
+            new_date = business_date or _dt.date.today()
+            if stored_date is not None and not empty:
+                raise ServiceError(
+                    f"This database's business date is already {stored_date.isoformat()}; "
+                    "only end of day moves it"
+                )
+            set_business_date(session, new_date)
+            changes["business_date"] = new_date.isoformat()
+            stored_date = new_date
+
+        if changes:
+            audit.record(session, None, "database.initialized", entity="settings", details=changes)
+        return DatabaseInfo(stored_kind, stored_date)
+
+
+def database_info(factory: sessionmaker[Session]) -> DatabaseInfo | None:
+    """The kind and business date, or None if the database was never initialized."""
+    with unit_of_work(factory, write=False) as session:
+        kind = get_database_kind(session)
+        day = get_business_date(session)
+    if kind is None or day is None:
+        return None
+    return DatabaseInfo(kind, day)
+
+
+def database_is_empty(factory: sessionmaker[Session]) -> bool:
+    """True while the database has no user at all (its first run)."""
+    with unit_of_work(factory, write=False) as session:
+        return _no_users(session)
+
+
+def _no_users(session: Session) -> bool:
+    return not session.scalar(select(func.count()).select_from(User))
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
