@@ -392,6 +392,10 @@ class _Record:
         except InputError as exc:
             self.bad(path, exc.problem)
             return None
+        except ValueError:
+            # terms.parse_int lets int() raise on text such as "--5".
+            self.bad(path, f"{value!r} is not valid here")
+            return None
 
     def text(self, path: Path_, *, required: bool = False, max_len: int = 200) -> str | None:
         def read(value: Any, name: str) -> str:

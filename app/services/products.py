@@ -188,6 +188,9 @@ def check_rules(data: object, prefix: str = "rules") -> tuple[ProductRules | Non
             values[name] = read(data[name], f"{prefix}.{name}")
         except InputError as exc:
             problems.append((exc.field, exc.problem))
+        except ValueError:
+            # terms.parse_int lets int() raise on text such as "--5".
+            problems.append((f"{prefix}.{name}", f"{data[name]!r} is not valid here"))
 
     attempt("interest", lambda v, f: parse_choice(v, f, INTEREST_METHODS))
     attempt("frequency", lambda v, f: parse_choice(v, f, FREQUENCIES))

@@ -230,6 +230,7 @@ def test_bad_rows_write_nothing_and_every_problem_is_listed(admin, tmp_path):
     rows[3]["borrower_tax_id"] = "12345"
     rows[4]["los_reference"] = rows[0]["los_reference"]  # row 6: a duplicate reference
     rows[4]["first_due"] = "2026-05-01"
+    rows[4]["term"] = "--5"
     path = write_csv(tmp_path / "bad.csv", header, rows)
     before = totals(admin)
     with pytest.raises(FileRejected) as caught:
@@ -244,6 +245,7 @@ def test_bad_rows_write_nothing_and_every_problem_is_listed(admin, tmp_path):
         ("bad.csv", 5, "borrower_tax_id"),
         ("bad.csv", 6, "los_reference"),
         ("bad.csv", 6, "first_due"),
+        ("bad.csv", 6, "term"),
     }
     reasons = {(p.row, p.field): p.reason for p in caught.value.problems}
     assert "more than two decimal places" in reasons[(2, "principal")]

@@ -93,12 +93,13 @@ def test_check_rules_reports_every_problem():
         "default_days": 30,
         "delinquent_days": 45,
         "letter_triggers": [{"letter": "Late Notice!", "days_past_due": 15}],
+        "charge_off_days": "--5",
         "colour": "blue",
     })
     assert rules is None
     fields = {f for f, _ in problems}
     assert fields == {"rules.interest", "rules.day_count", "rules.late_fee", "rules.waterfall", "rules.default_days",
-                      "rules.letter_triggers[0].letter", "rules.colour"}
+                      "rules.letter_triggers[0].letter", "rules.charge_off_days", "rules.colour"}
 
 
 def test_create_product_refuses_bad_rules_and_duplicates(contexts):
