@@ -281,6 +281,45 @@ def terms_from_dict(data: object, prefix: str = "terms") -> Terms:
     return terms
 
 
+def terms_from_stored(data: dict[str, Any]) -> Terms:
+    """Terms as Keel itself stored them (:func:`terms_to_dict` output, validated when boarded).
+
+    End of day reads tens of thousands of loans; this skips re-validating
+    what was validated on the way in.  Anything unexpected falls back to the
+    validating reader.
+    """
+    try:
+        fee = data.get("late_fee")
+        rule = None
+        if fee is not None:
+            rule = LateFeeRule(
+                int(fee["grace_days"]),
+                Decimal(fee["fixed"]) if "fixed" in fee else None,
+                Decimal(fee["percent"]) if "percent" in fee else None,
+                Decimal(fee["min"]) if "min" in fee else None,
+                Decimal(fee["max"]) if "max" in fee else None,
+            )
+        return Terms(
+            principal=Decimal(data["principal"]),
+            rate=Decimal(data["rate"]),
+            term=int(data["term"]),
+            start=date.fromisoformat(data["start"]),
+            first_due=date.fromisoformat(data["first_due"]),
+            frequency=data["frequency"],
+            day_count=data["day_count"],
+            interest=data["interest"],
+            amortization=data["amortization"],
+            payment=Decimal(data["payment"]) if data.get("payment") is not None else None,
+            late_fee=rule,
+            tolerance=Decimal(data["tolerance"]),
+            waterfall=tuple(data["waterfall"]),
+            excess=data["excess"],
+            partial=data["partial"],
+        )
+    except (KeyError, TypeError, ValueError, ArithmeticError):
+        return terms_from_dict(data)
+
+
 def terms_to_dict(terms: Terms) -> dict[str, Any]:
     """The canonical JSON-shaped form: strings for amounts, rates and dates."""
     out: dict[str, Any] = {
