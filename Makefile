@@ -11,6 +11,7 @@ PYTEST_ARGS ?=
 .PHONY: run test bench clean system-deps
 
 run: system-deps $(STAMP)
+	$(VENV)/bin/keel demo --if-missing
 	$(VENV)/bin/keel gui --demo
 
 test: system-deps $(STAMP)

@@ -16,6 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     demo.add_argument("--days", type=int, default=90, help="business days lived with end of day (default 90)")
     demo.add_argument("--db", help="database URL (default: keel-demo.sqlite3 in your data folder)")
     demo.add_argument("--replace", action="store_true", help="delete an existing demo SQLite file first")
+    demo.add_argument("--if-missing", action="store_true", help="do nothing if the demo database already exists")
     demo.set_defaults(handler=run_demo)
 
 
@@ -31,6 +32,8 @@ def run_demo(args: argparse.Namespace) -> int:
         raise CliError(f"--days: {args.days} is outside 1 to 3,650")
     url = args.db or demo_database_url()
     path = sqlite_path(url)
+    if args.if_missing and path is not None and path.exists() and not args.replace:
+        return 0
     if args.replace and path is not None and path.exists():
         for suffix in ("", "-wal", "-shm"):
             path.with_name(path.name + suffix).unlink(missing_ok=True)
