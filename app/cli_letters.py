@@ -1,0 +1,158 @@
+"""CLI commands for letters (issue 6, item 5).
+
+``keel letter KIND LOAN [--date D] --out FILE.pdf``
+    Issue one letter (recorded in the account's history) and write its PDF.
+    ``--preview`` writes it without recording it.  KIND is one of
+    late-notice, default-notice, validation-notice, payoff, statement,
+    paid-in-full.
+
+``keel letters --queued --out FILE.pdf``
+    Print every letter end of day queued, re-checked and with figures as of
+    the print date, as one PDF; one record per letter.  ``--kind K --loan L
+    [--loan L2 ...]`` prints one kind for chosen loans instead.
+
+Both print a one-line summary (or ``--json``) and list dropped letters with
+their reasons on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from app.cli import CliError
+
+KIND_CHOICES = ("late-notice", "default-notice", "validation-notice", "payoff", "statement", "paid-in-full")
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from app.cli_support import add_db_user_args
+
+    one = sub.add_parser("letter", help="issue one letter or statement as a PDF")
+    one.add_argument("kind", choices=KIND_CHOICES, metavar="KIND", help=", ".join(KIND_CHOICES))
+    one.add_argument("loan")
+    one.add_argument("--date", help="letter date (default: the open business date)")
+    one.add_argument("--out", required=True, metavar="FILE.pdf", help="where to write the PDF")
+    one.add_argument("--good-through", metavar="D", help="payoff: good-through date (default: letter date + 10 days)")
+    one.add_argument("--cure-days", type=int, metavar="N", help="default notice: days to cure (default 30)")
+    one.add_argument("--preview", action="store_true", help="write the PDF without recording the letter")
+    one.add_argument("--json", action="store_true")
+    add_db_user_args(one)
+    one.set_defaults(handler=run_letter)
+
+    many = sub.add_parser("letters", help="print queued letters (or one kind for chosen loans) as one PDF")
+    what = many.add_mutually_exclusive_group(required=True)
+    what.add_argument("--queued", action="store_true", help="the letters end of day queued")
+    what.add_argument("--kind", choices=KIND_CHOICES, metavar="KIND", help="this kind for the loans given by --loan")
+    many.add_argument("--loan", action="append", default=[], metavar="LOAN", help="a loan number (repeat)")
+    many.add_argument("--date", help="letter date (default: the open business date)")
+    many.add_argument("--out", required=True, metavar="FILE.pdf")
+    many.add_argument("--duplex", action="store_true", help="start every letter on a new sheet (two-sided printing)")
+    many.add_argument("--json", action="store_true")
+    add_db_user_args(many)
+    many.set_defaults(handler=run_letters)
+
+
+def _date(value: str | None, field: str) -> Any:
+    from app.domain.errors import InputError
+    from app.domain.terms import parse_date
+
+    if value is None:
+        return None
+    try:
+        return parse_date(value, field)
+    except InputError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _write(path: str, data: bytes) -> None:
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def run_letter(args: argparse.Namespace) -> int:
+    from app.cli_support import cli_context, run_service
+    from app.services import letters
+
+    day = _date(args.date, "--date")
+    good = _date(args.good_through, "--good-through")
+
+    @run_service
+    def go() -> int:
+        ctx = cli_context(args)
+        if args.preview:
+            rendered = letters.render_letter(ctx, args.kind, args.loan, day, good_through=good,
+                                             cure_days=args.cure_days)
+            _write(args.out, rendered.pdf_bytes)
+            summary: dict[str, Any] = {"kind": rendered.kind, "loan_number": rendered.loan_number,
+                                       "letter_date": rendered.letter_date.isoformat(), "recorded": False,
+                                       "pages": rendered.pages, "sha256": rendered.sha256, "out": args.out}
+        else:
+            record = letters.issue_letter(ctx, args.kind, args.loan, day, good_through=good, cure_days=args.cure_days)
+            assert record.pdf_bytes is not None
+            _write(args.out, record.pdf_bytes)
+            summary = {"kind": record.kind, "loan_number": record.loan_number,
+                       "letter_date": record.letter_date.isoformat(), "recorded": True, "letter_id": record.id,
+                       "sha256": record.file_hash, "out": args.out}
+        if args.json:
+            print(json.dumps(summary, indent=2))
+        else:
+            state = f"recorded as letter {summary['letter_id']}" if summary["recorded"] else "preview, not recorded"
+            print(f"Wrote {args.out}: {summary['kind']} for {summary['loan_number']} dated "
+                  f"{summary['letter_date']} ({state}; SHA-256 {summary['sha256'][:16]}...)")
+        return 0
+
+    return int(go())
+
+
+def run_letters(args: argparse.Namespace) -> int:
+    from app.cli_support import cli_context, run_service
+    from app.services import letters
+
+    day = _date(args.date, "--date")
+    if args.kind and not args.loan:
+        raise CliError("give at least one --loan with --kind")
+    if args.queued and args.loan:
+        raise CliError("--loan goes with --kind, not --queued")
+
+    def progress(done: int, total: int, label: str) -> None:
+        if not args.json and sys.stderr.isatty():
+            print(f"\r{label[:70]:<70}", end="", file=sys.stderr, flush=True)
+
+    @run_service
+    def go() -> int:
+        ctx = cli_context(args)
+        if args.queued:
+            run = letters.run_queued(ctx, day, progress, duplex=args.duplex)
+        else:
+            run = letters.print_selected(ctx, args.kind, args.loan, day, progress, duplex=args.duplex)
+        if not args.json and sys.stderr.isatty():
+            print("\r" + " " * 70 + "\r", end="", file=sys.stderr)
+        if run.pdf_bytes:
+            _write(args.out, run.pdf_bytes)
+        for drop in run.dropped:
+            print(f"keel: dropped {drop.kind} for {drop.loan_number}: {drop.reason}", file=sys.stderr)
+        if args.json:
+            print(json.dumps({
+                "run_id": run.run_id, "letter_date": run.letter_date.isoformat(),
+                "out": args.out if run.pdf_bytes else None, "pages": run.pages,
+                "letters": [{"id": r.id, "kind": r.kind, "loan_number": r.loan_number, "sha256": r.file_hash}
+                            for r in run.records],
+                "dropped": [{"kind": d.kind, "loan_number": d.loan_number, "reason": d.reason}
+                            for d in run.dropped],
+            }, indent=2))
+        elif run.records:
+            print(f"Wrote {args.out}: {len(run.records)} letters, {run.pages} pages, dated "
+                  f"{run.letter_date.isoformat()} (run {run.run_id}); {len(run.dropped)} dropped")
+        else:
+            print(f"No letters to print; {len(run.dropped)} dropped; nothing written")
+        return 0
+
+    return int(go())
