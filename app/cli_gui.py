@@ -35,6 +35,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     _require_display()
+    from app.db.session import default_database_url, resolve_url, sqlite_path
+
+    demo_url = None
+    if args.demo:
+        from app.services.demo import demo_database_url
+
+        demo_url = demo_database_url()
+        path = sqlite_path(demo_url)
+        if path is not None and not path.exists():
+            raise CliError(f"the demo database {path} does not exist yet; build it with `keel demo` "
+                           "(`make run` does both)")
     try:
         from app.ui.application import run_gui
     except ImportError as exc:
@@ -42,7 +53,9 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(
             f"cannot load Qt ({exc}); on Debian run packaging/system-deps.sh"
         ) from exc
-    return run_gui(args.db, args.demo)
+    # The local database: KEEL_DATABASE_URL if set, else the SQLite file in the data folder.
+    local_url = resolve_url(None) if not args.db else default_database_url()
+    return run_gui(args.db, args.demo, demo_url=demo_url, local_url=local_url)
 
 
 def _require_display() -> None:

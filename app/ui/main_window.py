@@ -1,40 +1,299 @@
-"""Keel's main window.
+"""Keel's main window: navigation between the views, the global search, the status bar.
 
-For now a placeholder: the workstation views (account search, posting, collections
-queue, dashboard, ...) arrive with later issues, each as its own module.
+The window owns nothing global: it is given a :class:`Workspace` (database,
+user, task runner, settings) and passes it to each view.  Each view lives in
+its own module under ``app/ui/views``.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QMainWindow, QWidget
+from datetime import date
 
-PLACEHOLDER_TEXT = (
-    "Keel loan servicing\n\n"
-    "The workstation views (finding an account, posting payments, collections,\n"
-    "the portfolio dashboard) arrive with later issues."
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QSizePolicy,
+    QSplitter,
+    QStackedWidget,
+    QToolBar,
+    QWidget,
 )
 
-# No business date or user yet: both come from the database once sign-in and
-# end of day exist.  The em dash says "not known", not "today".
-STATUS_TEXT = "Business date: \N{EM DASH}  |  Not signed in"
+from app.services import permissions
+from app.ui import formatting
+from app.ui.messages import inform, show_error
+from app.ui.views.account_view import AccountView
+from app.ui.views.admin_view import AdminView
+from app.ui.views.batch_view import BatchView
+from app.ui.views.collections_view import CollectionsView
+from app.ui.views.dashboard_view import DashboardView
+from app.ui.views.payment_view import PaymentView
+from app.ui.views.view import View
+from app.ui.widgets.search_box import SearchBox
+from app.ui.workers import Change
+from app.ui.workspace import Workspace
+
+GEOMETRY_KEY = "window/geometry"
+STATE_KEY = "window/state"
+SPLITTER_KEY = "window/navigation"
+VIEW_KEY = "window/view"
+
+SHORTCUTS_HELP = """Keyboard shortcuts
+
+Ctrl+F   Search (loan number, name, phone, SSN last four)
+Ctrl+1   Dashboard
+Ctrl+2   Account
+Ctrl+3   Payment entry
+Ctrl+4   Batch (deposit) entry
+Ctrl+5   Collections
+Ctrl+6   Administration
+Ctrl+P   Post a payment to the open account
+Ctrl+Enter   Post (payment entry) / log the contact (collections)
+Ctrl+R   Reverse the selected payment (account ledger, when permitted)
+Alt+Down / Alt+Up   Next / previous account (collections)
+F5       Refresh the current view
+Ctrl+Q   Quit"""
 
 
 class MainWindow(QMainWindow):
     """The workstation's top-level window."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    #: The user chose File > Sign out.
+    sign_out_requested = Signal()
+
+    def __init__(self, workspace: Workspace, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.workspace = workspace
+        self.setObjectName("mainWindow")
         self.setWindowTitle("Keel")
-        self.resize(1024, 680)
+        workspace.tasks.default_failure = lambda owner, exc: show_error(owner or self, exc)
 
-        placeholder = QLabel(PLACEHOLDER_TEXT)
-        placeholder.setObjectName("placeholderLabel")
-        placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        placeholder.setWordWrap(True)
-        self.setCentralWidget(placeholder)
+        # ---------------------------------------------------------- views
+        self.account_view = AccountView(workspace)
+        self.payment_view = PaymentView(workspace)
+        self.batch_view: BatchView | None = (
+            BatchView(workspace) if workspace.can(permissions.POST_BATCH) else None)
+        self.collections_view = CollectionsView(workspace)
+        self.dashboard_view = DashboardView(workspace)
+        self.views: list[View] = [self.dashboard_view, self.account_view, self.payment_view]
+        if self.batch_view is not None:
+            self.views.append(self.batch_view)
+        self.views.append(self.collections_view)
+        self.admin_view: AdminView | None = None
+        if any(workspace.can(p) for p in (permissions.RUN_EOD, permissions.MANAGE_PRODUCTS, permissions.MANAGE_USERS)):
+            self.admin_view = AdminView(workspace)
+            self.views.append(self.admin_view)
 
-        # A permanent widget, not showMessage(): temporary messages would erase it.
-        self.status_label = QLabel(STATUS_TEXT)
-        self.status_label.setObjectName("statusLabel")
-        self.statusBar().addPermanentWidget(self.status_label, 1)
+        self.navigation = QListWidget()
+        self.navigation.setObjectName("navigation")
+        self.navigation.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
+        self.stack = QStackedWidget()
+        self.stack.setObjectName("viewStack")
+        for view in self.views:
+            item = QListWidgetItem(view.title)
+            item.setToolTip(f"{view.title} ({view.shortcut})")
+            self.navigation.addItem(item)
+            self.stack.addWidget(view)
+        self.navigation.setSpacing(2)
+        self.navigation.setStyleSheet("QListWidget#navigation::item { padding: 6px 10px; }")
+        self.navigation.setMinimumWidth(self.fontMetrics().averageCharWidth() * 18)
+        self.navigation.setMaximumWidth(self.fontMetrics().averageCharWidth() * 30)
+        self.navigation.currentRowChanged.connect(self._show_row)
+
+        self.splitter = QSplitter()
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.addWidget(self.navigation)
+        self.splitter.addWidget(self.stack)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
+        self.setCentralWidget(self.splitter)
+
+        # ---------------------------------------------------------- search
+        self.search_box = SearchBox(workspace)
+        self.search_box.open_requested.connect(self.open_account)
+        toolbar = QToolBar("Search")
+        toolbar.setObjectName("searchToolbar")
+        toolbar.setMovable(False)
+        holder = QWidget()
+        row = QHBoxLayout(holder)
+        row.setContentsMargins(6, 4, 6, 4)
+        row.addWidget(self.search_box, 1)
+        toolbar.addWidget(holder)
+        self.addToolBar(toolbar)
+
+        # ---------------------------------------------------------- status bar
+        # Permanent widgets, not showMessage(): temporary messages would erase them.
+        self.date_label = QLabel()
+        self.date_label.setObjectName("businessDateLabel")
+        self.user_label = QLabel(f"Signed in: {workspace.actor_name}")
+        self.user_label.setObjectName("userLabel")
+        self.database_label = QLabel(workspace.database_label)
+        self.database_label.setObjectName("databaseLabel")
+        self.busy_label = QLabel("")
+        self.busy_label.setObjectName("busyLabel")
+        bar = self.statusBar()
+        for label in (self.database_label, self.user_label, self.date_label):
+            label.setStyleSheet("padding: 0 10px; border-left: 1px solid palette(mid);")
+        bar.addPermanentWidget(self.busy_label)
+        bar.addPermanentWidget(self.database_label)
+        bar.addPermanentWidget(self.user_label)
+        bar.addPermanentWidget(self.date_label)
+        self._show_business_date(workspace.business_date)
+        workspace.business_date_changed.connect(self._show_business_date)
+        workspace.tasks.busy_changed.connect(lambda busy: self.busy_label.setText("Working\N{HORIZONTAL ELLIPSIS}"
+                                                                                   if busy else ""))
+        workspace.tasks.changed.connect(self._changed)
+
+        self._build_menus()
+        self.resize(self.fontMetrics().averageCharWidth() * 170, self.fontMetrics().height() * 48)
+        self._restore_layout()
+
+    # ------------------------------------------------------------ menus and shortcuts
+    def _action(self, text: str, shortcut: str | QKeySequence | None, slot: object, name: str) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(name)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.triggered.connect(slot)  # type: ignore[arg-type]
+        self.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        file_menu.addAction(self._action("Sign &out", None, self._sign_out, "signOutAction"))
+        file_menu.addAction(self._action("&Quit", QKeySequence.StandardKey.Quit, self.close, "quitAction"))
+
+        go = menu.addMenu("&Go")
+        go.addAction(self._action("&Search\N{HORIZONTAL ELLIPSIS}", "Ctrl+F", self.focus_search, "searchAction"))
+        go.addSeparator()
+        for view in self.views:
+            action = self._action(view.title, view.shortcut, lambda _=False, v=view: self.show_view(v),
+                                  f"show{type(view).__name__}")
+            go.addAction(action)
+        go.addSeparator()
+        go.addAction(self._action("&Refresh", "F5", self.refresh_current, "refreshAction"))
+
+        account = menu.addMenu("&Account")
+        self.post_action = self._action("&Post payment\N{HORIZONTAL ELLIPSIS}", "Ctrl+P", self.post_payment,
+                                        "postPaymentAction")
+        self.post_action.setEnabled(self.workspace.can(permissions.POST_PAYMENT))
+        account.addAction(self.post_action)
+        account.addAction(self.account_view.reverse_action)
+        self.addAction(self.account_view.reverse_action)
+        self.account_view.post_payment_requested.connect(lambda _n: self.post_payment())
+
+        if self.admin_view is not None:
+            admin = menu.addMenu("A&dministration")
+            for action in self.admin_view.menu_actions():
+                admin.addAction(action)
+
+        help_menu = menu.addMenu("&Help")
+        help_menu.addAction(self._action("&Keyboard shortcuts", "F1", lambda: inform(self, SHORTCUTS_HELP),
+                                         "shortcutsAction"))
+
+    # ------------------------------------------------------------ navigation
+    def _show_row(self, row: int) -> None:
+        if 0 <= row < len(self.views):
+            view = self.views[row]
+            self.stack.setCurrentWidget(view)
+            self.setWindowTitle(f"{view.title} \N{EM DASH} Keel")
+            view.activate()
+
+    def show_view(self, view: View) -> None:
+        if view in self.views:
+            self.navigation.setCurrentRow(self.views.index(view))
+            self._show_row(self.views.index(view))
+
+    def current_view(self) -> View:
+        widget = self.stack.currentWidget()
+        assert isinstance(widget, View)
+        return widget
+
+    def focus_search(self) -> None:
+        self.search_box.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search_box.selectAll()
+
+    def refresh_current(self) -> None:
+        self.current_view().refresh()
+
+    def open_account(self, loan_number: str) -> None:
+        self.show_view(self.account_view)
+        self.account_view.open_loan(loan_number)
+
+    def post_payment(self) -> None:
+        number = self.account_view.loan_number if self.current_view() is self.account_view else None
+        if number is None and self.current_view() is self.collections_view:
+            number = self.collections_view.current_loan()
+        self.show_view(self.payment_view)
+        self.payment_view.start(number)
+
+    def _sign_out(self) -> None:
+        self._signing_out = True
+        self.close()
+
+    # ------------------------------------------------------------ status
+    def _show_business_date(self, day: date) -> None:
+        self.date_label.setText(f"Business date: {formatting.day(day)}")
+
+    def _changed(self, change: Change) -> None:
+        if change.kind == "day_closed":
+            from app.services import setup
+
+            factory = self.workspace.ctx.factory
+
+            def done(info: object) -> None:
+                day = getattr(info, "business_date", None)
+                if day is not None:
+                    self.workspace.set_business_date(day)
+
+            self.workspace.tasks.read(lambda: setup.database_info(factory), done, owner=self)
+
+    # ------------------------------------------------------------ layout persistence
+    def _restore_layout(self) -> None:
+        settings = self.workspace.settings
+        geometry = settings.value(GEOMETRY_KEY)
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        state = settings.value(STATE_KEY)
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        splitter = settings.value(SPLITTER_KEY)
+        if isinstance(splitter, QByteArray):
+            self.splitter.restoreState(splitter)
+        else:
+            self.splitter.setSizes([self.fontMetrics().averageCharWidth() * 22, self.width()])
+        title = str(settings.value(VIEW_KEY, "") or "")
+        chosen = next((v for v in self.views if v.title == title), self.views[0])
+        QTimer.singleShot(0, lambda: self.show_view(chosen))
+
+    def save_layout(self) -> None:
+        settings = self.workspace.settings
+        settings.setValue(GEOMETRY_KEY, self.saveGeometry())
+        settings.setValue(STATE_KEY, self.saveState())
+        settings.setValue(SPLITTER_KEY, self.splitter.saveState())
+        settings.setValue(VIEW_KEY, self.current_view().title if self.stack.count() else "")
+        for view in self.views:
+            view.save_state()
+        settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # Qt's name
+        self.save_layout()
+        self.search_box.hide_results()
+        # A write already queued must finish: it is one transaction the user asked for.
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            self.workspace.tasks.wait_for_writes()
+        finally:
+            QApplication.restoreOverrideCursor()
+        if getattr(self, "_signing_out", False):
+            self._signing_out = False
+            self.sign_out_requested.emit()
+        super().closeEvent(event)

@@ -1,0 +1,664 @@
+"""The account: who, what is owed, and every entry, as of any date.
+
+Header: borrower, loan number, product, status and days past due (a badge
+with colour *and* words).  Tabs: summary, schedule, ledger (every entry with
+its allocation; reversals linked to their originals; Reverse for permitted
+users), borrower and contacts, notes and contact log, letters, audit history.
+The "as of" date shows the whole account on any past date, by effective
+date, from everything recorded up to now (accounts.account(..., as_of)).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from typing import Any
+
+from PySide6.QtCore import QDate, QItemSelection, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDateEdit,
+    QFormLayout,
+    QFrame,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.domain.schedule import ScheduleRow
+from app.services import accounts, permissions, search
+from app.services.accounts import Account, LedgerLine
+from app.services.errors import ServiceError
+from app.services.search import AuditLine, NoteLine, Party
+from app.ui import formatting, optional
+from app.ui.dialogs.reverse_dialog import ReverseDialog
+from app.ui.messages import error_text
+from app.ui.models.audit_table_model import AuditTableModel
+from app.ui.models.contact_table_model import ContactsTableModel, NotesTableModel, PromisesTableModel
+from app.ui.models.ledger_table_model import LedgerTableModel
+from app.ui.models.record_table_model import Column, RecordTableModel
+from app.ui.models.schedule_table_model import ScheduleTableModel
+from app.ui.views.view import View
+from app.ui.widgets.status_badge import StatusBadge
+from app.ui.widgets.table import fit_columns, make_table, restore_header, save_header
+from app.ui.workers import Change
+from app.ui.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class AccountData:
+    """Everything the account view shows, read in one background job."""
+
+    account: Account
+    schedule: tuple[ScheduleRow, ...]
+    parties: list[Party]
+    notes: list[NoteLine]
+    audit: list[AuditLine]
+    contacts: list[Any] | None  # None: the collections service is not installed
+    promises: list[Any] | None
+    letters: list[Any] | None  # None: the letters service is not installed
+
+
+def full_ledger(ctx: Any, account: Account) -> tuple[LedgerLine, ...]:
+    """Every ledger line of the account as of the open business date.
+
+    Workaround: ``accounts.account`` on the open business date takes the cache's
+    fast path, whose lines are only the entries of that day (reported to the
+    accounts service's owner).  The lines up to the day before come from a replay
+    to that day; the day's own lines are added after them.
+    """
+    today = account.business_date
+    if account.snapshot.as_of < today:
+        return account.lines
+    try:
+        earlier = accounts.account(ctx, account.loan_number, today - timedelta(days=1)).lines
+    except ServiceError:  # boarded today: nothing before it
+        return account.lines
+    known = {line.entry_id for line in earlier if line.entry_id is not None}
+    derived = {(line.engine_id, line.effective_date) for line in earlier if line.entry_id is None}
+    later = [line for line in account.lines
+             if (line.entry_id is not None and line.entry_id not in known)
+             or (line.entry_id is None and (line.engine_id, line.effective_date) not in derived
+                 and line.effective_date >= today)]
+    return (*earlier, *later)
+
+
+def load_account(ctx: Any, loan_number: str, as_of: date | None) -> AccountData:
+    """Run on a read worker: every service the view needs, one after the other."""
+    account = accounts.account(ctx, loan_number, as_of)
+    if as_of is None:
+        account = replace(account, lines=full_ledger(ctx, account))
+    number = account.loan_number
+    collections = optional.service("collections")
+    letters = optional.service("letters")
+    return AccountData(
+        account=account,
+        schedule=accounts.original_schedule(ctx, number),
+        parties=search.loan_parties(ctx, number),
+        notes=search.loan_notes(ctx, number),
+        audit=search.loan_audit(ctx, number),
+        contacts=collections.contact_history(ctx, number) if collections else None,
+        promises=collections.promises(ctx, number) if collections else None,
+        letters=letters.letter_history(ctx, number) if letters and hasattr(letters, "letter_history") else None,
+    )
+
+
+class LettersTableModel(RecordTableModel[Any]):
+    """letters.LetterRecord rows, newest first."""
+
+    columns = (
+        Column("Date", lambda r: r.letter_date, "date"),
+        Column("Letter", lambda r: r.kind, text=lambda r: formatting.words(r.kind.replace("-", " "))),
+        Column("By", lambda r: r.user),
+        Column("Recorded", lambda r: r.created_at, "datetime"),
+        Column("Batch run", lambda r: r.run_id, text=lambda r: "yes" if r.run_id else ""),
+        Column("Size", lambda r: r.size, "int", text=lambda r: f"{r.size / 1024:,.0f} KB"),
+        Column("Number", lambda r: r.id, "id"),
+    )
+
+
+def open_pdf(pdf: bytes, prefix: str) -> str:
+    """Write a PDF to a temporary file and open it in the desk's PDF viewer."""
+    handle, path = tempfile.mkstemp(prefix=prefix, suffix=".pdf")
+    with os.fdopen(handle, "wb") as out:
+        out.write(pdf)
+    QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+    return path
+
+
+def _figure(name: str) -> QLabel:
+    label = QLabel(formatting.DASH)
+    label.setObjectName(f"figure_{name}")
+    label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
+class AccountView(View):
+    title = "Account"
+    shortcut = "Ctrl+2"
+
+    #: Ask the main window for payment entry on this loan.
+    post_payment_requested = Signal(str)
+    #: Emitted after an account has been shown (tests, benchmarks).
+    account_shown = Signal(object)
+
+    def __init__(self, workspace: Workspace, parent: QWidget | None = None) -> None:
+        super().__init__(workspace, parent)
+        self.setObjectName("accountView")
+        self.loan_number: str | None = None
+        self.data: AccountData | None = None
+        self._generation = 0
+
+        # ---------------------------------------------------------- header
+        self.empty_label = QLabel("Find an account with the search box above (Ctrl+F): loan number, "
+                                  "borrower name, phone or the last four digits of an SSN.")
+        self.empty_label.setObjectName("accountEmpty")
+        self.empty_label.setWordWrap(True)
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+
+        self.borrower_label = QLabel()
+        self.borrower_label.setObjectName("borrowerLabel")
+        font = self.borrower_label.font()
+        font.setPointSizeF(font.pointSizeF() * 1.45)
+        font.setBold(True)
+        self.borrower_label.setFont(font)
+        self.borrower_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.loan_label = QLabel()
+        self.loan_label.setObjectName("loanLabel")
+        self.loan_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.badge = StatusBadge()
+        self.as_of_edit = QDateEdit()
+        self.as_of_edit.setObjectName("asOfDate")
+        self.as_of_edit.setCalendarPopup(True)
+        self.as_of_edit.setDisplayFormat("yyyy-MM-dd")
+        self.as_of_edit.setToolTip("Show the whole account as of this date (by effective date)")
+        self.today_button = QPushButton("&Today")
+        self.today_button.setObjectName("asOfToday")
+        self.today_button.setToolTip("Back to the open business date")
+        self.post_button = QPushButton("&Post payment\N{HORIZONTAL ELLIPSIS}")
+        self.post_button.setObjectName("accountPostPayment")
+        self.post_button.setToolTip("Post a payment to this account (Ctrl+P)")
+        self.post_button.setVisible(workspace.can(permissions.POST_PAYMENT))
+        self.as_of_note = QLabel()
+        self.as_of_note.setObjectName("asOfNote")
+        self.as_of_note.setStyleSheet("color: #6b2e00;")
+
+        names = QVBoxLayout()
+        names.setSpacing(2)
+        names.addWidget(self.borrower_label)
+        names.addWidget(self.loan_label)
+        names.addWidget(self.as_of_note)
+        controls = QGridLayout()
+        controls.addWidget(self.badge, 0, 0, 1, 3, Qt.AlignmentFlag.AlignRight)
+        controls.addWidget(QLabel("&As of:"), 1, 0, Qt.AlignmentFlag.AlignRight)
+        controls.itemAtPosition(1, 0).widget().setBuddy(self.as_of_edit)  # type: ignore[union-attr]
+        controls.addWidget(self.as_of_edit, 1, 1)
+        controls.addWidget(self.today_button, 1, 2)
+        controls.addWidget(self.post_button, 2, 1, 1, 2)
+        header = QFrame()
+        header.setObjectName("accountHeader")
+        header.setFrameShape(QFrame.Shape.StyledPanel)
+        header_layout = QHBoxLayout(header)
+        header_layout.addLayout(names, 1)
+        header_layout.addLayout(controls)
+
+        # ---------------------------------------------------------- tabs
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("accountTabs")
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self._summary_tab(), "&Summary")
+        self.schedule_model = ScheduleTableModel(self)
+        self.schedule_table = make_table(self.schedule_model, name="scheduleTable")
+        self.tabs.addTab(self._with_note(self.schedule_table, "The note's schedule as boarded: what the loan "
+                                         "does if every installment is paid on its due date."), "Sc&hedule")
+        self.tabs.addTab(self._ledger_tab(), "&Ledger")
+        self.tabs.addTab(self._borrower_tab(), "&Borrower")
+        self.tabs.addTab(self._notes_tab(), "&Notes && contacts")
+        self.tabs.addTab(self._letters_tab(), "L&etters")
+        self.audit_model = AuditTableModel(self)
+        self.audit_table = make_table(self.audit_model, name="auditTable")
+        self.tabs.addTab(self.audit_table, "A&udit")
+
+        self.body = QWidget()
+        body_layout = QVBoxLayout(self.body)
+        body_layout.setContentsMargins(0, 0, 0, 0)
+        body_layout.addWidget(header)
+        body_layout.addWidget(self.tabs, 1)
+        self.error_label = QLabel()
+        self.error_label.setObjectName("accountError")
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet("color: #a00000;")
+        self.error_label.hide()
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.error_label)
+        layout.addWidget(self.empty_label, 1)
+        layout.addWidget(self.body, 1)
+        self.body.hide()
+
+        self._as_of_timer = QTimer(self)
+        self._as_of_timer.setSingleShot(True)
+        self._as_of_timer.setInterval(300)
+        self._as_of_timer.timeout.connect(self.refresh)
+        self._set_date_limits()
+        self.as_of_edit.dateChanged.connect(lambda _d: self._as_of_timer.start())
+        self.today_button.clicked.connect(self.show_today)
+        self.post_button.clicked.connect(lambda: self.loan_number and self.post_payment_requested.emit(self.loan_number))
+        workspace.business_date_changed.connect(lambda _d: self._set_date_limits())
+        restore_header(workspace.settings, "account/ledgerHeader", self.ledger_table)
+
+    # ------------------------------------------------------------ building tabs
+    def _with_note(self, widget: QWidget, note: str) -> QWidget:
+        holder = QWidget()
+        layout = QVBoxLayout(holder)
+        label = QLabel(note)
+        label.setWordWrap(True)
+        layout.addWidget(label)
+        layout.addWidget(widget, 1)
+        return holder
+
+    def _summary_tab(self) -> QWidget:
+        self.figures: dict[str, QLabel] = {}
+
+        def group(title: str, rows: list[tuple[str, str]]) -> QGroupBox:
+            box = QGroupBox(title)
+            form = QFormLayout(box)
+            form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
+            form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+            for name, label in rows:
+                self.figures[name] = _figure(name)
+                form.addRow(label, self.figures[name])
+            return box
+
+        balances = group("Balances", [
+            ("principal", "Principal"), ("accrued_interest", "Accrued interest"), ("fees", "Fees"),
+            ("suspense", "Suspense (unapplied)"), ("refund_due", "Refund due"),
+            ("payoff", "Payoff"), ("per_diem", "Per diem after that"),
+        ])
+        payments = group("Payments", [
+            ("amount_due", "Amount due now"), ("next_due", "Next due date"), ("next_payment", "Next payment"),
+            ("paid_through", "Paid through"), ("days_past_due", "Days past due"), ("status", "Status"),
+        ])
+        terms = group("Terms", [
+            ("original_principal", "Original principal"), ("rate", "Interest rate"), ("term", "Term"),
+            ("scheduled_payment", "Scheduled payment"), ("start", "Funded"), ("first_due", "First due"),
+            ("interest_method", "Interest method"), ("day_count", "Day count"), ("late_fee", "Late fee"),
+        ])
+        page = QWidget()
+        grid = QGridLayout(page)
+        grid.addWidget(balances, 0, 0)
+        grid.addWidget(payments, 0, 1)
+        grid.addWidget(terms, 0, 2)
+        grid.setRowStretch(1, 1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(page)
+        return scroll
+
+    def _ledger_tab(self) -> QWidget:
+        self.ledger_model = LedgerTableModel(self)
+        self.ledger_table = make_table(self.ledger_model, name="ledgerTable", sortable=False)
+        self.ledger_table.doubleClicked.connect(self._follow_link)
+        self.reverse_button = QPushButton("&Reverse payment\N{HORIZONTAL ELLIPSIS}")
+        self.reverse_button.setObjectName("reverseButton")
+        self.reverse_button.setToolTip("Reverse the selected payment: a returned check, a posting error (Ctrl+R)")
+        self.reverse_action = QAction("&Reverse payment\N{HORIZONTAL ELLIPSIS}", self)
+        self.reverse_action.setObjectName("reverseAction")
+        self.reverse_action.setShortcut(QKeySequence("Ctrl+R"))
+        self.reverse_action.triggered.connect(self.reverse_selected)
+        allowed = self.workspace.can(permissions.REVERSE)
+        # Hidden, not just disabled: a user who may never reverse should not see the action.
+        self.reverse_button.setVisible(allowed)
+        self.reverse_action.setVisible(allowed)
+        self.reverse_action.setEnabled(False)
+        self.reverse_button.setEnabled(False)
+        self.reverse_button.clicked.connect(self.reverse_selected)
+        self.ledger_hint = QLabel("Struck-through payments were reversed; they show how they were applied when "
+                                  "received. Double-click a reversal to find its payment.")
+        self.ledger_hint.setWordWrap(True)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.ledger_hint, 1)
+        buttons.addWidget(self.reverse_button)
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.addLayout(buttons)
+        layout.addWidget(self.ledger_table, 1)
+        self.ledger_table.selectionModel().selectionChanged.connect(self._ledger_selection)
+        return page
+
+    def _borrower_tab(self) -> QWidget:
+        self.parties_box = QWidget()
+        self.parties_layout = QHBoxLayout(self.parties_box)
+        self.parties_layout.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        note = QLabel("Editing borrower details is not available yet: Keel has no service to change a "
+                      "borrower's address, phones or e-mail (see the note in README).")
+        note.setObjectName("borrowerEditNote")
+        note.setWordWrap(True)
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.addWidget(note)
+        layout.addWidget(self.parties_box, 1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(page)
+        return scroll
+
+    def _notes_tab(self) -> QWidget:
+        self.notes_model = NotesTableModel(self)
+        self.contacts_model = ContactsTableModel(self)
+        self.promises_model = PromisesTableModel(self)
+        self.notes_table = make_table(self.notes_model, name="notesTable")
+        self.contacts_table = make_table(self.contacts_model, name="contactsTable")
+        self.promises_table = make_table(self.promises_model, name="promisesTable")
+        self.contacts_note = QLabel()
+        self.contacts_note.setWordWrap(True)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.setObjectName("notesSplitter")
+        for title, table in (("Contact log", self.contacts_table), ("Promises to pay", self.promises_table),
+                             ("Notes", self.notes_table)):
+            box = QGroupBox(title)
+            box_layout = QVBoxLayout(box)
+            box_layout.addWidget(table)
+            splitter.addWidget(box)
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.addWidget(self.contacts_note)
+        layout.addWidget(splitter, 1)
+        return page
+
+    def _letters_tab(self) -> QWidget:
+        self.letters_model = LettersTableModel(self)
+        self.letters_table = make_table(self.letters_model, name="lettersTable")
+        self.letters_note = QLabel()
+        self.letters_note.setObjectName("lettersNote")
+        self.letters_note.setWordWrap(True)
+        self.open_letter_button = QPushButton("&Open PDF")
+        self.open_letter_button.setObjectName("openLetter")
+        self.open_letter_button.setToolTip("The letter exactly as sent (its stored file, checked against its hash)")
+        self.open_letter_button.clicked.connect(self._open_letter)
+        self.letters_table.doubleClicked.connect(lambda _i: self._open_letter())
+        self.letter_kind = QComboBox()
+        self.letter_kind.setObjectName("letterKind")
+        letters = optional.service("letters")
+        for kind in getattr(letters, "KINDS", ()):
+            self.letter_kind.addItem(formatting.words(kind.replace("-", " ")), kind)
+        self.preview_letter_button = QPushButton("Pre&view")
+        self.preview_letter_button.setObjectName("previewLetter")
+        self.preview_letter_button.setToolTip("Render the letter as of today without recording it")
+        self.issue_letter_button = QPushButton("&Issue letter")
+        self.issue_letter_button.setObjectName("issueLetter")
+        self.issue_letter_button.setToolTip("Render the letter, record it in the history and open it to print")
+        may_print = letters is not None and self.workspace.can(permissions.PRINT_LETTERS)
+        for widget in (self.open_letter_button, self.letter_kind, self.preview_letter_button,
+                       self.issue_letter_button):
+            widget.setVisible(may_print)
+        self.preview_letter_button.clicked.connect(lambda: self._letter(issue=False))
+        self.issue_letter_button.clicked.connect(lambda: self._letter(issue=True))
+        row = QHBoxLayout()
+        row.addWidget(self.letters_note, 1)
+        row.addWidget(self.letter_kind)
+        row.addWidget(self.preview_letter_button)
+        row.addWidget(self.issue_letter_button)
+        row.addWidget(self.open_letter_button)
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.addLayout(row)
+        layout.addWidget(self.letters_table, 1)
+        return page
+
+    # ------------------------------------------------------------ loading
+    def _set_date_limits(self) -> None:
+        today = self.workspace.business_date
+        self.as_of_edit.blockSignals(True)
+        self.as_of_edit.setMaximumDate(formatting.to_qdate(today))
+        self.as_of_edit.setMinimumDate(QDate(1900, 1, 1))
+        if self.data is None or self.as_of() >= today:
+            self.as_of_edit.setDate(formatting.to_qdate(today))
+        self.as_of_edit.blockSignals(False)
+
+    def as_of(self) -> date:
+        return formatting.from_qdate(self.as_of_edit.date())
+
+    def show_today(self) -> None:
+        self.as_of_edit.setDate(formatting.to_qdate(self.workspace.business_date))
+
+    def open_loan(self, loan_number: str) -> None:
+        if loan_number != self.loan_number:
+            self.as_of_edit.blockSignals(True)
+            self.as_of_edit.setDate(formatting.to_qdate(self.workspace.business_date))
+            self.as_of_edit.blockSignals(False)
+        self.loan_number = loan_number
+        self._loaded = True
+        self.refresh()
+
+    def refresh(self) -> None:
+        if self.loan_number is None:
+            return
+        self._as_of_timer.stop()
+        self._generation += 1
+        generation = self._generation
+        number, ctx = self.loan_number, self.workspace.ctx
+        day = self.as_of()
+        as_of = None if day >= self.workspace.business_date else day
+        if self.data is None or self.data.account.loan_number != number:
+            self.borrower_label.setText(f"Opening {number}\N{HORIZONTAL ELLIPSIS}")
+
+        def done(data: AccountData) -> None:
+            if generation == self._generation:
+                self._show(data)
+
+        def failed(exc: BaseException) -> None:
+            if generation == self._generation:
+                self.error_label.setText(error_text(exc))
+                self.error_label.show()
+                if self.data is None or self.data.account.loan_number != number:
+                    self.body.hide()
+                    self.empty_label.show()
+                    self.loan_number = self.data.account.loan_number if self.data else None
+
+        self.workspace.tasks.read(lambda: load_account(ctx, number, as_of), done, failed, owner=self)
+
+    # ------------------------------------------------------------ showing
+    def _show(self, data: AccountData) -> None:
+        first_time = self.data is None or self.data.account.loan_number != data.account.loan_number
+        self.data = data
+        account, snap, terms = data.account, data.account.snapshot, data.account.terms
+        self.loan_number = account.loan_number
+        self.error_label.hide()
+        self.empty_label.hide()
+        self.body.show()
+        self.borrower_label.setText(account.borrower or "(no borrower on file)")
+        self.loan_label.setText(f"{account.loan_number}  \N{MIDDLE DOT}  {account.product}  \N{MIDDLE DOT}  "
+                                f"{formatting.words(account.status)}")
+        self.badge.set_status(snap.bucket, snap.days_past_due, account.status if account.status != "active"
+                              else snap.status)
+        past = snap.as_of < account.business_date
+        self.as_of_note.setText(f"Showing the account as of {formatting.day(snap.as_of)} (the open business date "
+                                f"is {formatting.day(account.business_date)})." if past else "")
+        f = self.figures
+        for name in ("principal", "accrued_interest", "fees", "suspense", "refund_due", "payoff", "per_diem",
+                     "amount_due", "next_payment"):
+            f[name].setText(formatting.money(getattr(snap, name)))
+        f["next_due"].setText(formatting.day(snap.next_due))
+        f["paid_through"].setText(formatting.day(snap.paid_through))
+        f["days_past_due"].setText(formatting.days_past_due_text(snap.days_past_due, snap.bucket))
+        f["status"].setText(formatting.words(snap.status))
+        f["payoff"].parentWidget().layout().labelForField(f["payoff"]).setText(  # type: ignore[union-attr]
+            f"Payoff on {formatting.day(snap.as_of)}")
+        f["original_principal"].setText(formatting.money(terms.principal))
+        f["rate"].setText(f"{terms.rate} %")
+        f["term"].setText(f"{terms.term} {formatting.words(terms.frequency).lower()} installments")
+        f["scheduled_payment"].setText(formatting.money(data.schedule[0].payment) if data.schedule else formatting.DASH)
+        f["start"].setText(formatting.day(terms.start))
+        f["first_due"].setText(formatting.day(terms.first_due))
+        f["interest_method"].setText(formatting.words(terms.interest))
+        f["day_count"].setText(terms.day_count)
+        f["late_fee"].setText(self._late_fee_text(terms))
+
+        self.schedule_model.set_rows(data.schedule)
+        self.ledger_model.set_rows(account.lines)
+        self.audit_model.set_rows(data.audit)
+        self.notes_model.set_rows(data.notes)
+        self._show_parties(data.parties)
+        if data.contacts is None:
+            self.contacts_note.setText(optional.missing_text("The contact log", "collections"))
+        else:
+            self.contacts_note.setText("Log a call or a promise to pay from the Collections view (Ctrl+5). "
+                                       "Adding a free-text note is not available yet (no notes service).")
+        self.contacts_model.set_rows(data.contacts or [])
+        self.promises_model.set_rows(data.promises or [])
+        if data.letters is None:
+            self.letters_note.setText(optional.missing_text("Letters", "letters"))
+            self.open_letter_button.setEnabled(False)
+        else:
+            self.letters_note.setText("Letters sent to this borrower, newest first. Open one to see the PDF "
+                                      "exactly as sent." if data.letters else "No letter has been sent yet.")
+            self.open_letter_button.setEnabled(bool(data.letters))
+        self.letters_model.set_rows(data.letters or [])
+        if first_time:
+            for table in (self.schedule_table, self.audit_table, self.notes_table, self.contacts_table,
+                          self.promises_table, self.letters_table):
+                fit_columns(table)
+            if not restore_header(self.workspace.settings, "account/ledgerHeader", self.ledger_table):
+                fit_columns(self.ledger_table, 24)
+            self.ledger_table.scrollToBottom()
+        self._ledger_selection()
+        self.account_shown.emit(data)
+
+    @staticmethod
+    def _late_fee_text(terms: Any) -> str:
+        rule = terms.late_fee
+        if rule is None:
+            return "None"
+        if rule.fixed is not None:
+            amount = formatting.money(rule.fixed)
+        else:
+            amount = f"{rule.percent} % of the installment"
+            if rule.minimum is not None or rule.maximum is not None:
+                amount += f" ({formatting.money(rule.minimum)} to {formatting.money(rule.maximum)})"
+        return f"{amount} after {rule.grace_days} days' grace"
+
+    def _show_parties(self, parties: list[Party]) -> None:
+        while self.parties_layout.count():
+            item = self.parties_layout.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        for party in parties:
+            box = QGroupBox(f"{formatting.words(party.role)}: {party.name}")
+            form = QFormLayout(box)
+            rows = [
+                ("Address", party.address or formatting.DASH),
+                ("Mobile phone", party.mobile_phone or formatting.DASH),
+                ("Home phone", party.home_phone or formatting.DASH),
+                ("Work phone", party.work_phone or formatting.DASH),
+                ("E-mail", party.email or formatting.DASH),
+                ("Date of birth", formatting.day(party.date_of_birth)),
+                ("SSN / TIN", party.tax_id_masked or formatting.DASH),
+                ("Time zone", party.time_zone),
+                ("Cease contact", "Yes: do not contact" if party.cease_contact else "No"),
+                ("Attorney", "Yes: contact the attorney only" if party.attorney_represented else "No"),
+            ]
+            for label, value in rows:
+                text = QLabel(value)
+                text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+                form.addRow(label, text)
+            self.parties_layout.addWidget(box)
+
+    # ------------------------------------------------------------ ledger actions
+    def selected_line(self) -> LedgerLine | None:
+        rows = self.ledger_table.selectionModel().selectedRows()
+        return self.ledger_model.row_at(rows[0].row()) if rows else None
+
+    def _ledger_selection(self, *_args: QItemSelection) -> None:
+        line = self.selected_line()
+        ok = (
+            line is not None
+            and line.type == "payment"
+            and line.entry_id is not None
+            and not line.reversed
+            and self.ledger_model.reversed_by(line) is None
+            and self.data is not None
+            and self.data.account.snapshot.as_of >= self.data.account.business_date
+        )
+        self.reverse_button.setEnabled(ok)
+        self.reverse_action.setEnabled(ok and self.workspace.can(permissions.REVERSE))
+
+    def reverse_selected(self) -> None:
+        line = self.selected_line()
+        if line is None or not self.reverse_button.isEnabled() or self.loan_number is None:
+            return
+        dialog = ReverseDialog(self.workspace, line, self.loan_number, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+
+    def _follow_link(self) -> None:
+        line = self.selected_line()
+        if line is None:
+            return
+        target = line.reverses_id or self.ledger_model.reversed_by(line)
+        if target is not None:
+            row = self.ledger_model.row_of_entry(target)
+            if row is not None:
+                self.ledger_table.selectRow(row)
+
+    def select_entry(self, entry_id: int) -> bool:
+        row = self.ledger_model.row_of_entry(entry_id)
+        if row is None:
+            return False
+        self.tabs.setCurrentIndex(2)
+        self.ledger_table.selectRow(row)
+        return True
+
+    # ------------------------------------------------------------ letters
+    def _open_letter(self) -> None:
+        letters = optional.service("letters")
+        rows = self.letters_table.selectionModel().selectedRows()
+        if letters is None or not rows or not self.workspace.can(permissions.PRINT_LETTERS):
+            return
+        record = self.letters_model.row_at(rows[0].row())
+        letter_id = record.id
+        ctx = self.workspace.ctx
+        # A reprint is audited, so it is a write.
+        self.workspace.tasks.write(lambda: letters.reprint(ctx, letter_id),
+                                   lambda pdf: open_pdf(pdf, f"keel-letter-{letter_id}-"), owner=self,
+                                   label="Opening the letter\N{HORIZONTAL ELLIPSIS}")
+
+    def _letter(self, *, issue: bool) -> None:
+        letters = optional.service("letters")
+        if letters is None or self.loan_number is None:
+            return
+        ctx, number, kind = self.workspace.ctx, self.loan_number, self.letter_kind.currentData()
+
+        def done(result: Any) -> None:
+            pdf = getattr(result, "pdf_bytes", None)
+            if pdf:
+                open_pdf(pdf, f"keel-{kind}-{number}-")
+
+        if issue:
+            self.workspace.tasks.write(lambda: letters.issue_letter(ctx, kind, number), done, owner=self,
+                                       label="Issuing the letter\N{HORIZONTAL ELLIPSIS}",
+                                       change=Change("letter_issued", (number,)))
+        else:
+            self.workspace.tasks.read(lambda: letters.render_letter(ctx, kind, number), done, owner=self,
+                                      label="Rendering the letter\N{HORIZONTAL ELLIPSIS}")
+
+    # ------------------------------------------------------------ changes
+    def apply_change(self, change: Change) -> None:
+        if change.touches(self.loan_number) or change.kind in ("day_closed", "batch_posted"):
+            self.refresh()
+
+    def save_state(self) -> None:
+        save_header(self.workspace.settings, "account/ledgerHeader", self.ledger_table)

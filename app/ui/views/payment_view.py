@@ -1,0 +1,454 @@
+"""Post one payment: loan, amount, effective date, method, reference, and a preview first.
+
+Entirely keyboard-driven: Tab moves between fields; Enter in the loan field
+goes to the amount; Enter anywhere else (or Ctrl+Enter) posts -- but only
+once the preview on screen is the preview of exactly what is typed, so the
+clerk always sees how the payment will be applied before it is posted.  A bad
+loan number, a zero or negative amount and a date after the open business
+date are refused on the spot, in words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDateEdit,
+    QFormLayout,
+    QFrame,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.services import permissions, search, servicing
+from app.services.errors import NeedsConfirmation
+from app.services.servicing import Posted, Preview
+from app.ui import formatting
+from app.ui.messages import confirm, error_text, preview_detail
+from app.ui.views.view import View
+from app.ui.widgets.money_edit import MoneyEdit
+from app.ui.workers import Change
+from app.ui.workspace import Workspace
+
+METHOD_TEXT = {"check": "Check", "ach": "ACH", "cash": "Cash", "card": "Card", "money_order": "Money order"}
+ALLOCATION_PARTS = ("interest", "principal", "fees", "suspense", "refund")
+
+
+@dataclass(frozen=True)
+class Inputs:
+    loan_number: str
+    amount: Decimal
+    effective_date: date
+    method: str
+    reference: str | None
+
+
+class PaymentView(View):
+    title = "Payment entry"
+    shortcut = "Ctrl+3"
+
+    #: A payment was posted (tests and the status bar).
+    payment_posted = Signal(object)
+    #: A preview for the current inputs is on screen.
+    preview_shown = Signal(object)
+
+    def __init__(self, workspace: Workspace, parent: QWidget | None = None) -> None:
+        super().__init__(workspace, parent)
+        self.setObjectName("paymentView")
+        self._preview: Preview | None = None
+        self._preview_inputs: Inputs | None = None
+        self._generation = 0
+        self._posting = False
+        #: Loan numbers as the database spells them, keyed by their upper case.
+        self._canonical: dict[str, str] = {}
+
+        heading = QLabel("Post a payment")
+        font = heading.font()
+        font.setPointSizeF(font.pointSizeF() * 1.3)
+        font.setBold(True)
+        heading.setFont(font)
+
+        self.loan_edit = QLineEdit()
+        self.loan_edit.setObjectName("paymentLoan")
+        self.loan_edit.setPlaceholderText("KL-000123")
+        self.loan_info = QLabel()
+        self.loan_info.setObjectName("paymentLoanInfo")
+        self.loan_info.setWordWrap(True)
+        self.amount_edit = MoneyEdit()
+        self.amount_edit.setObjectName("paymentAmount")
+        self.date_edit = QDateEdit()
+        self.date_edit.setObjectName("paymentDate")
+        self.date_edit.setCalendarPopup(True)
+        self.date_edit.setDisplayFormat("yyyy-MM-dd")
+        self.method_combo = QComboBox()
+        self.method_combo.setObjectName("paymentMethod")
+        for code in servicing.PAYMENT_METHODS:
+            self.method_combo.addItem(METHOD_TEXT.get(code, formatting.words(code)), code)
+        self.reference_edit = QLineEdit()
+        self.reference_edit.setObjectName("paymentReference")
+        self.reference_edit.setPlaceholderText("Check number, ACH trace, receipt")
+        self.reference_edit.setMaxLength(64)
+        width = self.fontMetrics().averageCharWidth() * 28
+        for widget in (self.loan_edit, self.amount_edit, self.date_edit, self.method_combo, self.reference_edit):
+            widget.setMinimumWidth(width)
+
+        form = QFormLayout()
+        form.addRow("&Loan number:", self.loan_edit)
+        form.addRow("", self.loan_info)
+        form.addRow("&Amount:", self.amount_edit)
+        form.addRow("&Effective date:", self.date_edit)
+        form.addRow("&Method:", self.method_combo)
+        form.addRow("Re&ference:", self.reference_edit)
+
+        self.problem_label = QLabel()
+        self.problem_label.setObjectName("paymentProblem")
+        self.problem_label.setWordWrap(True)
+        self.problem_label.setStyleSheet("color: #a00000;")
+        self.post_button = QPushButton("&Post payment")
+        self.post_button.setObjectName("postPaymentButton")
+        self.post_button.setToolTip("Post exactly as previewed (Enter or Ctrl+Enter)")
+        self.post_button.setEnabled(False)
+        self.post_button.setAutoDefault(True)
+        self.clear_button = QPushButton("C&lear")
+        self.clear_button.setObjectName("clearPayment")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.post_button)
+        buttons.addWidget(self.clear_button)
+        buttons.addStretch(1)
+        if not workspace.can(permissions.POST_PAYMENT):
+            self.post_button.setVisible(False)
+            buttons.addWidget(QLabel("You may preview payments; posting needs the clerk, manager or admin role."))
+
+        entry = QWidget()
+        entry_layout = QVBoxLayout(entry)
+        entry_layout.addWidget(heading)
+        entry_layout.addLayout(form)
+        entry_layout.addWidget(self.problem_label)
+        entry_layout.addLayout(buttons)
+        entry_layout.addStretch(1)
+
+        # ---------------------------------------------------------- preview
+        self.preview_box = QGroupBox("How it will be applied")
+        self.preview_box.setObjectName("paymentPreview")
+        grid = QGridLayout(self.preview_box)
+        self.allocation: dict[str, QLabel] = {}
+        for row, part in enumerate(ALLOCATION_PARTS):
+            grid.addWidget(QLabel(formatting.words(part)), row, 0)
+            label = QLabel(formatting.DASH)
+            label.setObjectName(f"allocation_{part}")
+            label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            grid.addWidget(label, row, 1)
+            self.allocation[part] = label
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.HLine)
+        grid.addWidget(line, len(ALLOCATION_PARTS), 0, 1, 2)
+        self.changes_label = QLabel()
+        self.changes_label.setObjectName("paymentChanges")
+        self.changes_label.setWordWrap(True)
+        self.changes_label.setTextFormat(Qt.TextFormat.RichText)
+        grid.addWidget(self.changes_label, len(ALLOCATION_PARTS) + 1, 0, 1, 2)
+        grid.setColumnStretch(1, 1)
+        grid.setRowStretch(len(ALLOCATION_PARTS) + 2, 1)
+
+        self.result_label = QLabel()
+        self.result_label.setObjectName("paymentResult")
+        self.result_label.setWordWrap(True)
+        self.result_label.setTextFormat(Qt.TextFormat.RichText)
+        self.open_account_button = QPushButton("&Open the account")
+        self.open_account_button.setObjectName("openPostedAccount")
+        self.open_account_button.hide()
+        self._last_posted: str | None = None
+        result_box = QGroupBox("Last posted")
+        result_layout = QVBoxLayout(result_box)
+        result_layout.addWidget(self.result_label)
+        result_layout.addWidget(self.open_account_button, 0, Qt.AlignmentFlag.AlignLeft)
+
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.addWidget(self.preview_box, 1)
+        side_layout.addWidget(result_box)
+
+        layout = QHBoxLayout(self)
+        layout.addWidget(entry, 1)
+        layout.addWidget(side, 1)
+
+        # ---------------------------------------------------------- behaviour
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(250)
+        self._timer.timeout.connect(self._request_preview)
+        self._lookup_timer = QTimer(self)
+        self._lookup_timer.setSingleShot(True)
+        self._lookup_timer.setInterval(250)
+        self._lookup_timer.timeout.connect(self._lookup)
+        self.loan_edit.textEdited.connect(lambda _t: (self._lookup_timer.start(), self._inputs_changed()))
+        self.amount_edit.value_changed.connect(lambda _v: self._inputs_changed())
+        self.date_edit.dateChanged.connect(lambda _d: self._inputs_changed())
+        self.method_combo.currentIndexChanged.connect(lambda _i: self._inputs_changed())
+        self.reference_edit.textEdited.connect(lambda _t: self._inputs_changed())
+        self.loan_edit.returnPressed.connect(self._loan_entered)
+        self.amount_edit.returnPressed.connect(self.post)
+        self.reference_edit.returnPressed.connect(self.post)
+        self.post_button.clicked.connect(self.post)
+        self.clear_button.clicked.connect(lambda: self.start(None))
+        self.open_account_button.clicked.connect(self._open_posted)
+        for widget in (self.date_edit, self.method_combo):
+            widget.installEventFilter(self)
+        for sequence in ("Ctrl+Return", "Ctrl+Enter"):
+            shortcut = QShortcut(QKeySequence(sequence), self)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(self.post)
+        self.setTabOrder(self.loan_edit, self.amount_edit)
+        self.setTabOrder(self.amount_edit, self.date_edit)
+        self.setTabOrder(self.date_edit, self.method_combo)
+        self.setTabOrder(self.method_combo, self.reference_edit)
+        self.setTabOrder(self.reference_edit, self.post_button)
+        self._reset_date()
+        workspace.business_date_changed.connect(lambda _d: self._reset_date())
+        self._clear_preview()
+
+    # ------------------------------------------------------------ entry
+    def _reset_date(self) -> None:
+        today = formatting.to_qdate(self.workspace.business_date)
+        self.date_edit.setMaximumDate(today)
+        self.date_edit.setDate(today)
+
+    def start(self, loan_number: str | None) -> None:
+        """Begin a new payment, optionally for ``loan_number``; focus the first empty field."""
+        self.loan_edit.setText(loan_number or "")
+        self.amount_edit.clear()
+        self.reference_edit.clear()
+        self.problem_label.clear()
+        self._reset_date()
+        self._clear_preview()
+        if loan_number:
+            self._lookup()
+            self.amount_edit.setFocus()
+        else:
+            self.loan_info.clear()
+            self.loan_edit.setFocus()
+
+    def activate(self) -> None:
+        super().activate()
+        if not self.loan_edit.text():
+            self.loan_edit.setFocus()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # Qt's name
+        if event.type() == QEvent.Type.KeyPress:
+            assert isinstance(event, QKeyEvent)
+            if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not (
+                watched is self.method_combo and self.method_combo.view().isVisible()
+            ):
+                self.post()
+                return True
+        return super().eventFilter(watched, event)
+
+    def _loan_entered(self) -> None:
+        self._lookup_timer.stop()
+        self._lookup()
+        self.amount_edit.setFocus()
+
+    def inputs(self) -> Inputs | None:
+        """What is typed, if it is complete and plausible; else None (and says why)."""
+        number = self.loan_edit.text().strip()
+        amount = self.amount_edit.value()
+        if not number:
+            return None
+        if amount is None:
+            return None
+        if amount <= 0:
+            self.problem_label.setText("Amount: a payment must be more than zero.")
+            return None
+        day = formatting.from_qdate(self.date_edit.date())
+        if day > self.workspace.business_date:
+            self.problem_label.setText(f"Effective date: {day} is after the open business date "
+                                       f"{self.workspace.business_date}.")
+            return None
+        return Inputs(self._canonical.get(number.upper(), number), amount, day,
+                      str(self.method_combo.currentData()), self.reference_edit.text().strip() or None)
+
+    def _inputs_changed(self) -> None:
+        self.problem_label.clear()
+        if self._preview_inputs is not None and self.inputs() != self._preview_inputs:
+            self._clear_preview(keep_loan=True)
+        self.post_button.setEnabled(False)
+        self._timer.start()
+
+    def _lookup(self) -> None:
+        number = self.loan_edit.text().strip()
+        if not number:
+            self.loan_info.clear()
+            return
+        ctx = self.workspace.ctx
+
+        def done(hits: list[search.LoanHit]) -> None:
+            if self.loan_edit.text().strip() != number:
+                return
+            exact = [h for h in hits if h.loan_number.upper() == number.upper()]
+            if not exact:
+                self.loan_info.setText(f"No loan numbered \u201c{number}\u201d.")
+                self.loan_info.setStyleSheet("color: #a00000;")
+                return
+            hit = exact[0]
+            if hit.loan_number not in self._canonical.values() or hit.loan_number != number:
+                self._canonical[number.upper()] = hit.loan_number
+                self._inputs_changed()
+            self.loan_info.setStyleSheet("")
+            self.loan_info.setText(f"{hit.borrower} \N{EM DASH} amount due {formatting.money(hit.amount_due)}, "
+                                   f"{formatting.days_past_due_text(hit.days_past_due, hit.bucket).lower()}, "
+                                   f"{formatting.words(hit.status).lower()}")
+
+        self.workspace.tasks.read(lambda: search.search_loans(ctx, number, 5), done, owner=self)
+
+    # ------------------------------------------------------------ preview
+    def _clear_preview(self, keep_loan: bool = False) -> None:
+        self._preview = None
+        self._preview_inputs = None
+        for label in self.allocation.values():
+            label.setText(formatting.DASH)
+        self.changes_label.setText("Type the loan number and the amount to see how the payment will be applied.")
+        self.post_button.setEnabled(False)
+
+    def _request_preview(self) -> None:
+        inputs = self.inputs()
+        if inputs is None:
+            return
+        self._generation += 1
+        generation = self._generation
+        ctx = self.workspace.ctx
+
+        def done(preview: Preview) -> None:
+            if generation != self._generation or self.inputs() != inputs:
+                return
+            self._show_preview(inputs, preview)
+
+        def failed(exc: BaseException) -> None:
+            if generation != self._generation:
+                return
+            self._clear_preview()
+            self.problem_label.setText(error_text(exc))
+
+        self.workspace.tasks.read(
+            lambda: servicing.preview_payment(ctx, inputs.loan_number, inputs.amount, inputs.effective_date),
+            done, failed, owner=self)
+
+    def _show_preview(self, inputs: Inputs, preview: Preview) -> None:
+        self._preview, self._preview_inputs = preview, inputs
+        for part in ALLOCATION_PARTS:
+            self.allocation[part].setText(formatting.money(getattr(preview.allocation, part)))
+        before, after = preview.before, preview.after
+        rows = [
+            ("Principal", formatting.money(before.principal), formatting.money(after.principal)),
+            ("Amount due", formatting.money(before.amount_due), formatting.money(after.amount_due)),
+            ("Next due", formatting.day(before.next_due), formatting.day(after.next_due)),
+            ("Past due", formatting.days_past_due_text(before.days_past_due, before.bucket),
+             formatting.days_past_due_text(after.days_past_due, after.bucket)),
+            ("Payoff", formatting.money(before.payoff), formatting.money(after.payoff)),
+        ]
+        html = ["<table cellspacing='4'><tr><th></th><th align='right'>Before</th><th align='right'>After</th></tr>"]
+        for name, was, will in rows:
+            weight = " style='font-weight:bold'" if was != will else ""
+            html.append(f"<tr><td>{name}</td><td align='right'>{was}</td><td align='right'{weight}>{will}</td></tr>")
+        html.append("</table>")
+        if preview.backdated:
+            html.append(f"<p><b>Back-dated</b> to {formatting.day(preview.effective_date)}: everything after it is "
+                        "worked out again; you will be asked to confirm.</p>")
+        self.changes_label.setText("".join(html))
+        self.post_button.setEnabled(self.workspace.can(permissions.POST_PAYMENT))
+        self.preview_shown.emit(preview)
+
+    def preview_is_current(self) -> bool:
+        inputs = self.inputs()
+        return inputs is not None and self._preview is not None and inputs == self._preview_inputs
+
+    # ------------------------------------------------------------ posting
+    def post(self) -> None:
+        if self._posting or not self.workspace.can(permissions.POST_PAYMENT):
+            return
+        inputs = self.inputs()
+        if inputs is None:
+            if not self.problem_label.text():
+                missing = "the loan number" if not self.loan_edit.text().strip() else "the amount"
+                self.problem_label.setText(f"Enter {missing} first.")
+            return
+        if not self.preview_is_current():
+            # Never post what the clerk has not seen: show the preview, post on the next Enter.
+            self._timer.stop()
+            self._request_preview()
+            self.problem_label.setText("Check how the payment will be applied, then press Enter to post.")
+            return
+        self._post(inputs, confirm_duplicate=False, confirm_backdated=False)
+
+    def _post(self, inputs: Inputs, *, confirm_duplicate: bool, confirm_backdated: bool) -> None:
+        self._posting = True
+        self.post_button.setEnabled(False)
+        ctx = self.workspace.ctx
+
+        def work() -> Posted:
+            return servicing.post_payment(
+                ctx, inputs.loan_number, inputs.amount, inputs.effective_date, method=inputs.method,
+                reference=inputs.reference, confirm_duplicate=confirm_duplicate, confirm_backdated=confirm_backdated,
+            )
+
+        def failed(exc: BaseException) -> None:
+            self._posting = False
+            if isinstance(exc, NeedsConfirmation):
+                duplicate = exc.preview is None
+
+                def again() -> None:
+                    self._post(inputs, confirm_duplicate=confirm_duplicate or duplicate,
+                               confirm_backdated=confirm_backdated or not duplicate)
+
+                confirm(self, str(exc), again, detail=preview_detail(exc),
+                        yes_text="Post anyway" if duplicate else "Post back-dated",
+                        on_no=lambda: self.post_button.setEnabled(True))
+                return
+            self.problem_label.setText(error_text(exc))
+            self.post_button.setEnabled(True)
+
+        self.workspace.tasks.write(work, self._posted, failed, owner=self,
+                                   label="Posting the payment\N{HORIZONTAL ELLIPSIS}",
+                                   change=lambda posted: Change("payment_posted", (posted.loan_number,)))
+
+    def _posted(self, posted: Posted) -> None:
+        self._posting = False
+        a = posted.allocation
+        self._last_posted = posted.loan_number
+        self.result_label.setText(
+            f"<b>Posted</b> entry #{posted.entry_id} to {posted.loan_number}: "
+            f"interest {formatting.money(a.interest)}, principal {formatting.money(a.principal)}, "
+            f"fees {formatting.money(a.fees)}"
+            + (f", suspense {formatting.money(a.suspense)}" if a.suspense else "")
+            + (f", refund due {formatting.money(a.refund)}" if a.refund else "")
+            + f".<br>Principal now {formatting.money(posted.snapshot.principal)}; "
+            f"amount due {formatting.money(posted.snapshot.amount_due)}."
+        )
+        self.open_account_button.show()
+        self.payment_posted.emit(posted)
+        # Ready for the next payment: same date and method, new loan.
+        self.loan_edit.clear()
+        self.loan_info.clear()
+        self.amount_edit.clear()
+        self.reference_edit.clear()
+        self._clear_preview()
+        self.loan_edit.setFocus()
+
+    def _open_posted(self) -> None:
+        window = self.window()
+        if self._last_posted and hasattr(window, "open_account"):
+            window.open_account(self._last_posted)
+
+    def apply_change(self, change: Change) -> None:
+        if self._preview_inputs is not None and change.touches(self._preview_inputs.loan_number):
+            self._request_preview()

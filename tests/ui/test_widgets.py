@@ -1,0 +1,139 @@
+"""The amount field, formatting, and the background worker (no database)."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+import pytest
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QFocusEvent
+from PySide6.QtWidgets import QApplication, QProgressDialog, QWidget
+
+from app.ui import formatting
+from app.ui.widgets.money_edit import MoneyEdit
+from app.ui.workers import PROGRESS_DELAY_MS, Change, TaskRunner
+from tests.ui.helpers import settle
+
+pytestmark = pytest.mark.qt
+
+
+@pytest.mark.parametrize(
+    ("typed", "shown", "value"),
+    [
+        ("1234.5", "1234.5", Decimal("1234.50")),
+        ("1,234.56", "1,234.56", Decimal("1234.56")),
+        ("$12", "$12", Decimal("12.00")),
+        ("12.345", "12.34", Decimal("12.34")),  # the third decimal is refused as it is typed
+        ("12a.3b", "12.3", Decimal("12.30")),  # letters never get in
+        ("-5", "5", Decimal("5.00")),  # no minus sign in a payment amount
+        ("", "", None),
+        (".", ".", None),
+    ],
+)
+def test_money_edit_filters_keys_and_returns_a_decimal(qtbot, typed, shown, value) -> None:
+    edit = MoneyEdit()
+    qtbot.addWidget(edit)
+    qtbot.keyClicks(edit, typed)
+    assert edit.text() == shown
+    assert edit.value() == value
+    assert value is None or isinstance(edit.value(), Decimal)
+    assert edit.alignment() & Qt.AlignmentFlag.AlignRight
+
+
+def test_money_edit_negative_when_allowed_and_reformats_on_leaving(qtbot) -> None:
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    edit = MoneyEdit(parent, allow_negative=True)
+    parent.show()
+    edit.setFocus()
+    qtbot.keyClicks(edit, "-1234567.8")
+    assert edit.value() == Decimal("-1234567.80")
+    QApplication.sendEvent(edit, QFocusEvent(QEvent.Type.FocusOut, Qt.FocusReason.TabFocusReason))
+    assert edit.text() == "-1,234,567.80"
+    seen: list[object] = []
+    edit.value_changed.connect(seen.append)
+    edit.set_value(Decimal("0.10"))
+    assert edit.text() == "0.10" and seen[-1] == Decimal("0.10")
+
+
+def test_formatting() -> None:
+    assert formatting.money(Decimal("1234.5")) == "$1,234.50"
+    assert formatting.money(Decimal("-3")) == "-$3.00"
+    assert formatting.money(None) == "\u2014"
+    assert formatting.days_past_due_text(0, "current") == "Current"
+    assert formatting.days_past_due_text(1, "1-29") == "1 day past due (1-29)"
+    assert formatting.days_past_due_text(45, "30-59") == "45 days past due (30-59)"
+    assert formatting.words("promise_to_pay") == "Promise to pay"
+
+
+def test_worker_runs_off_the_gui_thread_and_reports_back(qtbot) -> None:
+    import threading
+
+    runner = TaskRunner()
+    gui = threading.get_ident()
+    results: list[object] = []
+    changes: list[Change] = []
+    runner.changed.connect(changes.append)
+    runner.read(lambda: threading.get_ident(), results.append)
+    runner.write(lambda: "written", results.append, change=lambda r: Change("payment_posted", ("KL-1",)))
+    settle(qtbot, runner)
+    assert results[0] != gui and "written" in results
+    assert changes == [Change("payment_posted", ("KL-1",))]
+    assert changes[0].touches("KL-1") and not changes[0].touches("KL-2")
+    assert Change("day_closed").touches("KL-9")
+
+
+def test_worker_failures_go_to_the_failure_callback(qtbot) -> None:
+    runner = TaskRunner()
+    failures: list[BaseException] = []
+
+    def boom() -> None:
+        raise ValueError("no")
+
+    runner.read(boom, lambda _r: pytest.fail("must not succeed"), failures.append)
+    settle(qtbot, runner)
+    assert isinstance(failures[0], ValueError)
+    unhandled: list[BaseException] = []
+    runner.default_failure = lambda owner, exc: unhandled.append(exc)
+    runner.write(boom)
+    settle(qtbot, runner)
+    assert isinstance(unhandled[0], ValueError)
+
+
+def test_progress_dialog_only_for_slow_work(qtbot) -> None:
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    parent.show()
+    runner = TaskRunner()
+    runner.write(lambda: None, owner=parent, label="Quick")
+    settle(qtbot, runner)
+    qtbot.wait(PROGRESS_DELAY_MS + 100)
+    assert not [d for d in parent.window().findChildren(QProgressDialog) if d.isVisible()]
+
+    runner.write(lambda: time.sleep((PROGRESS_DELAY_MS + 400) / 1000), owner=parent, label="Slow")
+    qtbot.waitUntil(lambda: any(d.isVisible() for d in parent.window().findChildren(QProgressDialog)), timeout=3000)
+    settle(qtbot, runner)
+    assert not [d for d in parent.window().findChildren(QProgressDialog) if d.isVisible()]
+
+
+def test_one_writer_thread(qtbot) -> None:
+    import threading
+
+    runner = TaskRunner()
+    running: list[int] = []
+    overlap: list[bool] = []
+    lock = threading.Lock()
+
+    def write() -> None:
+        with lock:
+            running.append(1)
+            overlap.append(len(running) > 1)
+        time.sleep(0.02)
+        with lock:
+            running.pop()
+
+    for _ in range(5):
+        runner.write(write)
+    settle(qtbot, runner)
+    assert overlap == [False] * 5
