@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from reportlab import rl_config
 from reportlab.lib import colors
 from reportlab.lib.units import inch
 from reportlab.pdfgen.canvas import Canvas
@@ -62,6 +63,10 @@ from app.reports.layout import (
     money,
     short_date,
 )
+
+# Streams in binary, not ASCII85: the embedded font subsets were half of each letter's
+# rendering time (issue 6 benchmark), and no one reads a letter's PDF as text.
+rl_config.useA85 = 0
 
 TITLES = {
     "late-notice": "Late notice",

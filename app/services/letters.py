@@ -332,8 +332,18 @@ def _lender(session: Session) -> Lender:
     )
 
 
-def _trigger_days(loan: Loan, kind: str) -> int:
+def _trigger_days(loan: Loan, kind: str, cache: dict[tuple[int, str], int] | None = None) -> int:
     """Days past due at which the product sends ``kind`` (1 when it names no trigger)."""
+    key = (loan.product_version_id, kind)
+    if cache is not None and key in cache:
+        return cache[key]
+    days = _read_trigger_days(loan, kind)
+    if cache is not None:
+        cache[key] = days
+    return days
+
+
+def _read_trigger_days(loan: Loan, kind: str) -> int:
     try:
         from app.services.products import rules_of
 
@@ -831,6 +841,7 @@ def _prepare(
     opts: dict[str, Any],
     *,
     trigger_check: bool = False,
+    triggers: dict[tuple[int, str], int] | None = None,
 ) -> _Prepared:
     """The figures and the spec of one letter; raises _Drop if it must not be sent."""
     lo = _Loan(session, loan, open_book(session, loan), today)
@@ -841,7 +852,7 @@ def _prepare(
     snap = lo.snap(day)
     if trigger_check and kind in COLLECTION_KINDS and loan.status == "active":
         # A queued letter is re-checked at print time: a loan cured since is dropped.
-        trigger = _trigger_days(loan, kind)
+        trigger = _trigger_days(loan, kind, triggers)
         if snap.days_past_due < trigger:
             if snap.days_past_due == 0:
                 raise _Drop("cured: the loan is current")
@@ -1020,6 +1031,7 @@ def _run(
             raise InvalidInput("letter_date", f"{day} is after the open business date {today}")
         lender = _lender(session)
         texts: dict[str, templates.LetterText] = {}
+        triggers: dict[tuple[int, str], int] = {}
         jobs: list[_Job] = jobs_of(session, dropped)
         total = len(jobs)
         for done, job in enumerate(jobs):
@@ -1032,7 +1044,7 @@ def _run(
                 texts[job.kind] = _current_template(session, job.kind)
             try:
                 job.prepared = _prepare(session, job.kind, loan, today, day, lender, texts[job.kind], opts,
-                                        trigger_check=action == "queued")
+                                        trigger_check=action == "queued", triggers=triggers)
                 ready.append(job)
             except _Drop as drop:
                 dropped.append((Dropped(loan.loan_number, job.kind, drop.reason,
@@ -1040,7 +1052,7 @@ def _run(
             except InvalidInput as exc:
                 dropped.append((Dropped(loan.loan_number, job.kind, str(exc),
                                         job.queue_ids[0] if job.queue_ids else None), job.queue_ids))
-            session.expunge_all()  # keep the identity map small on long runs
+            session.expunge_all()  # a small identity map keeps every later query fast
     # 2. Render each letter on its own (the record) and all together (the print file).
     total = len(ready) * 2 if ready else 1
     for done, job in enumerate(ready):
