@@ -202,7 +202,10 @@ def search_loans(ctx: ServiceContext, text: str, limit: int = 50) -> list[LoanHi
         if only_digits and len(digits) >= 7:
             return _by_phone(session, digits, limit)
         if re.search(r"\d", query):
-            return _by_loan_number(session, query, limit)
+            hits = _by_loan_number(session, query, limit)
+            if hits or not re.search(r"[A-Za-z]{2}", query):
+                return hits
+            return _by_name(session, query, limit)  # a name with digits in it ("Borrower002")
         if re.match(r"[A-Za-z]{1,4}-", query):  # "KL-": a loan number's prefix, or a hyphenated name
             hits = _by_loan_number(session, query, limit)
             if hits:

@@ -78,6 +78,9 @@ def open_window(make_workspace: Callable[[str], Workspace], qtbot: object) -> Ca
         qtbot.addWidget(window)  # type: ignore[attr-defined]
         window.show()
         qtbot.waitExposed(window)  # type: ignore[attr-defined]
+        # Focus and widget shortcuts need the active window, as on a desk.
+        window.activateWindow()
+        qtbot.waitActive(window)  # type: ignore[attr-defined]
         qtbot.wait(10)  # type: ignore[attr-defined]
         settle(qtbot, workspace.tasks)
         return window

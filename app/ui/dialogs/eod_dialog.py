@@ -14,7 +14,6 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QDateEdit,
     QDialog,
     QFormLayout,
     QHBoxLayout,
@@ -32,6 +31,7 @@ from app.ui.models.record_table_model import Column, RecordTableModel
 from app.ui.widgets.table import fit_columns, make_table
 from app.ui.workers import Change
 from app.ui.workspace import Workspace
+from app.ui.widgets.date_edit import DateEdit
 
 
 def time_left(done: int, total: int, elapsed: float) -> str:
@@ -82,10 +82,8 @@ class EodDialog(QDialog):
             "late fees are assessed, delinquency and statuses are updated, letters are queued and promises "
             "settled; then the business date moves on. Every desk sees the new date.")
         self.intro.setWordWrap(True)
-        self.through_edit = QDateEdit()
+        self.through_edit = DateEdit()
         self.through_edit.setObjectName("eodThrough")
-        self.through_edit.setCalendarPopup(True)
-        self.through_edit.setDisplayFormat("yyyy-MM-dd")
         self.through_edit.setMinimumDate(formatting.to_qdate(today))
         self.through_edit.setMaximumDate(formatting.to_qdate(max(date.today(), today)))
         self.through_edit.setDate(formatting.to_qdate(today))

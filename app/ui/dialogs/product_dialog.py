@@ -19,7 +19,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDateEdit,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -44,6 +43,7 @@ from app.ui.messages import error_text
 from app.ui.widgets.money_edit import MoneyEdit
 from app.ui.workers import Change
 from app.ui.workspace import Workspace
+from app.ui.widgets.date_edit import DateEdit
 
 WATERFALLS = [tuple(p) for p in itertools.permutations(terms_module.WATERFALL_PARTS)]
 _TRIGGER = re.compile(r"^\s*([a-z0-9][a-z0-9_-]*)\s*(?:@|:|\s)\s*(\d+)\s*$")
@@ -85,10 +85,8 @@ class ProductDialog(QDialog):
         self.description_edit = QLineEdit(product.description or "" if product else "")
         for widget in (self.code_edit, self.name_edit, self.description_edit):
             widget.setEnabled(product is None)
-        self.effective_edit = QDateEdit()
+        self.effective_edit = DateEdit()
         self.effective_edit.setObjectName("productEffective")
-        self.effective_edit.setCalendarPopup(True)
-        self.effective_edit.setDisplayFormat("yyyy-MM-dd")
         self.effective_edit.setDate(formatting.to_qdate(workspace.business_date + timedelta(days=1 if product else 0)))
 
         self.interest = _combo("ruleInterest", terms_module.INTEREST_METHODS, rules.interest)

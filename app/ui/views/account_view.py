@@ -20,7 +20,6 @@ from PySide6.QtCore import QDate, QItemSelection, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
-    QDateEdit,
     QFormLayout,
     QFrame,
     QGridLayout,
@@ -53,6 +52,7 @@ from app.ui.widgets.status_badge import StatusBadge
 from app.ui.widgets.table import fit_columns, make_table, restore_header, save_header
 from app.ui.workers import Change
 from app.ui.workspace import Workspace
+from app.ui.widgets.date_edit import DateEdit
 
 
 @dataclass(frozen=True)
@@ -178,10 +178,8 @@ class AccountView(View):
         self.loan_label.setObjectName("loanLabel")
         self.loan_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.badge = StatusBadge()
-        self.as_of_edit = QDateEdit()
+        self.as_of_edit = DateEdit()
         self.as_of_edit.setObjectName("asOfDate")
-        self.as_of_edit.setCalendarPopup(True)
-        self.as_of_edit.setDisplayFormat("yyyy-MM-dd")
         self.as_of_edit.setToolTip("Show the whole account as of this date (by effective date)")
         self.today_button = QPushButton("&Today")
         self.today_button.setObjectName("asOfToday")
@@ -585,7 +583,8 @@ class AccountView(View):
     def _ledger_selection(self, *_args: QItemSelection) -> None:
         line = self.selected_line()
         ok = (
-            line is not None
+            self.workspace.can(permissions.REVERSE)
+            and line is not None
             and line.type == "payment"
             and line.entry_id is not None
             and not line.reversed
@@ -594,11 +593,12 @@ class AccountView(View):
             and self.data.account.snapshot.as_of >= self.data.account.business_date
         )
         self.reverse_button.setEnabled(ok)
-        self.reverse_action.setEnabled(ok and self.workspace.can(permissions.REVERSE))
+        self.reverse_action.setEnabled(ok)
 
     def reverse_selected(self) -> None:
         line = self.selected_line()
-        if line is None or not self.reverse_button.isEnabled() or self.loan_number is None:
+        if (line is None or not self.workspace.can(permissions.REVERSE) or not self.reverse_button.isEnabled()
+                or self.loan_number is None):
             return
         dialog = ReverseDialog(self.workspace, line, self.loan_number, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

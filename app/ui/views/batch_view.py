@@ -19,7 +19,6 @@ from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QDateEdit,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -54,6 +53,7 @@ from app.ui.views.view import View
 from app.ui.widgets.money_edit import MoneyEdit
 from app.ui.workers import Change
 from app.ui.workspace import Workspace
+from app.ui.widgets.date_edit import DateEdit
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -154,10 +154,8 @@ class BatchView(View):
         self.control_edit = MoneyEdit()
         self.control_edit.setObjectName("controlTotal")
         self.control_edit.setToolTip("The deposit slip's total: the payments must add up to it")
-        self.deposit_date = QDateEdit()
+        self.deposit_date = DateEdit()
         self.deposit_date.setObjectName("depositDate")
-        self.deposit_date.setCalendarPopup(True)
-        self.deposit_date.setDisplayFormat("yyyy-MM-dd")
         self.method_combo = QComboBox()
         self.method_combo.setObjectName("batchMethod")
         for code in servicing.PAYMENT_METHODS:

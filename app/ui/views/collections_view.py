@@ -21,7 +21,6 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDateEdit,
     QFormLayout,
     QFrame,
     QGridLayout,
@@ -51,6 +50,7 @@ from app.ui.widgets.status_badge import StatusBadge
 from app.ui.widgets.table import fit_columns, make_table, restore_header, save_header
 from app.ui.workers import Change
 from app.ui.workspace import Workspace
+from app.ui.widgets.date_edit import DateEdit
 
 ALL = ""
 MINE = "\x00mine"
@@ -62,10 +62,8 @@ CHANNEL_TEXT = {"call": "Phone call", "text": "Text message", "email": "E-mail",
 class PromiseRow(QWidget):
     def __init__(self, index: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.date_edit = QDateEdit()
+        self.date_edit = DateEdit()
         self.date_edit.setObjectName(f"promiseDate{index}")
-        self.date_edit.setCalendarPopup(True)
-        self.date_edit.setDisplayFormat("yyyy-MM-dd")
         self.amount_edit = MoneyEdit()
         self.amount_edit.setObjectName(f"promiseAmount{index}")
         self.amount_edit.setMinimumWidth(self.fontMetrics().averageCharWidth() * 14)
@@ -106,24 +104,33 @@ class CollectionsView(View):
         self.collector_combo = QComboBox()
         self.collector_combo.setObjectName("queueCollector")
         self.collector_combo.addItem("All collectors", ALL)
-        if workspace.ctx.actor.role == "collector":
-            self.collector_combo.addItem("Assigned to me", MINE)
+        self.collector_combo.addItem("Assigned to me", MINE)
+        # The desk's last choice; "all" on first use (a new book may have no assignments yet).
+        if workspace.settings.value("collections/collector", "") == MINE:
             self.collector_combo.setCurrentIndex(1)
         self.product_combo = QComboBox()
         self.product_combo.setObjectName("queueProduct")
         self.product_combo.addItem("All products", ALL)
-        self.promised_check = QCheckBox("Include accounts with a live &promise")
+        # The combos say what they filter ("All past due", "All collectors"), so no labels: the row
+        # stays narrow enough for a small screen at 200 %.
+        for combo, name in ((self.bucket_combo, "Bucket"), (self.collector_combo, "Collector"),
+                            (self.product_combo, "Product")):
+            combo.setToolTip(f"{name} filter")
+            combo.setAccessibleName(f"{name} filter")
+        self.promised_check = QCheckBox("Show &promised")
+        self.promised_check.setToolTip("Include accounts with a live promise to pay (left out by default: the "
+                                       "borrower has said when the money comes)")
+        for combo in (self.bucket_combo, self.collector_combo, self.product_combo):
+            # Narrow screens and 200 % scaling: the combos may shrink to ten characters.
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(10)
         self.promised_check.setObjectName("queueIncludePromised")
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.setToolTip("Reload the queue (F5)")
         self.count_label = QLabel()
         self.count_label.setObjectName("queueCount")
         filters = QHBoxLayout()
-        filters.addWidget(QLabel("&Bucket:"))
-        filters.itemAt(filters.count() - 1).widget().setBuddy(self.bucket_combo)  # type: ignore[union-attr]
         filters.addWidget(self.bucket_combo)
-        filters.addWidget(QLabel("C&ollector:"))
-        filters.itemAt(filters.count() - 1).widget().setBuddy(self.collector_combo)  # type: ignore[union-attr]
         filters.addWidget(self.collector_combo)
         filters.addWidget(self.product_combo)
         filters.addWidget(self.promised_check)
@@ -584,5 +591,7 @@ class CollectionsView(View):
     def save_state(self) -> None:
         if self.service is not None:
             save_header(self.workspace.settings, "collections/queueHeader", self.table)
+            self.workspace.settings.setValue("collections/collector",
+                                             MINE if self.collector_combo.currentData() == MINE else "")
             self.workspace.settings.setValue("collections/splitter", self.splitter.saveState())
 

@@ -18,7 +18,6 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
-    QDateEdit,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -41,6 +40,7 @@ from app.ui.widgets.kpi_tile import KpiTile
 from app.ui.widgets.table import make_table
 from app.ui.workers import Change
 from app.ui.workspace import Workspace
+from app.ui.widgets.date_edit import DateEdit
 
 PRINCIPAL_COLOUR = QColor("#2f6db5")
 PAYMENTS_COLOUR = QColor("#2e7d4f")
@@ -153,10 +153,8 @@ class DashboardView(View):
         self.setObjectName("dashboardView")
         self.data: Dashboard | None = None
 
-        self.as_of_edit = QDateEdit()
+        self.as_of_edit = DateEdit()
         self.as_of_edit.setObjectName("dashboardAsOf")
-        self.as_of_edit.setCalendarPopup(True)
-        self.as_of_edit.setDisplayFormat("yyyy-MM-dd")
         self.refresh_button = QPushButton("&Refresh")
         self.refresh_button.setObjectName("dashboardRefresh")
         self.note = QLabel()

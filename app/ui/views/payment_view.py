@@ -18,7 +18,6 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
-    QDateEdit,
     QFormLayout,
     QFrame,
     QGridLayout,
@@ -40,6 +39,7 @@ from app.ui.views.view import View
 from app.ui.widgets.money_edit import MoneyEdit
 from app.ui.workers import Change
 from app.ui.workspace import Workspace
+from app.ui.widgets.date_edit import DateEdit
 
 METHOD_TEXT = {"check": "Check", "ach": "ACH", "cash": "Cash", "card": "Card", "money_order": "Money order"}
 ALLOCATION_PARTS = ("interest", "principal", "fees", "suspense", "refund")
@@ -87,10 +87,8 @@ class PaymentView(View):
         self.loan_info.setWordWrap(True)
         self.amount_edit = MoneyEdit()
         self.amount_edit.setObjectName("paymentAmount")
-        self.date_edit = QDateEdit()
+        self.date_edit = DateEdit()
         self.date_edit.setObjectName("paymentDate")
-        self.date_edit.setCalendarPopup(True)
-        self.date_edit.setDisplayFormat("yyyy-MM-dd")
         self.method_combo = QComboBox()
         self.method_combo.setObjectName("paymentMethod")
         for code in servicing.PAYMENT_METHODS:
@@ -280,7 +278,8 @@ class PaymentView(View):
 
     def _inputs_changed(self) -> None:
         self.problem_label.clear()
-        if self._preview_inputs is not None and self.inputs() != self._preview_inputs:
+        inputs = self.inputs()  # says at once what is wrong (a zero amount, a future date)
+        if self._preview_inputs is not None and inputs != self._preview_inputs:
             self._clear_preview(keep_loan=True)
         self.post_button.setEnabled(False)
         self._timer.start()

@@ -96,7 +96,6 @@ class ProductsPanel(QWidget):
         self.new_button.setVisible(allowed)
         self.version_button.setVisible(allowed)
         buttons = QHBoxLayout()
-        buttons.addWidget(QLabel("Products and their rules. A new version applies to loans boarded after it."))
         buttons.addStretch(1)
         buttons.addWidget(self.new_button)
         buttons.addWidget(self.version_button)
@@ -108,7 +107,10 @@ class ProductsPanel(QWidget):
         splitter = QSplitter()
         splitter.addWidget(self.table)
         splitter.addWidget(right)
+        note = QLabel("Products and their rules. A new version applies to loans boarded after it.")
+        note.setWordWrap(True)
         layout = QVBoxLayout(self)
+        layout.addWidget(note)
         layout.addLayout(buttons)
         layout.addWidget(splitter, 1)
 
