@@ -15,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 
 import platformdirs
-from PySide6.QtCore import QObject, QSettings, Qt, QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from app.services import setup
@@ -68,6 +68,7 @@ class Desk(QObject):
         self.tasks = TaskRunner(self)
         self.tasks.default_failure = lambda owner, exc: messages.show_error(owner, exc)
         self.window: MainWindow | None = None
+        self.workspace: Workspace | None = None
         self.dialog: SignInDialog | None = None
         self.factory: object | None = None
 
@@ -93,6 +94,7 @@ class Desk(QObject):
             label += " \N{EM DASH} demo"
         workspace = Workspace(ctx, self.tasks, self.settings, result.business_date,  # type: ignore[arg-type]
                               database_label=label, database_kind=result.kind, parent=self)
+        self.workspace = workspace
         self.window = MainWindow(workspace)
         self.window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.window.sign_out_requested.connect(self._signed_out)
@@ -104,6 +106,9 @@ class Desk(QObject):
 
     def _window_gone(self) -> None:
         self.window = None
+        if self.workspace is not None:
+            self.workspace.deleteLater()
+            self.workspace = None
         if getattr(self, "_signing_out", False):
             self._signing_out = False
             self._close_factory()
@@ -164,7 +169,10 @@ def run_gui(db_url: str | None, demo: bool, *, demo_url: str | None = None, loca
         desk = Desk(app, connection, local_url)
         desk.start()
         code = app.exec()
+        # Tidy up now, not at some later event loop (tests run several apps in one process).
+        desk.tasks.wait_for_all(10_000)
         desk.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
         return code
     finally:
         signal.signal(signal.SIGINT, previous_handler)

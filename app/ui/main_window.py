@@ -146,8 +146,7 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.date_label)
         self._show_business_date(workspace.business_date)
         workspace.business_date_changed.connect(self._show_business_date)
-        workspace.tasks.busy_changed.connect(lambda busy: self.busy_label.setText("Working\N{HORIZONTAL ELLIPSIS}"
-                                                                                   if busy else ""))
+        workspace.tasks.busy_changed.connect(self._busy)
         workspace.tasks.changed.connect(self._changed)
 
         self._build_menus()
@@ -240,6 +239,9 @@ class MainWindow(QMainWindow):
         self.close()
 
     # ------------------------------------------------------------ status
+    def _busy(self, busy: object) -> None:
+        self.busy_label.setText("Working\N{HORIZONTAL ELLIPSIS}" if busy else "")
+
     def _show_business_date(self, day: date) -> None:
         self.date_label.setText(f"Business date: {formatting.day(day)}")
 

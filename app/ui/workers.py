@@ -93,8 +93,9 @@ class TaskRunner(QObject):
 
     #: Emitted on the GUI thread after a successful write: a :class:`Change`.
     changed = Signal(object)
-    #: True while any work is pending (the window shows a busy indicator).
-    busy_changed = Signal(bool)
+    #: True while any work is pending (the window shows a busy indicator).  (object, not bool:
+    #: PySide6 6.x has shown refcount trouble with bool arguments in queued lambdas.)
+    busy_changed = Signal(object)
 
     _done = Signal(int, object)
     _failed = Signal(int, object)

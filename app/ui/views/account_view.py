@@ -253,7 +253,7 @@ class AccountView(View):
         self.as_of_edit.dateChanged.connect(lambda _d: self._as_of_timer.start())
         self.today_button.clicked.connect(self.show_today)
         self.post_button.clicked.connect(lambda: self.loan_number and self.post_payment_requested.emit(self.loan_number))
-        workspace.business_date_changed.connect(lambda _d: self._set_date_limits())
+        workspace.business_date_changed.connect(self._set_date_limits)
         restore_header(workspace.settings, "account/ledgerHeader", self.ledger_table)
 
     # ------------------------------------------------------------ building tabs
@@ -418,7 +418,7 @@ class AccountView(View):
         return page
 
     # ------------------------------------------------------------ loading
-    def _set_date_limits(self) -> None:
+    def _set_date_limits(self, _day: object = None) -> None:
         today = self.workspace.business_date
         self.as_of_edit.blockSignals(True)
         self.as_of_edit.setMaximumDate(formatting.to_qdate(today))

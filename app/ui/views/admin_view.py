@@ -75,12 +75,12 @@ class AdminView(View):
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs)
         self._show_date()
-        workspace.business_date_changed.connect(lambda _d: self._show_date())
+        workspace.business_date_changed.connect(self._show_date)
 
     def menu_actions(self) -> list[QAction]:
         return [self.eod_action]
 
-    def _show_date(self) -> None:
+    def _show_date(self, _day: object = None) -> None:
         self.eod_label.setText(
             f"The open business date is <b>{formatting.day(self.workspace.business_date)}</b>. End of day closes "
             "it for every loan and moves every desk to the next day. Run it after the day's payments are posted.")

@@ -258,10 +258,10 @@ class BatchView(View):
         self.setTabOrder(self.deposit_date, self.method_combo)
         self.setTabOrder(self.method_combo, self.grid)
         self._reset_date()
-        workspace.business_date_changed.connect(lambda _d: self._reset_date())
+        workspace.business_date_changed.connect(self._reset_date)
         self._update_totals()
 
-    def _reset_date(self) -> None:
+    def _reset_date(self, _day: object = None) -> None:
         today = formatting.to_qdate(self.workspace.business_date)
         self.deposit_date.setMaximumDate(today)
         self.deposit_date.setDate(today)

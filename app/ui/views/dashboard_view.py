@@ -236,9 +236,9 @@ class DashboardView(View):
         self._reset_date()
         self.refresh_button.clicked.connect(self.refresh)
         self.as_of_edit.dateChanged.connect(lambda _d: self.refresh())
-        workspace.business_date_changed.connect(lambda _d: self._reset_date())
+        workspace.business_date_changed.connect(self._reset_date)
 
-    def _reset_date(self) -> None:
+    def _reset_date(self, _day: object = None) -> None:
         today = formatting.to_qdate(self.workspace.business_date)
         self.as_of_edit.blockSignals(True)
         self.as_of_edit.setMaximumDate(today)

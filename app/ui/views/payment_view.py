@@ -213,11 +213,11 @@ class PaymentView(View):
         self.setTabOrder(self.method_combo, self.reference_edit)
         self.setTabOrder(self.reference_edit, self.post_button)
         self._reset_date()
-        workspace.business_date_changed.connect(lambda _d: self._reset_date())
+        workspace.business_date_changed.connect(self._reset_date)
         self._clear_preview()
 
     # ------------------------------------------------------------ entry
-    def _reset_date(self) -> None:
+    def _reset_date(self, _day: object = None) -> None:
         today = formatting.to_qdate(self.workspace.business_date)
         self.date_edit.setMaximumDate(today)
         self.date_edit.setDate(today)

@@ -53,8 +53,12 @@ class UsersPanel(QWidget):
         self.password_button.clicked.connect(lambda: self._dialog(PASSWORD))
         self.active_button.clicked.connect(self._toggle_active)
         self.table.selectionModel().selectionChanged.connect(self._selection)
-        workspace.tasks.changed.connect(lambda change: change.kind == "user_saved" and self.refresh())
+        workspace.tasks.changed.connect(self._changed)
         self._selection()
+
+    def _changed(self, change: Change) -> None:
+        if change.kind == "user_saved":
+            self.refresh()
 
     def refresh(self) -> None:
         ctx = self.workspace.ctx
