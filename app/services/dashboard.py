@@ -39,7 +39,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, extract, func, literal, select, type_coerce
+from sqlalchemy import ColumnElement, and_, case, func, literal, select, type_coerce
 from sqlalchemy.orm import Session
 
 from app.db.models import BUCKETS, LedgerEntry, Loan, LoanParty, LoanState, Person, Promise
@@ -54,6 +54,10 @@ MONTHS = 12
 HUNDRED = Decimal(100)
 #: Ledger types that bring principal onto the books.
 _OPENING_TYPES = ("boarding", "conversion")
+#: Every ledger type whose entries can move principal (accruals, fees and waivers never do).  Naming
+#: them lets an index on (type, effective_date) skip the daily accruals, most of a ledger's rows.
+PRINCIPAL_TYPES = ("boarding", "conversion", "payment", "reversal", "adjustment", "write_off", "charge_off")
+COLLECTED_TYPES = ("payment", "reversal")
 
 
 # ---------------------------------------------------------------- results
@@ -169,10 +173,6 @@ def _check_as_of(session: Session, as_of: date | None) -> tuple[date, date]:
     return day, today
 
 
-def _month_key() -> tuple[ColumnElement[Any], ColumnElement[Any]]:
-    return extract("year", LedgerEntry.effective_date), extract("month", LedgerEntry.effective_date)
-
-
 # ---------------------------------------------------------------- the dashboard
 
 
@@ -180,51 +180,65 @@ def _principal_now(session: Session) -> Decimal:
     return session.scalar(select(_money(func.sum(LoanState.principal)))) or ZERO
 
 
-def _principal_series(session: Session, window: list[date], as_of: date, now: Decimal) -> list[MonthFigure]:
+@dataclass
+class _Months:
+    """One pass over the window's ledger entries, folded into months."""
+
+    moved: dict[date, Decimal]  # principal movement in each month (first day -> amount)
+    collected: dict[date, Decimal]  # net received in each month
+    payments: dict[date, int]  # payments in each month
+
+
+def _ledger_months(session: Session, first: date, as_of: date) -> _Months:
+    """The window's principal movements and payments in one query, grouped by day.
+
+    Grouping by the date itself (not a month expression per row) lets SQLite
+    and PostgreSQL read the entries in index order; the few hundred days are
+    folded into months here.  Only the types that move principal are read, so
+    an index on (type, effective_date, amount, principal) answers it without
+    touching the daily accruals (see the issue-5 note).
+    """
+    stmt = (
+        select(
+            LedgerEntry.effective_date,
+            _money(func.sum(_movement())),
+            _money(func.sum(_collected())),
+            func.sum(case((LedgerEntry.type == "payment", 1), else_=0)),
+        )
+        .where(LedgerEntry.type.in_(PRINCIPAL_TYPES), LedgerEntry.effective_date >= first,
+               LedgerEntry.effective_date <= as_of)
+        .group_by(LedgerEntry.effective_date)
+    )
+    months = _Months({}, {}, {})
+    for day, moved, collected, count in session.execute(stmt):
+        key = month_start(day)
+        months.moved[key] = months.moved.get(key, ZERO) + moved
+        months.collected[key] = months.collected.get(key, ZERO) + collected
+        months.payments[key] = months.payments.get(key, 0) + int(count or 0)
+    return months
+
+
+def _principal_series(session: Session, window: list[date], as_of: date, now: Decimal,
+                      months: _Months) -> list[MonthFigure]:
     """Outstanding principal at each month end of the window (``as_of`` for its own month).
 
     outstanding(D) = outstanding now - the movements dated after D: one query for
-    the movements after ``as_of``, one grouped by month for those between the
-    first month's end and ``as_of``, then a running total backwards.
+    the movements after ``as_of``, the window's months for the rest, then a
+    running total backwards.
     """
-    year, month = _month_key()
-    first_end = month_end(window[0])
-    tail = session.scalar(select(_money(func.sum(_movement()))).where(LedgerEntry.effective_date > as_of)) or ZERO
-    by_month: dict[tuple[int, int], Decimal] = {}
-    stmt = (
-        select(year, month, _money(func.sum(_movement())))
-        .where(LedgerEntry.effective_date > first_end, LedgerEntry.effective_date <= as_of)
-        .group_by(year, month)
-    )
-    for y, m, amount in session.execute(stmt):
-        by_month[(int(y), int(m))] = amount
+    tail = session.scalar(select(_money(func.sum(_movement()))).where(
+        LedgerEntry.type.in_(PRINCIPAL_TYPES), LedgerEntry.effective_date > as_of)) or ZERO
     running = now - tail
     figures = [MonthFigure(window[-1], running, None)]
     for later, earlier in zip(reversed(window[1:]), reversed(window[:-1])):
-        running -= by_month.get((later.year, later.month), ZERO)
+        running -= months.moved.get(later, ZERO)
         figures.append(MonthFigure(earlier, running, None))
     figures.reverse()
     return figures
 
 
-def _payments_series(session: Session, window: list[date], as_of: date) -> list[MonthFigure]:
-    year, month = _month_key()
-    stmt = (
-        select(
-            year,
-            month,
-            _money(func.sum(_collected())),
-            func.sum(case((LedgerEntry.type == "payment", 1), else_=0)),
-        )
-        .where(
-            LedgerEntry.type.in_(("payment", "reversal")),
-            LedgerEntry.effective_date >= window[0],
-            LedgerEntry.effective_date <= as_of,
-        )
-        .group_by(year, month)
-    )
-    found = {(int(y), int(m)): (amount, int(count or 0)) for y, m, amount, count in session.execute(stmt)}
-    return [MonthFigure(first, *found.get((first.year, first.month), (ZERO, 0))) for first in window]
+def _payments_series(window: list[date], months: _Months) -> list[MonthFigure]:
+    return [MonthFigure(first, months.collected.get(first, ZERO), months.payments.get(first, 0)) for first in window]
 
 
 def _buckets(session: Session) -> list[BucketFigure]:
@@ -243,7 +257,7 @@ def _open_loans(session: Session, as_of: date, today: date) -> int:
         return int(session.scalar(select(func.count()).select_from(LoanState).where(LoanState.principal > 0)) or 0)
     later = (
         select(LedgerEntry.loan_id, func.sum(_movement()).label("moved"))
-        .where(LedgerEntry.effective_date > as_of)
+        .where(LedgerEntry.type.in_(PRINCIPAL_TYPES), LedgerEntry.effective_date > as_of)
         .group_by(LedgerEntry.loan_id)
         .subquery()
     )
@@ -285,15 +299,20 @@ def dashboard(ctx: ServiceContext, as_of: date | None = None, *, months: int = M
         day, today = _check_as_of(session, as_of)
         window = _window(day, months)
         now = _principal_now(session)
-        principal_series = _principal_series(session, window, day, now)
+        months_found = _ledger_months(session, window[0], day)
+        principal_series = _principal_series(session, window, day, now, months_found)
+        payments_series = _payments_series(window, months_found)
         outstanding = principal_series[-1].amount
         buckets = _buckets(session)
         late_loans = sum(b.loans for b in buckets if b.bucket not in ("current", "1-29"))
         late_principal = sum((b.principal for b in buckets if b.bucket not in ("current", "1-29")), ZERO)
         cached_total = sum((b.principal for b in buckets), ZERO)
-        this_month = _collected_between(session, month_start(day), day)
+        this_month = months_found.collected.get(month_start(day), ZERO)
         previous = _add_months(month_start(day), -1)
-        last_month = _collected_between(session, previous, month_end(previous))
+        if previous >= window[0]:
+            last_month = months_found.collected.get(previous, ZERO)
+        else:
+            last_month = _collected_between(session, previous, month_end(previous))
         promised = _promises(session, window[0], day)
         kept, partly, broken = promised.get("kept", 0), promised.get("partly_kept", 0), promised.get("broken", 0)
         settled = kept + partly + broken
@@ -316,7 +335,7 @@ def dashboard(ctx: ServiceContext, as_of: date | None = None, *, months: int = M
         return Dashboard(
             kpis=kpis,
             principal_by_month=tuple(principal_series),
-            payments_by_month=tuple(_payments_series(session, window, day)),
+            payments_by_month=tuple(payments_series),
             delinquency_by_bucket=tuple(buckets),
         )
 
