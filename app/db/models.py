@@ -335,7 +335,7 @@ class Loan(Versioned, Base):
     terms: Mapped[json_doc]
     boarded_on: Mapped[_dt.date] = mapped_column(Date)
     boarded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    reg_f_applies: Mapped[flag]  # RESPA Regulation X/Z servicing rules (12 CFR 1024, 1026)
+    reg_f_applies: Mapped[flag]  # Regulation F (12 CFR 1006) debt-collection rules apply to this loan
     hardship: Mapped[flag]
     dispute: Mapped[flag]
     created_at: Mapped[created_at]

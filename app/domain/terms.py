@@ -161,8 +161,10 @@ def parse_int(value: object, field_name: str) -> int:
         raise InputError(field_name, f"{value!r} is not a whole number")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
+    if isinstance(value, str):
+        text = value.strip()
+        if (text[1:] if text.startswith("-") else text).isdigit():
+            return int(text)
     if isinstance(value, Decimal) and value == value.to_integral_value():
         return int(value)
     raise InputError(field_name, f"{value!r} is not a whole number")

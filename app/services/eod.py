@@ -39,7 +39,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Text, and_, bindparam, func, insert, select, update
+from sqlalchemy import BigInteger, Text, and_, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -69,13 +69,12 @@ from app.domain.terms import terms_from_stored
 from app.services import audit, permissions
 from app.services.context import CancelToken, Progress, ServiceContext, no_progress
 from app.services.errors import ServiceError
+from app.services.products import ProductRules, rules_or_defaults
 from app.services.ledger import ENGINE_TYPES, Book, business_date, origin_state, to_event
 
 LOCK_KEY = "eod_lock"
 STALE_AFTER = timedelta(minutes=2)
 CHUNK = 1000
-
-DEFAULT_THRESHOLDS = {"delinquent_days": 1, "default_days": 90, "non_accrual_days": 90, "charge_off_days": 120}
 
 
 class EodBusy(ServiceError):
@@ -317,20 +316,12 @@ def _settle_promises(session: Session, day: date) -> dict[str, int]:
 # ---------------------------------------------------------------- one chunk
 
 
-def _thresholds(rules: dict[str, Any] | None) -> dict[str, int]:
-    out = dict(DEFAULT_THRESHOLDS)
-    for key in out:
-        if rules and rules.get(key) is not None:
-            out[key] = int(rules[key])
-    return out
-
-
-def _delinquency(days_past_due: int, limits: dict[str, int]) -> str:
-    if days_past_due >= limits["non_accrual_days"]:
+def _delinquency(days_past_due: int, rules: ProductRules) -> str:
+    if days_past_due >= rules.non_accrual_days:
         return "non_accrual"
-    if days_past_due >= limits["default_days"]:
+    if days_past_due >= rules.default_days:
         return "default"
-    if days_past_due >= limits["delinquent_days"]:
+    if days_past_due >= rules.delinquent_days:
         return "delinquent"
     return "current"
 
@@ -345,9 +336,12 @@ def _process_chunk(session: Session, ctx: ServiceContext, ids: list[int], day: d
         .order_by(Loan.id)
     ).all()
     versions = {row[8] for row in loans}
-    rules_of = dict(session.execute(
-        select(ProductVersion.id, ProductVersion.rules).where(ProductVersion.id.in_(versions))
-    ).all())
+    rules_of = {
+        version_id: rules_or_defaults(document)
+        for version_id, document in session.execute(
+            select(ProductVersion.id, ProductVersion.rules).where(ProductVersion.id.in_(versions))
+        )
+    }
     todays: dict[int, list[LedgerEntry]] = defaultdict(list)
     for row in session.scalars(
         select(LedgerEntry)
@@ -378,10 +372,9 @@ def _process_chunk(session: Session, ctx: ServiceContext, ids: list[int], day: d
 
     for (loan_id, number, terms_doc, status, delinquency, hardship, dispute, loan_version, version_id, cached,
          state_version, old_dpd) in loans:
-        rules = rules_of.get(version_id)
+        rules = rules_of.get(version_id) or ProductRules()
         try:
             terms = terms_from_stored(terms_doc)
-            limits = _thresholds(rules)
             state = state_from_dict(cached) if cached else None
             events = [e for e in (to_event(r) for r in todays.get(loan_id, [])) if e is not None]
 
@@ -404,14 +397,14 @@ def _process_chunk(session: Session, ctx: ServiceContext, ids: list[int], day: d
                           payload={"of": fee.id, "whole": True, "reason": "hardship or dispute flag"})
                 new_state, produced = roll(extra)
             snap_next = snapshot(advance(new_state, terms, [], tomorrow)[0], terms)
-            if (status == "active" and snap_next.days_past_due >= limits["charge_off_days"]
+            if (status == "active" and snap_next.days_past_due >= rules.charge_off_days
                     and new_state.status not in (CHARGED_OFF, PAID_OFF)):
                 extra.append(Event(f"eod-chargeoff-{loan_id}", "charge_off", day))
                 new_state, produced = roll(extra)
                 co = next(e for e in produced if e.type == "charge_off")
                 entry(loan_id, "charge_off", co.amount or ZERO, interest=co.interest, principal=co.principal,
                       fees=co.fees, reason_code="threshold",
-                      payload={"reason": f"{limits['charge_off_days']} days past due"})
+                      payload={"reason": f"{rules.charge_off_days} days past due"})
                 tally.charge_offs += 1
                 snap_next = snapshot(advance(new_state, terms, [], tomorrow)[0], terms)
             for fee in late:
@@ -432,16 +425,16 @@ def _process_chunk(session: Session, ctx: ServiceContext, ids: list[int], day: d
             new_status = status
             if status in ("active", "paid_off"):
                 new_status = {CHARGED_OFF: "charged_off", PAID_OFF: "paid_off"}.get(snap_next.status, "active")
-            new_delinquency = _delinquency(snap_next.days_past_due, limits) if new_status == "active" else "current"
+            new_delinquency = _delinquency(snap_next.days_past_due, rules) if new_status == "active" else "current"
             if new_status != status or new_delinquency != delinquency:
                 loan_updates.append({"b_id": loan_id, "b_version": loan_version, "status": new_status,
                                      "delinquency": new_delinquency})
                 tally.status_changes += 1
             if new_status == "active" and not (hardship or dispute):
-                for trigger in (rules or {}).get("letter_triggers") or []:
-                    threshold = int(trigger.get("days_past_due", 0))
+                for trigger in rules.letter_triggers:
+                    threshold = trigger.days_past_due
                     if old_dpd < threshold <= snap_next.days_past_due:
-                        letters.append({"loan_id": loan_id, "kind": trigger["letter"], "queued_on": tomorrow,
+                        letters.append({"loan_id": loan_id, "kind": trigger.letter, "queued_on": tomorrow,
                                         "reason": f"{threshold} days past due", "status": "queued",
                                         "created_at": now, "version": 1})
             state_updates.append({
@@ -505,6 +498,54 @@ def _json_text(document: dict[str, Any]) -> str:
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+_PG_TYPES = {
+    "b_id": "integer", "b_version": "integer", "as_of": "date", "engine_state": "text", "principal": "bigint",
+    "accrued_interest": "bigint", "fees": "bigint", "suspense": "bigint", "refund_due": "bigint",
+    "paid_through": "date", "next_due": "date", "amount_due": "bigint", "days_past_due": "integer",
+    "bucket": "text", "status": "text", "per_diem": "bigint", "payoff": "bigint",
+}
+
+
+def _update_states_in_one_statement(session: Session, state_updates: list[dict[str, Any]]) -> None:
+    """PostgreSQL: COPY the chunk into a temporary table, then one ``UPDATE ... FROM`` it.
+
+    A statement per loan costs a round trip each; COPY streams the whole chunk.
+    """
+    names = list(state_updates[0])
+    assert set(names) == set(_PG_TYPES), names
+    raw = session.connection().connection.driver_connection
+    with raw.cursor() as cursor:  # type: ignore[union-attr]
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS keel_eod_chunk ("
+            + ", ".join(f"{name} {_PG_TYPES[name]}" for name in names)
+            + ") ON COMMIT DELETE ROWS"
+        )
+        cursor.execute("TRUNCATE keel_eod_chunk")
+        with cursor.copy(f"COPY keel_eod_chunk ({', '.join(names)}) FROM STDIN") as copy:
+            for row in state_updates:
+                copy.write_row(tuple(row[name] for name in names))
+        sets = ", ".join(f"{name} = v.{name}" for name in names if not name.startswith("b_"))
+        cursor.execute(
+            f"UPDATE loan_states AS s SET {sets}, version = s.version + 1 FROM keel_eod_chunk AS v "
+            "WHERE s.loan_id = v.b_id AND s.version = v.b_version"
+        )
+        if cursor.rowcount != len(state_updates):
+            raise StaleDataError("a loan's cached state changed during end of day")
+
+
+def _copy_entries(session: Session, rows: list[dict[str, Any]]) -> None:
+    """PostgreSQL: stream the day's ledger rows with COPY (accruals are one row per loan per day)."""
+    names = [name for name in rows[0] if name != "id"]
+    raw = session.connection().connection.driver_connection
+    with raw.cursor() as cursor:  # type: ignore[union-attr]
+        with cursor.copy(f"COPY ledger_entries ({', '.join(names)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(tuple(
+                    _json_text(row[name]) if name == "payload" and row[name] is not None else row[name]
+                    for name in names
+                ))
+
+
 def _write_chunk(
     session: Session,
     state_updates: list[dict[str, Any]],
@@ -515,7 +556,9 @@ def _write_chunk(
     states = LoanState.__table__
     loans = Loan.__table__
     sane = session.get_bind().dialect.supports_sane_multi_rowcount
-    if state_updates:
+    if state_updates and session.get_bind().dialect.name == "postgresql":
+        _update_states_in_one_statement(session, state_updates)
+    elif state_updates:
         stmt = (
             update(states)
             .where(and_(states.c.loan_id == bindparam("b_id"), states.c.version == bindparam("b_version")))
@@ -544,6 +587,9 @@ def _write_chunk(
         for row in new_entries:
             for name in _ENTRY_MONEY:
                 row[name] = _cents(row[name])
-        session.connection().execute(stmt, new_entries)
+        if session.get_bind().dialect.name == "postgresql":
+            _copy_entries(session, new_entries)
+        else:
+            session.connection().execute(stmt, new_entries)
     if letters:
         session.connection().execute(insert(LetterQueueItem.__table__), letters)

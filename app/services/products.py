@@ -33,7 +33,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.db.models import Loan, Product, ProductVersion
+from app.db.models import LETTER_KINDS, Loan, Product, ProductVersion
 from app.domain import daycount
 from app.domain.errors import InputError
 from app.domain.money import ZERO, money_str, to_money
@@ -68,7 +68,6 @@ MAX_DAYS = 3650
 KNOWN_RULES = frozenset({*ENGINE_RULES, *THRESHOLDS, "small_balance_threshold", "letter_triggers"})
 
 _CODE_RE = re.compile(r"[A-Z0-9][A-Z0-9_-]{0,31}")
-_LETTER_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +235,14 @@ def parse_rules(data: object, prefix: str = "rules") -> ProductRules:
     return rules
 
 
+def rules_or_defaults(document: dict[str, Any] | None) -> ProductRules:
+    """A version's stored rules document read one way; Keel's defaults for anything it lacks."""
+    try:
+        return parse_rules(document or {})
+    except (InputError, InvalidInput):
+        return ProductRules()
+
+
 def rules_of(version: ProductVersion) -> ProductRules:
     """The stored rules of a product version (stored documents were validated when written)."""
     return parse_rules(version.rules)
@@ -283,8 +290,8 @@ def _read_letter_triggers(value: object, field_name: str) -> tuple[LetterTrigger
             if key not in ("letter", "days_past_due"):
                 raise InputError(f"{where}.{key}", "unknown field")
         letter = item.get("letter")
-        if not isinstance(letter, str) or not _LETTER_RE.fullmatch(letter.strip()):
-            raise InputError(f"{where}.letter", f"{letter!r} is not a letter name (lower case, digits, - or _)")
+        if not isinstance(letter, str) or letter.strip() not in LETTER_KINDS:
+            raise InputError(f"{where}.letter", f"{letter!r} is not one of {', '.join(LETTER_KINDS)}")
         if item.get("days_past_due") is None:
             raise InputError(f"{where}.days_past_due", "is required")
         trigger = LetterTrigger(letter.strip(), _read_days(item["days_past_due"], f"{where}.days_past_due"))

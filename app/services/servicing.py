@@ -455,13 +455,10 @@ def adjust_principal(ctx: ServiceContext, loan_number: str, amount: object, *, r
     return _write(ctx, work)
 
 
-DEFAULT_SMALL_BALANCE = Decimal("5.00")
-
-
 def small_balance_threshold(loan: Loan) -> Decimal:
-    rules = loan.product_version.rules if loan.product_version is not None else {}
-    value = (rules or {}).get("small_balance_threshold")
-    return Decimal(str(value)) if value is not None else DEFAULT_SMALL_BALANCE
+    from app.services.products import rules_or_defaults
+
+    return rules_or_defaults(loan.product_version.rules if loan.product_version is not None else None).small_balance_threshold
 
 
 def write_off_small_balance(ctx: ServiceContext, loan_number: str, *, reason: str = "small balance") -> Posted:

@@ -129,7 +129,7 @@ def test_charge_off_and_recovery(contexts):
 
 def test_threshold_charge_off_by_end_of_day(contexts):
     admin = contexts["admin"]
-    number = make_loan(admin, rules={"charge_off_days": 30}, **NEW_LOAN)
+    number = make_loan(admin, rules={"default_days": 20, "non_accrual_days": 25, "charge_off_days": 30}, **NEW_LOAN)
     run_eod(admin, date(2026, 6, 29))
     assert cache(admin, number)[4] == "active"
     run_eod(admin, date(2026, 6, 30))  # opens July 1: 30 days past due

@@ -42,7 +42,7 @@ def test_sample_products_load_and_list(contexts):
     mort = listed["MORT30"].versions[0].rules
     assert (mort.partial, mort.tolerance, mort.charge_off_days) == ("suspense", D("1.00"), 180)
     assert [(t.letter, t.days_past_due) for t in mort.letter_triggers] == [
-        ("late-notice", 16), ("early-intervention", 36), ("default-notice", 45)]
+        ("late-notice", 16), ("default-notice", 45)]
 
 
 def test_loading_the_same_file_twice_changes_nothing(contexts):
