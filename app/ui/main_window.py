@@ -44,6 +44,9 @@ STATE_KEY = "window/state"
 SPLITTER_KEY = "window/navigation"
 VIEW_KEY = "window/view"
 
+#: The first view of a desk that has no saved layout yet: where each role spends its day.
+ROLE_START = {"clerk": "Payment entry", "collector": "Collections", "manager": "Dashboard", "admin": "Dashboard"}
+
 SHORTCUTS_HELP = """Keyboard shortcuts
 
 Ctrl+F   Search (loan number, name, phone, SSN last four)
@@ -272,7 +275,7 @@ class MainWindow(QMainWindow):
             self.splitter.restoreState(splitter)
         else:
             self.splitter.setSizes([self.fontMetrics().averageCharWidth() * 22, self.width()])
-        title = str(settings.value(VIEW_KEY, "") or "")
+        title = str(settings.value(VIEW_KEY, "") or "") or ROLE_START.get(self.workspace.ctx.actor.role, "")
         chosen = next((v for v in self.views if v.title == title), self.views[0])
         QTimer.singleShot(0, lambda: self.show_view(chosen))
 

@@ -1,89 +1,78 @@
-"""Work around a reference-counting bug in PySide6 6.12.0 on Python 3.11.
+"""Work around reference-counting bugs in PySide6 6.12.0 on Python 3.11.
 
-In PySide6 6.12.0, ``SignalInstance.emit()`` and ``SignalInstance.disconnect()``
-return ``True``/``False`` without taking a reference to it, so every signal
-emitted from Python (Keel's own, and pyqtgraph's, which emits on every
-redraw) takes one reference away from ``True``.  On Python 3.11, where
-``True`` and ``False`` are not immortal, the process aborts ("bool_dealloc:
-deallocating True or False") or corrupts memory after a few hundred emits.
-Python 3.12+ makes them immortal, and PySide6 6.11.3 does not have the bug
-(checked: ten emits leave ``True``'s count unchanged there).
+PySide6 6.12.0 takes references to ``None``, ``True`` and ``False`` away
+that it never gave: every call of a Python slot from a C++ signal (a button's
+``clicked``, a line edit's ``textChanged``, a timer) loses one reference to
+``None``, and ``SignalInstance.emit()`` / ``disconnect()`` lose one to the
+``True`` or ``False`` they return.  On Python 3.11, where these singletons
+are not immortal, the interpreter aborts ("none_dealloc: deallocating None",
+"bool_dealloc") or corrupts memory after a few thousand signals -- minutes of
+normal use.  PySide6 6.11.3 does not have the bugs (checked with the same
+probes), and Python 3.12+ makes the singletons immortal.
 
-:func:`install` measures, at start-up, whether each method here drops a
-reference (ten calls, compare the counts) and, only then, wraps it to give
-the reference back.  The real fix is to avoid 6.12.0: see the issue-5 note
-(``PySide6-Essentials>=6.8,!=6.12.0``).
+:func:`install` probes this PySide6 at start-up (ten emits, ten C++ signals
+into a Python function, comparing reference counts) and, only if it loses
+references, does what Python 3.12 does: it makes ``None``, ``True`` and
+``False`` immortal by raising their reference counts by 2**40, so no number
+of lost references can bring them to zero.  They are never freed anyway, so
+a larger count changes nothing else.  The real fix is to avoid PySide6
+6.12.0 (``PySide6-Essentials>=6.8,!=6.12.0``; see the issue-5 note).
 """
 
 from __future__ import annotations
 
 import ctypes
 import sys
-import warnings
-from collections.abc import Callable
-from typing import Any
 
-from PySide6 import QtCore
 from PySide6.QtCore import QObject, Signal
 
-_incref = ctypes.pythonapi.Py_IncRef
-_incref.argtypes = [ctypes.py_object]
-_incref.restype = None
-_patched: set[str] = set()
+#: Added to each singleton's count: a million lost references a second would take 12 days to spend it.
+BALLAST = 2**40
+
+_installed = False
 
 
 class _Probe(QObject):
     fired = Signal()
 
 
-def _slot() -> None:
+def _on_name(_name: str) -> None:
     return None
 
 
-def _lost(call: Callable[[], object]) -> int:
-    """How many references to True and False ten calls take away (given back at once)."""
-    before = sys.getrefcount(True) + sys.getrefcount(False)
-    results = [call() for _ in range(10)]
-    lost = before - (sys.getrefcount(True) + sys.getrefcount(False)) + sum(r is True or r is False for r in results)
-    for result in results:
-        if result is True or result is False:
-            _incref(result)  # the probe's own losses, given back
-    del results
-    return max(0, lost)
-
-
-def _wrap(name: str) -> None:
-    original = getattr(QtCore.SignalInstance, name)
-
-    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-        result = original(self, *args, **kwargs)
-        if result is True or result is False:
-            _incref(result)  # the reference the binding should have taken
-        return result
-
-    call.__name__ = name
-    call.__doc__ = original.__doc__
-    setattr(QtCore.SignalInstance, name, call)
-    _patched.add(name)
-
-
-def install() -> set[str]:
-    """Wrap the SignalInstance methods that drop references here; return their names."""
-    if sys.version_info >= (3, 12):
-        return _patched  # True and False are immortal: their counts cannot run out
+def loses_references() -> bool:
+    """Whether this PySide6 drops references to None/True/False (measured, not assumed)."""
     probe = _Probe()
-    if "emit" not in _patched and _lost(probe.fired.emit) >= 10:
-        _wrap("emit")
-    if "disconnect" not in _patched:
-        def connect_and_disconnect() -> object:
-            probe.fired.connect(_slot)
-            return probe.fired.disconnect(_slot)
+    singletons = (None, True, False)
+    before = [sys.getrefcount(s) for s in singletons]
+    for _ in range(10):
+        probe.fired.emit()
+    probe.objectNameChanged.connect(_on_name)
+    for index in range(10):
+        probe.setObjectName(f"probe-{index}")  # a C++ signal into a Python function
+    after = [sys.getrefcount(s) for s in singletons]
+    return any(b - a >= 10 for b, a in zip(before, after))
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            if _lost(connect_and_disconnect) >= 10:
-                _wrap("disconnect")
-    return _patched
+
+def _immortalize(obj: object) -> None:
+    # CPython 3.11 objects start with ob_refcnt (Py_ssize_t); the GIL is held here.
+    count = ctypes.c_ssize_t.from_address(id(obj))
+    count.value += BALLAST
+
+
+def install() -> bool:
+    """Make None, True and False immortal if this PySide6 needs it; return whether it did."""
+    global _installed
+    if _installed:
+        return True
+    if sys.version_info >= (3, 12) or not hasattr(sys, "getrefcount"):
+        return False  # immortal already (PEP 683)
+    if not loses_references():
+        return False
+    for singleton in (None, True, False):
+        _immortalize(singleton)
+    _installed = True
+    return True
 
 
 install()
