@@ -63,14 +63,18 @@ def _name_variants(text: str) -> set[str]:
     return {text, text[:1].upper() + text[1:].lower(), text.capitalize(), text.upper()}
 
 
-def _hits(session: Session, persons: Select[Any] | None, loans: ColumnElement[bool] | None, matched: str,
-          limit: int) -> list[LoanHit]:
-    """Loans whose borrower is in ``persons`` (a select of person ids) or matching ``loans``."""
-    borrower = (
-        select(LoanParty.loan_id.label("loan_id"), func.min(LoanParty.person_id).label("person_id"))
-        .where(LoanParty.role == "borrower")
-        .group_by(LoanParty.loan_id)
-        .subquery()
+def _hits(session: Session, where: ColumnElement[bool], matched: str, limit: int,
+          order_by: tuple[Any, ...] = ()) -> list[LoanHit]:
+    """The loans matching ``where``, each with its (first) borrower, at most ``limit``.
+
+    The borrower is a correlated subquery per result row (the loan_parties
+    index on loan_id), so the cost follows the rows returned, not the book.
+    """
+    borrower_id = (
+        select(func.min(LoanParty.person_id))
+        .where(LoanParty.loan_id == Loan.id, LoanParty.role == "borrower")
+        .correlate(Loan)
+        .scalar_subquery()
     )
     stmt = (
         select(
@@ -92,15 +96,11 @@ def _hits(session: Session, persons: Select[Any] | None, loans: ColumnElement[bo
         )
         .select_from(Loan)
         .outerjoin(LoanState, LoanState.loan_id == Loan.id)
-        .outerjoin(borrower, borrower.c.loan_id == Loan.id)
-        .outerjoin(Person, Person.id == borrower.c.person_id)
+        .outerjoin(Person, Person.id == borrower_id)
+        .where(where)
+        .order_by(*order_by, Loan.loan_number)
+        .limit(limit)
     )
-    if persons is not None:
-        party_loans = select(LoanParty.loan_id).where(LoanParty.person_id.in_(persons))
-        stmt = stmt.where(Loan.id.in_(party_loans))
-    if loans is not None:
-        stmt = stmt.where(loans)
-    stmt = stmt.order_by(Loan.loan_number).limit(limit)
     out: list[LoanHit] = []
     for row in session.execute(stmt):
         name = row.organization_name or " ".join(p for p in (row.first_name, row.middle_name, row.last_name) if p)
@@ -122,24 +122,44 @@ def _hits(session: Session, persons: Select[Any] | None, loans: ColumnElement[bo
     return out
 
 
+def _of_persons(session: Session, persons: Select[Any], matched: str, limit: int) -> list[LoanHit]:
+    """The loans of the first ``limit`` persons found (a borrower, co-borrower or guarantor)."""
+    ids = list(session.scalars(persons.limit(limit)))
+    if not ids:
+        return []
+    loans = select(LoanParty.loan_id).where(LoanParty.person_id.in_(ids))
+    order = (Person.last_name, Person.first_name) if matched == "name" else ()
+    return _hits(session, Loan.id.in_(loans), matched, limit, order)
+
+
 def _by_name(session: Session, text: str, limit: int) -> list[LoanHit]:
-    """``smith``, ``smith, jo``, ``jo smith``, or an organisation's name."""
+    """``smith``, ``smith, jo``, ``jo smith``, or an organisation's name.
+
+    Each spelling of the last name (as typed, Capitalized, UPPER) is a range on
+    the (last_name, first_name) index read in name order, so the query stops
+    after ``limit`` people however common the name.
+    """
     if "," in text:
         last, _, first = (part.strip() for part in text.partition(","))
     else:
         words = text.split()
         last, first = (words[-1], " ".join(words[:-1])) if len(words) > 1 else (text, "")
-    conditions: list[ColumnElement[bool]] = [_prefix(Person.last_name, v) for v in _name_variants(last)]
-    conditions += [_prefix(Person.organization_name, v) for v in _name_variants(text)]
-    persons = select(Person.id).where(or_(*conditions))
-    if first:
-        persons = select(Person.id).where(
-            or_(*[_prefix(Person.last_name, v) for v in _name_variants(last)]),
-            or_(*[_prefix(Person.first_name, v) for v in _name_variants(first)]),
-        )
-    hits = _hits(session, persons, None, "name", limit)
-    if hits:
-        return hits
+    found: list[int] = []
+    for variant in sorted(_name_variants(last)):
+        stmt = select(Person.id).where(_prefix(Person.last_name, variant))
+        if first:
+            stmt = stmt.where(or_(*[_prefix(Person.first_name, v) for v in _name_variants(first)]))
+        stmt = stmt.order_by(Person.last_name, Person.first_name).limit(limit - len(found))
+        found += [pid for pid in session.scalars(stmt) if pid not in found]
+        if len(found) >= limit:
+            break
+    if not first and len(found) < limit:
+        for variant in sorted(_name_variants(text)):
+            stmt = select(Person.id).where(_prefix(Person.organization_name, variant)).limit(limit - len(found))
+            found += [pid for pid in session.scalars(stmt) if pid not in found]
+    if found:
+        return _of_persons(session, select(Person.id).where(Person.id.in_(found)), "name", limit)
+
     # Mixed-case names (McAllister typed as "mcallister"): a case-blind scan,
     # only when the indexed forms found nobody.
     def starts(column: Any, value: str) -> ColumnElement[bool]:
@@ -150,7 +170,7 @@ def _by_name(session: Session, text: str, limit: int) -> list[LoanHit]:
         persons = select(Person.id).where(starts(Person.last_name, last), starts(Person.first_name, first))
     else:
         persons = select(Person.id).where(or_(starts(Person.last_name, last), starts(Person.organization_name, text)))
-    return _hits(session, persons, None, "name", limit)
+    return _of_persons(session, persons, "name", limit)
 
 
 def _by_phone(session: Session, digits: str, limit: int) -> list[LoanHit]:
@@ -163,28 +183,28 @@ def _by_phone(session: Session, digits: str, limit: int) -> list[LoanHit]:
     else:
         tail = f"%{digits[-7:-4]}-{digits[-4:]}"
         match = [Person.mobile_phone.like(tail), Person.home_phone.like(tail), Person.work_phone.like(tail)]
-    return _hits(session, select(Person.id).where(or_(*match)), None, "phone", limit)
+    return _of_persons(session, select(Person.id).where(or_(*match)), "phone", limit)
 
 
 def _by_tax_id_last4(session: Session, digits: str, limit: int) -> list[LoanHit]:
     persons = select(Person.id).where(func.substr(Person._tax_id, 6, 4) == digits)
-    return _hits(session, persons, None, "SSN last four", limit)
+    return _of_persons(session, persons, "SSN last four", limit)
 
 
 def _by_loan_number(session: Session, text: str, limit: int) -> list[LoanHit]:
     upper = text.upper()
-    hits = _hits(session, None, _prefix(Loan.loan_number, upper), "loan number", limit)
+    hits = _hits(session, _prefix(Loan.loan_number, upper), "loan number", limit)
     if not hits and upper != text:
-        hits = _hits(session, None, _prefix(Loan.loan_number, text), "loan number", limit)
+        hits = _hits(session, _prefix(Loan.loan_number, text), "loan number", limit)
     if not hits:
         # "123" for KL-000123: a scan of the loan-number index, still one query.
         pattern = "%" + upper.replace("%", "").replace("_", "") + "%"
-        hits = _hits(session, None, Loan.loan_number.like(pattern), "loan number", limit)
+        hits = _hits(session, Loan.loan_number.like(pattern), "loan number", limit)
     return hits
 
 
 def search_loans(ctx: ServiceContext, text: str, limit: int = 50) -> list[LoanHit]:
-    """Loans matching what was typed in the search box, by loan number."""
+    """Loans matching what was typed in the search box (by name for a name, else by loan number)."""
     permissions.require(ctx.actor, permissions.VIEW)
     query = " ".join((text or "").split())
     if not query or limit <= 0:
