@@ -240,3 +240,18 @@ def test_lockbox_file_with_bad_rows_lists_them_all(contexts, tmp_path):
     with pytest.raises(FileRejected) as info:
         batches.post_lockbox_file(contexts["clerk"], path, "0")
     assert [(p.row, p.field) for p in info.value.problems] == [(2, "amount"), (3, "amount")]
+
+
+def test_account_lists_the_whole_ledger_after_end_of_day(contexts):
+    from app.services.eod import run_eod
+
+    admin, clerk = contexts["admin"], contexts["clerk"]
+    number = make_loan(admin)
+    servicing.post_payment(admin, number, "888.49", date(2026, 2, 1), reference="a", confirm_backdated=True)
+    run_eod(admin, date(2026, 6, 2))
+    servicing.post_payment(clerk, number, "888.49", reference="b")
+    lines = accounts.account(clerk, number).lines
+    payments = [line for line in lines if line.type == "payment"]
+    assert [line.reference for line in payments] == ["a", "b"]
+    assert [line.type for line in lines][:1] == ["boarding"]
+    assert sum(1 for line in lines if line.type == "late_fee") == 3  # installments 2-4; 5 is in grace
