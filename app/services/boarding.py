@@ -39,6 +39,7 @@ import hashlib
 import io
 import json
 import re
+from types import SimpleNamespace
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -47,7 +48,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -1049,8 +1050,25 @@ def _write_batch(
             session.add(Collateral(loan=loan, **candidate.collateral))
         books.append(Book(loan, candidate.terms, _opening_entries(ctx, loan, candidate, today, file_name),
                           candidate.origin))
-        session.add_all(books[-1].rows)
     session.flush()
+    # The opening entries go in with one bulk INSERT ... RETURNING (a history loan brings years
+    # of payments); the books replay plain rows carrying the ids the database gave them.
+    pending = [row for book in books for row in book.rows]
+    if pending:
+        session.execute(insert(LedgerEntry), pending)
+        # (loan_id, seq) is unique: read the new ids back in one query.
+        ids = {
+            (loan_id, seq): entry_id
+            for entry_id, loan_id, seq in session.execute(
+                select(LedgerEntry.id, LedgerEntry.loan_id, LedgerEntry.seq).where(
+                    LedgerEntry.loan_id.in_([book.loan.id for book in books])
+                )
+            )
+        }
+        for row in pending:
+            row["id"] = ids[(row["loan_id"], row["seq"])]
+        for book in books:
+            book.rows = [SimpleNamespace(**row) for row in book.rows]
     boarded: list[BoardedLoan] = []
     for book, candidate in zip(books, batch):
         if cancel is not None and cancel.cancelled:
@@ -1074,13 +1092,16 @@ def _write_batch(
 
 def _opening_entries(
     ctx: ServiceContext, loan: Loan, candidate: _Candidate, today: date, file_name: str
-) -> list[LedgerEntry]:
+) -> list[Any]:
     """The loan's first ledger entries, in replay order (effective date, then seq)."""
-    rows: list[LedgerEntry] = []
+    rows: list[dict[str, Any]] = []
+    empty = {"interest": ZERO, "principal": ZERO, "fees": ZERO, "escrow": ZERO, "suspense": ZERO, "refund": ZERO,
+             "reverses_id": None, "fee_kind": None, "method": None, "reference": None, "reason_code": None,
+             "payload": None, "batch_id": None}
 
     def entry(type_: str, effective: date, amount: Decimal, **columns: Any) -> None:
-        rows.append(LedgerEntry(loan_id=loan.id, seq=len(rows) + 1, type=type_, effective_date=effective,
-                                business_date=today, amount=amount, user_id=ctx.actor.user_id, **columns))
+        rows.append({**empty, "loan_id": loan.id, "seq": len(rows) + 1, "type": type_, "effective_date": effective,
+                     "business_date": today, "amount": amount, "user_id": ctx.actor.user_id, **columns})
 
     origin = {"los_reference": candidate.los_reference, "file": file_name, "boarding_type": candidate.boarding_type}
     if candidate.conversion is not None:
@@ -1094,7 +1115,7 @@ def _opening_entries(
     for (day, amount, reference), allocation in zip(candidate.history, candidate.allocations):
         entry("payment", day, amount, reference=reference, reason_code="boarding_history",
               payload={"source": "boarding history", "los_reference": candidate.los_reference}, **allocation)
-    rows.sort(key=lambda row: (row.effective_date, row.seq))
+    rows.sort(key=lambda row: (row["effective_date"], row["seq"]))
     return rows
 
 

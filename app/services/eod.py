@@ -273,6 +273,7 @@ def _close_day(
         progress(done, total, f"loans closed for {day.isoformat()}")
     with ctx.unit() as session:
         promises = _settle_promises(session, day)
+        assigned = _assign_queue(session, ctx)
         set_business_date(session, day + timedelta(days=1))
         run = session.get(EodRun, run_id)
         assert run is not None
@@ -286,6 +287,7 @@ def _close_day(
             "charge_offs": tally.charge_offs,
             "letters_queued": tally.letters,
             "promises": promises,
+            "assigned": assigned,
             "errors": [{"loan": loan, "message": message} for loan, message in tally.errors],
         }
         run.summary = summary
@@ -300,6 +302,14 @@ def _summary(day: date, tally: _Tally, began: float, promises: dict[str, int], c
     return DaySummary(day, tally.processed, tally.interest, tally.fees, tally.late_fees, tally.status_changes,
                       tally.charge_offs, tally.letters, promises, tuple(tally.errors), time.perf_counter() - began,
                       cancelled)
+
+
+def _assign_queue(session: Session, ctx: ServiceContext) -> int:
+    """The morning's queue: past-due loans assigned to collectors by the saved rules, if any."""
+    from app.services.collections import apply_assignment_rules, assignment_rules
+
+    rules = assignment_rules(session)
+    return apply_assignment_rules(session, rules, ctx.actor) if rules else 0
 
 
 def _settle_promises(session: Session, day: date) -> dict[str, int]:
