@@ -87,6 +87,7 @@ class EodDialog(QDialog):
         self.through_edit.setMinimumDate(formatting.to_qdate(today))
         self.through_edit.setMaximumDate(formatting.to_qdate(max(date.today(), today)))
         self.through_edit.setDate(formatting.to_qdate(today))
+        self.through_edit.setMaximumWidth(self.fontMetrics().averageCharWidth() * 18)
         form = QFormLayout()
         form.addRow("Close every day &through:", self.through_edit)
 
@@ -97,6 +98,7 @@ class EodDialog(QDialog):
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setFormat("%v of %m loans")
+        self.progress.hide()  # shown once the run starts
         self.eta = QLabel()
         self.eta.setObjectName("eodEta")
         self.model = DaySummaryTableModel(self)
@@ -151,6 +153,7 @@ class EodDialog(QDialog):
         self.through_edit.setEnabled(False)
         self.stage.setText("Starting\N{HORIZONTAL ELLIPSIS}")
         self.progress.setRange(0, 0)
+        self.progress.show()
 
         def work(report: Any) -> Any:
             return service.run_eod(ctx, through, progress=report, cancel=token)

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
     QGridLayout,
@@ -86,12 +86,17 @@ class BarChart(pg.PlotWidget):
             item.setTickFont(font)
             item.setTextPen(pg.mkPen("#222222"))
             item.setPen(pg.mkPen("#888888"))
+        # Room for two-line month labels ("Dec" over "2025").
+        self.getAxis("bottom").setHeight(int(self.fontMetrics().height() * 2.8))
         self.showGrid(x=False, y=True, alpha=0.25)
         self.setMouseEnabled(x=False, y=False)
         self.hideButtons()
         self.setMenuEnabled(False)
         self.scene().sigMouseClicked.connect(self._clicked)
         self._items: list[Any] = []
+
+    def sizeHint(self) -> QSize:  # Qt's name: small, so four charts share the window rather than scroll
+        return QSize(self.fontMetrics().averageCharWidth() * 50, self.fontMetrics().height() * 12)
 
     def set_bars(self, labels: list[str], values: list[Decimal], notes: list[str] | None = None,
                  line: bool = False) -> None:

@@ -11,7 +11,8 @@ class KpiTile(QFrame):
         super().__init__(parent)
         self.setObjectName(f"kpi_{name}")
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        # Grows to the tallest tile of the row, so the tiles line up.
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
         self.caption = QLabel(caption)
         self.caption.setObjectName("kpiCaption")
         self.value = QLabel("\N{EM DASH}")
@@ -29,6 +30,7 @@ class KpiTile(QFrame):
         layout.addWidget(self.caption)
         layout.addWidget(self.value)
         layout.addWidget(self.detail)
+        layout.addStretch(1)
 
     def set(self, value: str, detail: str = "") -> None:
         self.value.setText(value)

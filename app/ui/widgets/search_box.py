@@ -52,6 +52,7 @@ class SearchBox(QLineEdit):
         self.model = SearchTableModel(self.popup)
         self.table: QTableView = make_table(self.model, name="searchTable", sortable=False, parent=self.popup)
         self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.table.horizontalHeader().setStretchLastSection(False)
         self.table.clicked.connect(lambda index: self._open_row(index.row()))
         self.status = QLabel()
         self.status.setObjectName("searchStatus")
@@ -114,7 +115,11 @@ class SearchBox(QLineEdit):
         window = self.window()
         if self.popup.parent() is not window:
             self.popup.setParent(window)
-        width = max(self.width(), min(window.width() - 24, self.fontMetrics().averageCharWidth() * 130))
+        header = self.table.horizontalHeader()
+        columns = sum(header.sectionSize(i) for i in range(header.count()))
+        # As wide as the results need (the status line at least), never wider than the window.
+        wanted = max(columns + 40, self.status.sizeHint().width() + 24, self.fontMetrics().averageCharWidth() * 60)
+        width = min(window.width() - 16, wanted)
         rows = min(self.model.rowCount(), 12)
         row_height = self.table.verticalHeader().defaultSectionSize()
         height = self.status.sizeHint().height() + self.table.horizontalHeader().sizeHint().height() \
