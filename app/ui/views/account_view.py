@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from PySide6.QtCore import QDate, QItemSelection, Qt, QTimer, QUrl, Signal
@@ -37,7 +37,6 @@ from PySide6.QtWidgets import (
 from app.domain.schedule import ScheduleRow
 from app.services import accounts, permissions, search
 from app.services.accounts import Account, LedgerLine
-from app.services.errors import ServiceError
 from app.services.search import AuditLine, NoteLine, Party
 from app.ui import formatting, optional
 from app.ui.dialogs.reverse_dialog import ReverseDialog
@@ -69,35 +68,9 @@ class AccountData:
     letters: list[Any] | None  # None: the letters service is not installed
 
 
-def full_ledger(ctx: Any, account: Account) -> tuple[LedgerLine, ...]:
-    """Every ledger line of the account as of the open business date.
-
-    Workaround: ``accounts.account`` on the open business date takes the cache's
-    fast path, whose lines are only the entries of that day (reported to the
-    accounts service's owner).  The lines up to the day before come from a replay
-    to that day; the day's own lines are added after them.
-    """
-    today = account.business_date
-    if account.snapshot.as_of < today:
-        return account.lines
-    try:
-        earlier = accounts.account(ctx, account.loan_number, today - timedelta(days=1)).lines
-    except ServiceError:  # boarded today: nothing before it
-        return account.lines
-    known = {line.entry_id for line in earlier if line.entry_id is not None}
-    derived = {(line.engine_id, line.effective_date) for line in earlier if line.entry_id is None}
-    later = [line for line in account.lines
-             if (line.entry_id is not None and line.entry_id not in known)
-             or (line.entry_id is None and (line.engine_id, line.effective_date) not in derived
-                 and line.effective_date >= today)]
-    return (*earlier, *later)
-
-
 def load_account(ctx: Any, loan_number: str, as_of: date | None) -> AccountData:
     """Run on a read worker: every service the view needs, one after the other."""
     account = accounts.account(ctx, loan_number, as_of)
-    if as_of is None:
-        account = replace(account, lines=full_ledger(ctx, account))
     number = account.loan_number
     collections = optional.service("collections")
     letters = optional.service("letters")
