@@ -76,13 +76,13 @@ VEHICLES = (("Toyota", "Camry"), ("Honda", "Civic"), ("Ford", "F-150"), ("Chevro
 
 #: Borrower behaviour: (share of the book, description).
 PROFILES = {
-    "steady": 0.38,  # pays on or a day or two before the due date
+    "steady": 0.44,  # pays on or a day or two before the due date
     "early": 0.12,  # pays a week or more early
-    "late": 0.17,  # pays within or just past grace; sometimes a late fee
+    "late": 0.16,  # pays within or just past grace; sometimes a late fee
     "partial": 0.07,  # sometimes pays part, then the rest
     "extra": 0.08,  # adds extra principal now and then
-    "struggling": 0.10,  # stopped paying in the last months before boarding
-    "defaulter": 0.04,  # stopped long ago: charged off during the demo
+    "struggling": 0.06,  # stopped paying in the last months before boarding
+    "defaulter": 0.03,  # stopped long ago: charged off during the demo
     "payoff": 0.04,  # pays the loan off during the demo
 }
 
