@@ -56,18 +56,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     many.set_defaults(handler=run_letters)
 
 
-def _date(value: str | None, field: str) -> Any:
-    from app.domain.errors import InputError
-    from app.domain.terms import parse_date
-
-    if value is None:
-        return None
-    try:
-        return parse_date(value, field)
-    except InputError as exc:
-        raise CliError(str(exc)) from None
-
-
 def _write(path: str, data: bytes) -> None:
     target = Path(path)
     try:
@@ -78,11 +66,11 @@ def _write(path: str, data: bytes) -> None:
 
 
 def run_letter(args: argparse.Namespace) -> int:
-    from app.cli_support import cli_context, run_service
+    from app.cli_support import cli_context, date_arg, run_service
     from app.services import letters
 
-    day = _date(args.date, "--date")
-    good = _date(args.good_through, "--good-through")
+    day = date_arg(args.date, "--date")
+    good = date_arg(args.good_through, "--good-through")
 
     @run_service
     def go() -> int:
@@ -113,10 +101,10 @@ def run_letter(args: argparse.Namespace) -> int:
 
 
 def run_letters(args: argparse.Namespace) -> int:
-    from app.cli_support import cli_context, run_service
+    from app.cli_support import cli_context, date_arg, run_service
     from app.services import letters
 
-    day = _date(args.date, "--date")
+    day = date_arg(args.date, "--date")
     if args.kind and not args.loan:
         raise CliError("give at least one --loan with --kind")
     if args.queued and args.loan:

@@ -83,27 +83,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     waive.set_defaults(handler=run_waive)
 
 
-def _date(value: str | None, field: str) -> Any:
-    from app.domain.errors import InputError
-    from app.domain.terms import parse_date
-
-    if value is None:
-        return None
-    try:
-        return parse_date(value, field)
-    except InputError as exc:
-        raise CliError(str(exc)) from None
-
-
 def _service(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    from app.services.errors import FileRejected, NeedsConfirmation, ServiceError
+    """Call a service; a confirmation it needs shows what would change, every error is one line."""
+    from app.cli_support import cli_error
+    from app.services.errors import NeedsConfirmation, ServiceError
 
     try:
         return fn(*args, **kwargs)
-    except FileRejected as exc:
-        for problem in exc.problems[1:]:
-            print(f"keel: error: {problem}", file=sys.stderr)
-        raise CliError(str(exc.problems[0]) if exc.problems else str(exc)) from None
     except NeedsConfirmation as exc:
         preview = exc.preview
         if preview is not None and getattr(preview, "changes", None):
@@ -111,7 +97,7 @@ def _service(fn: Any, *args: Any, **kwargs: Any) -> Any:
                 print(f"  {field}: {before} -> {after}", file=sys.stderr)
         raise CliError(str(exc)) from None
     except ServiceError as exc:
-        raise CliError(str(exc)) from None
+        raise cli_error(exc) from None
 
 
 def _print(data: dict[str, Any]) -> None:
@@ -151,12 +137,12 @@ def _posted_text(posted: Any, verb: str) -> str:
 
 
 def run_pay(args: argparse.Namespace) -> int:
-    from app.cli_support import cli_context
+    from app.cli_support import cli_context, date_arg
     from app.services.servicing import post_payment
 
     ctx = cli_context(args)
     posted = _service(
-        post_payment, ctx, args.loan, args.amount, _date(args.date, "--date"), method=args.method,
+        post_payment, ctx, args.loan, args.amount, date_arg(args.date, "--date"), method=args.method,
         reference=args.reference, confirm_duplicate=args.confirm_duplicate, confirm_backdated=args.confirm_backdated,
     )
     print(json.dumps(_posted_json(posted), indent=2) if args.json else _posted_text(posted, "Posted"))
@@ -180,13 +166,13 @@ def run_reverse(args: argparse.Namespace) -> int:
 
 def run_account(args: argparse.Namespace) -> int:
     from app.cli_engine import simulate_text, snapshot_json
-    from app.cli_support import cli_context
+    from app.cli_support import cli_context, date_arg
     from app.domain.engine import Entry
     from app.domain.money import money_str
     from app.services.accounts import account
 
     ctx = cli_context(args)
-    acct = _service(account, ctx, args.loan, _date(args.as_of, "--as-of"))
+    acct = _service(account, ctx, args.loan, date_arg(args.as_of, "--as-of"))
     if args.json:
         out = {"loan_number": acct.loan_number, "borrower": acct.borrower, "product": acct.product}
         out.update(snapshot_json(acct.snapshot))
@@ -222,12 +208,12 @@ def run_account(args: argparse.Namespace) -> int:
 
 
 def run_payoff(args: argparse.Namespace) -> int:
-    from app.cli_support import cli_context
+    from app.cli_support import cli_context, date_arg
     from app.domain.money import format_money, money_str
     from app.services.accounts import payoff_quote
 
     ctx = cli_context(args)
-    quote = _service(payoff_quote, ctx, args.loan, _date(args.date, "--date"))
+    quote = _service(payoff_quote, ctx, args.loan, date_arg(args.date, "--date"))
     if args.json:
         _print({
             "loan_number": quote.loan_number,

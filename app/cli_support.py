@@ -82,6 +82,19 @@ def add_db_user_args(parser: argparse.ArgumentParser) -> None:
 # ---------------------------------------------------------------------------
 # Errors
 # ---------------------------------------------------------------------------
+def date_arg(value: str | None, flag: str) -> Any:
+    """A ``YYYY-MM-DD`` option, or None when it was not given; a bad date is a one-line error naming the flag."""
+    from app.domain.errors import InputError
+    from app.domain.terms import parse_date
+
+    if value is None:
+        return None
+    try:
+        return parse_date(value, flag)
+    except InputError as exc:
+        raise CliError(str(exc)) from None
+
+
 def cli_error(exc: BaseException) -> CliError:
     """The one-line CliError for a service or database problem."""
     if isinstance(exc, FileRejected) and len(exc.problems) > 1:
