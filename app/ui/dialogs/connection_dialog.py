@@ -134,7 +134,7 @@ class ConnectionDialog(QDialog):
 
         (self.server_radio if current.kind == SERVER else self.local_radio).setChecked(True)
         self.local_radio.toggled.connect(self._update)
-        self.url_edit.textChanged.connect(self._update)
+        self.url_edit.textChanged.connect(self._url_edited)
         self.test_button.clicked.connect(self._test)
         self._update()
         # Wide enough for a server URL, in characters so it scales with the font (200 % too).
@@ -146,8 +146,11 @@ class ConnectionDialog(QDialog):
         url = self.url_edit.text().strip()
         save = self.buttons.button(QDialogButtonBox.StandardButton.Save)
         save.setEnabled(not server or (bool(url) and url == self._tested_url))
-        if server and url and url != self._tested_url and not self.result_label.text().startswith("Testing"):
+
+    def _url_edited(self) -> None:
+        if self.url_edit.text().strip() != self._tested_url:
             self.result_label.setText("Test the connection before saving it.")
+        self._update()
 
     def _test(self) -> None:
         url = self.url_edit.text().strip()
