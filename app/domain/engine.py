@@ -33,6 +33,7 @@ import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from datetime import date as Date  # for annotations inside classes with a field named ``date``
 from decimal import Decimal
 from typing import Any
 
@@ -86,14 +87,14 @@ class Event:
 
     id: str
     type: str
-    date: date
+    date: Date
     amount: Decimal | None = None
     of: str | None = None  # the id reversed or waived
     kind: str | None = None  # fee kind, e.g. "nsf"
     rate: Decimal | None = None  # terms_change: new annual percent
     payment: Decimal | None = None  # terms_change: new installment
     term: int | None = None  # terms_change: installments remaining
-    next_due: date | None = None  # terms_change: new next due date
+    next_due: Date | None = None  # terms_change: new next due date
 
 
 @dataclass(slots=True)
@@ -158,7 +159,7 @@ class Fee:
 class LoanState:
     """A loan at the end of ``date``.  Compare two states with ``==``."""
 
-    date: date
+    date: Date
     status: str
     principal: Decimal
     rate: Decimal  # annual, as a fraction
@@ -166,14 +167,14 @@ class LoanState:
     term: int  # number of the last installment
     next_n: int  # number of the next installment to bill
     anchor_n: int  # due dates are generated from (anchor_n, anchor_due)
-    anchor_due: date
+    anchor_due: Date
     accrued: Decimal  # interest accrued up to accrual_from, not yet billed or paid (exact)
-    accrual_from: date
+    accrual_from: Date
     basis: Decimal  # principal interest accrues on from accrual_from
-    basis_due: date | None  # end of this day fixes the next scheduled basis
+    basis_due: Date | None  # end of this day fixes the next scheduled basis
     suspense: Decimal = ZERO
     refund_due: Decimal = ZERO
-    paid_through: date | None = None
+    paid_through: Date | None = None
     shadow_fees: Decimal = ZERO
     installments: list[Installment] = field(default_factory=list)
     fees: list[Fee] = field(default_factory=list)
@@ -910,7 +911,7 @@ def replay(
     """
     validate_events(events)
     known = [event for event in events if event.date <= to_date]
-    reversals = {event.of: event for event in known if event.type == "reversal"}
+    reversals = {event.of or "": event for event in known if event.type == "reversal"}
     effective = [event for event in known if event.type != "reversal" and event.id not in reversals]
     origin = start if start is not None else initial_state(terms)
     if to_date < origin.date:
