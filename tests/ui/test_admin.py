@@ -7,6 +7,7 @@ from decimal import Decimal as D
 
 import pytest
 from PySide6.QtCore import QTimer
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication
 
 from app.services import accounts, products, users
@@ -149,9 +150,20 @@ def test_run_gui_signs_in_and_quits(qtbot, desk, db_file_url, monkeypatch, tmp_p
             return
         seen["user"] = window.user_label.text()
         seen["date"] = window.date_label.text()
-        window.close()
+        window.findChild(QAction, "signOutAction").trigger()
+        QTimer.singleShot(50, signed_out)
+
+    def signed_out() -> None:
+        dialog = next((w for w in QApplication.topLevelWidgets() if isinstance(w, SignInDialog) and w.isVisible()),
+                      None)
+        if dialog is None:
+            QTimer.singleShot(50, signed_out)
+            return
+        seen["again"] = dialog.username.text()  # the last user, remembered
+        dialog.reject()  # cancelling sign-in quits
 
     QTimer.singleShot(0, sign_in)
     assert application.run_gui(db_file_url, demo=False) == 0
-    assert seen == {"user": "Signed in: Manager User (manager)", "date": "Business date: 2026-06-01"}
+    assert seen == {"user": "Signed in: Manager User (manager)", "date": "Business date: 2026-06-01",
+                    "again": "manager"}
     assert (tmp_path / "logs" / "keel.log").exists()

@@ -307,6 +307,9 @@ class CollectionsView(View):
             shortcut.activated.connect(slot)
         self._outcome_changed()
         restore_header(workspace.settings, "collections/queueHeader", self.table)
+        splitter_state = workspace.settings.value("collections/splitter")
+        if splitter_state is not None:
+            self.splitter.restoreState(splitter_state)
 
     # ------------------------------------------------------------ the queue
     def refresh(self) -> None:
