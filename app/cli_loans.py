@@ -26,9 +26,19 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     pay.add_argument("--reference", help="check number or trace reference")
     pay.add_argument("--confirm-duplicate", action="store_true", help="post even if it looks like a duplicate")
     pay.add_argument("--confirm-backdated", action="store_true", help="post a back-dated payment after its preview")
+    pay.add_argument("--split", help="allocation override, e.g. interest=10.00,principal=90.00 (manager)")
+    pay.add_argument("--override-reason", help="reason code for --split: borrower_request, court_order, "
+                     "hardship_plan, correction, investor_rule, other")
     pay.add_argument("--json", action="store_true")
     add_db_user_args(pay)
     pay.set_defaults(handler=run_pay)
+
+    overrides = sub.add_parser("overrides", help="payments posted with an allocation override")
+    overrides.add_argument("--from", dest="start", help="first effective date")
+    overrides.add_argument("--to", dest="end", help="last effective date")
+    overrides.add_argument("--json", action="store_true")
+    add_db_user_args(overrides)
+    overrides.set_defaults(handler=run_overrides)
 
     reverse = sub.add_parser("reverse", help="reverse a payment (NSF, posting error)")
     reverse.add_argument("entry", type=int, help="the payment's ledger entry id")
@@ -140,10 +150,19 @@ def run_pay(args: argparse.Namespace) -> int:
     from app.cli_support import cli_context, date_arg
     from app.services.servicing import post_payment
 
+    split = None
+    if args.split:
+        split = {}
+        for item in args.split.split(","):
+            part, _, amount = item.partition("=")
+            if not amount:
+                raise CliError(f"--split: {item!r} is not PART=AMOUNT (e.g. principal=90.00)")
+            split[part.strip().lower()] = amount.strip()
     ctx = cli_context(args)
     posted = _service(
         post_payment, ctx, args.loan, args.amount, date_arg(args.date, "--date"), method=args.method,
         reference=args.reference, confirm_duplicate=args.confirm_duplicate, confirm_backdated=args.confirm_backdated,
+        split=split, override_reason=args.override_reason,
     )
     print(json.dumps(_posted_json(posted), indent=2) if args.json else _posted_text(posted, "Posted"))
     return 0
@@ -294,4 +313,27 @@ def run_waive(args: argparse.Namespace) -> int:
     ctx = cli_context(args)
     posted = _service(waive_fee, ctx, args.loan, args.fee, amount=args.amount, reason=args.reason)
     print(_posted_text(posted, "Waived with"))
+    return 0
+
+
+def run_overrides(args: argparse.Namespace) -> int:
+    from app.cli_support import cli_context, date_arg
+    from app.domain.money import format_money, money_str
+    from app.services.servicing import overrides_report
+
+    ctx = cli_context(args)
+    lines = _service(overrides_report, ctx, date_arg(args.start, "--from"), date_arg(args.end, "--to"))
+    if args.json:
+        _print({"overrides": [
+            {"entry_id": line.entry_id, "loan_number": line.loan_number, "date": line.effective_date.isoformat(),
+             "amount": money_str(line.amount), "split": {k: money_str(v) for k, v in line.split.items()},
+             "reason_code": line.reason_code, "user": line.user, "reversed": line.reversed}
+            for line in lines
+        ]})
+        return 0
+    for line in lines:
+        parts = ", ".join(f"{k} {format_money(v)}" for k, v in line.split.items())
+        print(f"{line.effective_date}  {line.loan_number:<12} {format_money(line.amount):>12}  {parts}  "
+              f"({line.reason_code}, {line.user}{', reversed' if line.reversed else ''})")
+    print(f"{len(lines)} payments posted with an allocation override")
     return 0

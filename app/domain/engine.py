@@ -95,6 +95,9 @@ class Event:
     payment: Decimal | None = None  # terms_change: new installment
     term: int | None = None  # terms_change: installments remaining
     next_due: Date | None = None  # terms_change: new next due date
+    #: payment: an allocation override, ((part, amount), ...) over interest,
+    #: principal, fees and suspense, summing to the amount (one payment, a reason, a permission).
+    split: tuple[tuple[str, Decimal], ...] | None = None
 
 
 @dataclass(slots=True)
@@ -598,6 +601,57 @@ def _apply(state: LoanState, terms: Terms, on: date, amount: Decimal, entry: Ent
     _settle(state, terms, on)
 
 
+OVERRIDE_PARTS = ("interest", "principal", "fees", "suspense")
+
+
+def _apply_override(state: LoanState, terms: Terms, on: date, split: dict[str, Decimal], entry: Entry) -> None:
+    """A payment split as the servicer directs instead of by the waterfall.
+
+    Interest meets the interest of the installments fallen due (oldest first,
+    then interest accrued to the date); principal meets their principal, then
+    curtails; fees meet fees oldest first; suspense is held.  Whatever a part
+    cannot place (more interest than is owed, say) is held in suspense.
+    """
+    held = split.get("suspense", ZERO)
+    targets = [inst for inst in state.installments if inst.due <= on]
+    pool = split.get("interest", ZERO)
+    for inst in targets:
+        take = min(pool, _parts(state, terms, inst, on)["interest"])
+        if take > 0:
+            _pay_interest(state, terms, inst, take, on)
+            entry.interest += take
+            pool -= take
+    if pool > 0 and terms.interest == "simple":
+        take = min(pool, round_money(_accrued_exact(state, terms, on)))
+        if take > 0:
+            _pay_interest(state, terms, Installment(0, on, take), take, on)
+            entry.interest += take
+            pool -= take
+    held += pool
+    pool = split.get("fees", ZERO)
+    before = entry.fees
+    held += _pay_fees(state, pool, entry)
+    pool = split.get("principal", ZERO)
+    for inst in targets:
+        take = min(pool, _parts(state, terms, inst, on)["principal"])
+        if take > 0:
+            _pay_principal(state, terms, inst, take, on)
+            entry.principal += take
+            pool -= take
+    if pool > 0:
+        take = min(pool, state.principal - _billed_principal_unpaid(state))
+        if take > 0:
+            _pay_principal(state, terms, None, take, on)
+            entry.principal += take
+            pool -= take
+    held += pool
+    if held > 0:
+        state.suspense += held
+        entry.suspense += held
+    _shadow_apply(state, terms, on, entry.interest + entry.principal + (entry.fees - before))
+    _settle(state, terms, on)
+
+
 def _unpaid_due(state: LoanState, terms: Terms, on: date, exclude: list[Installment]) -> list[Installment]:
     return [
         inst
@@ -716,7 +770,9 @@ def _apply_suspense(state: LoanState, terms: Terms, on: date, entries: list[Entr
 def _apply_event(state: LoanState, terms: Terms, event: Event, entries: list[Entry]) -> None:
     on = event.date
     entry = Entry(event.id, event.type, on, event.amount)
-    if event.type == "payment":
+    if event.type == "payment" and event.split is not None and state.status == ACTIVE:
+        _apply_override(state, terms, on, dict(event.split), entry)
+    elif event.type == "payment":
         assert event.amount is not None
         _apply(state, terms, on, event.amount, entry, from_suspense=False)
     elif event.type == "fee":
@@ -965,6 +1021,17 @@ def validate_events(events: Sequence[Event]) -> None:
             raise InputError(f"{where}.type", f"{event.type!r} is not one of {', '.join(EVENT_TYPES)}")
         if event.type in ("payment", "fee", "adjustment", "recovery") and event.amount is None:
             raise InputError(f"{where}.amount", "is required")
+        if event.split is not None:
+            if event.type != "payment":
+                raise InputError(f"{where}.split", "only a payment can have an allocation override")
+            parts = dict(event.split)
+            for part, value in parts.items():
+                if part not in OVERRIDE_PARTS:
+                    raise InputError(f"{where}.split", f"{part!r} is not one of {', '.join(OVERRIDE_PARTS)}")
+                if value < 0:
+                    raise InputError(f"{where}.split.{part}", f"{value} must not be negative")
+            if sum(parts.values(), ZERO) != event.amount:
+                raise InputError(f"{where}.split", f"the parts add up to {sum(parts.values(), ZERO)}, not {event.amount}")
         if event.type in ("payment", "fee") and event.amount is not None and event.amount <= 0:
             raise InputError(f"{where}.amount", f"{event.amount} must be more than zero")
         if event.type == "reversal":

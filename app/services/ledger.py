@@ -111,6 +111,9 @@ def to_event(row: LedgerEntry) -> Event | None:
         )
     if row.type == "fee":
         return Event(event_id, "fee", row.effective_date, row.amount, kind=row.fee_kind)
+    if row.type == "payment" and payload.get("split"):
+        split = tuple((part, Decimal(value)) for part, value in sorted(payload["split"].items()))
+        return Event(event_id, "payment", row.effective_date, row.amount, split=split)
     return Event(event_id, row.type, row.effective_date, row.amount)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.db.models import PAYMENT_METHODS, LedgerEntry, Loan
@@ -264,11 +264,19 @@ def post_payment(
     batch_id: int | None = None,
     confirm_duplicate: bool = False,
     confirm_backdated: bool = False,
+    split: dict[str, object] | None = None,
+    override_reason: str | None = None,
     session: Session | None = None,
 ) -> Posted:
-    """Post one payment, allocated by the engine under the loan's own terms."""
+    """Post one payment, allocated by the engine under the loan's own terms.
+
+    ``split`` overrides the waterfall for this payment (interest, principal,
+    fees, suspense amounts adding up to it): it needs the permission for it
+    and a reason code, and is listed in :func:`overrides_report`.
+    """
     permissions.require(ctx.actor, permissions.POST_PAYMENT)
     value, chosen, ref = _payment_inputs(amount, method, reference)
+    parts = _override(ctx, split, override_reason, value)
 
     def work(session: Session) -> Posted:
         today = business_date(session)
@@ -283,16 +291,94 @@ def post_payment(
                     f"to {loan.loan_number} (entry {duplicate.id}); confirm it is not a duplicate"
                 )
         kind = "recovery" if loan.status == "charged_off" else "payment"  # money after charge-off
-        preview = _preview(book, today, [Event(PENDING, kind, day, value)], day)
+        if parts is not None and kind != "payment":
+            raise InvalidInput("split", f"{loan.loan_number} is charged off: money received is a recovery")
+        event = Event(PENDING, kind, day, value, split=tuple(sorted(parts.items())) if parts else None)
+        preview = _preview(book, today, [event], day)
         _confirm_backdated(preview, confirm_backdated)
+        extra: dict[str, Any] = {}
+        if parts is not None:
+            extra = {"reason_code": override_reason,
+                     "payload": {"split": {part: str(amount) for part, amount in parts.items()}}}
         row = _append(session, ctx, book, today, type=kind, effective=day, amount=value,
-                      allocation=preview.allocation, method=chosen, reference=ref, batch_id=batch_id)
+                      allocation=preview.allocation, method=chosen, reference=ref, batch_id=batch_id, **extra)
         return _finish(session, ctx, book, today, preview, row, f"{kind}.posted",
-                       {"amount": str(value), "method": chosen, "reference": ref, "batch_id": batch_id})
+                       {"amount": str(value), "method": chosen, "reference": ref, "batch_id": batch_id,
+                        **({"override": extra["payload"]["split"], "reason_code": override_reason} if extra else {})})
 
     if session is not None:
         return work(session)
     return _write(ctx, work)
+
+
+OVERRIDE_REASONS = ("borrower_request", "court_order", "hardship_plan", "correction", "investor_rule", "other")
+
+
+def _override(ctx: ServiceContext, split: dict[str, object] | None, reason: str | None,
+              amount: Decimal) -> dict[str, Decimal] | None:
+    """Check an allocation override: the permission, a reason code, parts that add up."""
+    if split is None:
+        return None
+    from app.domain.engine import OVERRIDE_PARTS
+
+    permissions.require(ctx.actor, permissions.OVERRIDE_ALLOCATION)
+    why = (reason or "").strip().lower().replace(" ", "_")
+    if why not in OVERRIDE_REASONS:
+        raise InvalidInput("override_reason", f"{reason!r} is not one of {', '.join(OVERRIDE_REASONS)}")
+    parts: dict[str, Decimal] = {}
+    for part, value in split.items():
+        if part not in OVERRIDE_PARTS:
+            raise InvalidInput("split", f"{part!r} is not one of {', '.join(OVERRIDE_PARTS)}")
+        parts[part] = money_field(value, f"split.{part}", positive=False)
+        if parts[part] < 0:
+            raise InvalidInput(f"split.{part}", f"{parts[part]} must not be negative")
+    total = sum(parts.values(), ZERO)
+    if total != amount:
+        raise InvalidInput("split", f"the parts add up to {total}, not the payment's {amount}")
+    return parts
+
+
+@dataclass(frozen=True)
+class OverrideLine:
+    entry_id: int
+    loan_number: str
+    effective_date: date
+    amount: Decimal
+    split: dict[str, Decimal]
+    reason_code: str | None
+    user: str
+    reversed: bool
+
+
+def overrides_report(ctx: ServiceContext, start: date | None = None, end: date | None = None) -> list[OverrideLine]:
+    """Every payment posted with an allocation override, in a date range (one query)."""
+    permissions.require(ctx.actor, permissions.VIEW_REPORTS)
+    from app.db.models import User
+
+    with ctx.unit(write=False) as session:
+        reversal = aliased(LedgerEntry)
+        stmt = (
+            select(LedgerEntry, Loan.loan_number, User.username, reversal.id)
+            .join(Loan, Loan.id == LedgerEntry.loan_id)
+            .join(User, User.id == LedgerEntry.user_id)
+            .outerjoin(reversal, reversal.reverses_id == LedgerEntry.id)
+            .where(LedgerEntry.type == "payment", LedgerEntry.payload.is_not(None),
+                   LedgerEntry.reason_code.in_(OVERRIDE_REASONS))
+            .order_by(LedgerEntry.effective_date, LedgerEntry.id)
+        )
+        if start is not None:
+            stmt = stmt.where(LedgerEntry.effective_date >= start)
+        if end is not None:
+            stmt = stmt.where(LedgerEntry.effective_date <= end)
+        out = []
+        for row, number, username, reversed_by in session.execute(stmt):
+            split = (row.payload or {}).get("split")
+            if not split:
+                continue
+            out.append(OverrideLine(row.id, number, row.effective_date, row.amount,
+                                    {k: Decimal(v) for k, v in split.items()}, row.reason_code, username,
+                                    reversed_by is not None))
+        return out
 
 
 # ---------------------------------------------------------------- reversals

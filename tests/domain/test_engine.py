@@ -331,3 +331,26 @@ def test_results_do_not_depend_on_the_threads_decimal_context():
     with decimal.localcontext(decimal.Context(prec=6, rounding=decimal.ROUND_FLOOR)):
         terms_again = make_terms(principal="123456.78", rate="7.125", term=360, interest="simple", day_count="actual/actual")
         assert snapshot(replay(terms_again, events, date(2026, 6, 30))[0], terms_again) == expected
+
+
+def test_allocation_override_places_the_money_as_directed():
+    terms = make_terms(late_fee={"grace_days": 10, "fixed": "25.00"})
+    # Installment 1 is late with a 25.00 fee; the servicer puts 888.49 all to principal and interest
+    # as directed: 100.00 interest, 788.49 principal, nothing to the fee.
+    split = (("interest", D("100.00")), ("principal", D("788.49")))
+    events = [Event("o", "payment", date(2026, 2, 20), D("888.49"), split=split)]
+    snap, entries = run(terms, events, date(2026, 2, 20))
+    assert (entries["o"].interest, entries["o"].principal, entries["o"].fees) == (D("100.00"), D("788.49"), D("0.00"))
+    assert snap.fees == D("25.00") and snap.days_past_due == 0
+    # A part that cannot be placed (more interest than is owed) is held in suspense.
+    split = (("interest", D("150.00")), ("principal", D("50.00")))
+    snap, entries = run(terms, [Event("o", "payment", date(2026, 2, 20), D("200.00"), split=split)], date(2026, 2, 20))
+    assert (entries["o"].interest, entries["o"].principal, entries["o"].suspense) == (D("100.00"), D("50.00"), D("50.00"))
+
+
+def test_allocation_override_must_add_up():
+    terms = make_terms()
+    with pytest.raises(InputError) as info:
+        replay(terms, [Event("o", "payment", date(2026, 2, 1), D("10.00"), split=(("interest", D("9.00")),))],
+               date(2026, 2, 1))
+    assert info.value.field == "events[0].split"

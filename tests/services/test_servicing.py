@@ -255,3 +255,25 @@ def test_account_lists_the_whole_ledger_after_end_of_day(contexts):
     assert [line.reference for line in payments] == ["a", "b"]
     assert [line.type for line in lines][:1] == ["boarding"]
     assert sum(1 for line in lines if line.type == "late_fee") == 3  # installments 2-4; 5 is in grace
+
+
+def test_allocation_override_needs_permission_and_reason_and_is_reported(contexts):
+    clerk, manager = contexts["clerk"], contexts["manager"]
+    number = three_paid(manager)
+    split = {"principal": "1000.00"}
+    with pytest.raises(PermissionDenied):
+        servicing.post_payment(clerk, number, "1000.00", split=split, override_reason="borrower_request")
+    with pytest.raises(InvalidInput) as info:
+        servicing.post_payment(manager, number, "1000.00", split=split)
+    assert info.value.field == "override_reason"
+    with pytest.raises(InvalidInput) as info:
+        servicing.post_payment(manager, number, "1000.00", split={"principal": "900.00"}, override_reason="court_order")
+    assert info.value.field == "split"
+    posted = servicing.post_payment(manager, number, "1000.00", split=split, override_reason="court_order")
+    # Principal of installments 4 and 5 first (812.38 + 820.51 = 1,632.89 > 1,000): all 1,000 to principal.
+    assert (posted.allocation.principal, posted.allocation.interest, posted.allocation.fees) == (
+        D("1000.00"), D("0.00"), D("0.00"))
+    report = servicing.overrides_report(manager)
+    assert [(line.loan_number, line.amount, line.reason_code) for line in report] == [(number, D("1000.00"), "court_order")]
+    assert report[0].split == {"principal": D("1000.00")}
+    assert verify.verify(manager).ok
