@@ -157,7 +157,6 @@ class PaymentView(View):
         self.changes_label.setTextFormat(Qt.TextFormat.RichText)
         grid.addWidget(self.changes_label, len(ALLOCATION_PARTS) + 1, 0, 1, 2)
         grid.setColumnStretch(1, 1)
-        grid.setRowStretch(len(ALLOCATION_PARTS) + 2, 1)
 
         self.result_label = QLabel()
         self.result_label.setObjectName("paymentResult")
@@ -174,12 +173,18 @@ class PaymentView(View):
 
         side = QWidget()
         side_layout = QVBoxLayout(side)
-        side_layout.addWidget(self.preview_box, 1)
+        side_layout.addWidget(self.preview_box)
         side_layout.addWidget(result_box)
+        side_layout.addStretch(1)
 
+        # Two readable columns, not two halves of a wide screen: figures stay next to their labels.
+        chars = self.fontMetrics().averageCharWidth()
+        entry.setMaximumWidth(chars * 80)
+        side.setMaximumWidth(chars * 70)
         layout = QHBoxLayout(self)
         layout.addWidget(entry, 1)
         layout.addWidget(side, 1)
+        layout.addStretch(0)
 
         # ---------------------------------------------------------- behaviour
         self._timer = QTimer(self)
