@@ -13,6 +13,9 @@ class NotesTableModel(RecordTableModel[NoteLine]):
         Column("Note", lambda r: r.text),
     )
 
+    def row_tooltip(self, record: NoteLine) -> str | None:
+        return record.text
+
 class ContactsTableModel(RecordTableModel[object]):
     """collections.ContactInfo rows."""
 
@@ -25,6 +28,9 @@ class ContactsTableModel(RecordTableModel[object]):
         Column("Note", lambda r: r.note),
         Column("Override reason", lambda r: r.override_reason),
     )
+
+    def row_tooltip(self, record: object) -> str | None:
+        return getattr(record, "note", None)  # the whole note; the column shows its start
 
 class PromisesTableModel(RecordTableModel[object]):
     """collections.PromiseInfo rows."""
