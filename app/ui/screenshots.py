@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["QT_SCALE_FACTOR"] = args.scale
 
     from PySide6.QtCore import QCoreApplication, QSettings, QTimer
-    from PySide6.QtWidgets import QApplication, QDialog, QWidget
+    from PySide6.QtWidgets import QDialog, QWidget
 
     from app.services import demo, setup, users
     from app.services.context import ServiceContext
