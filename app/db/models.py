@@ -444,6 +444,8 @@ class LedgerEntry(Base):
         Index(None, "reference"),
         Index(None, "batch_id"),
         Index(None, "business_date"),
+        # The dashboard's principal-by-month and payments-by-month read only these columns.
+        Index(None, "type", "effective_date", "amount", "principal"),
     )
 
     id: Mapped[intpk]
@@ -602,7 +604,7 @@ class Promise(Versioned, Base):
     """A promise to pay one dated amount; settled by end of day as kept, partly kept or broken."""
 
     __tablename__ = "promises"
-    __table_args__ = (Index(None, "loan_id", "status"), Index(None, "due_date"))
+    __table_args__ = (Index(None, "loan_id", "status"), Index(None, "due_date"), Index(None, "contact_id"))
 
     id: Mapped[intpk]
     loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"))

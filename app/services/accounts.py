@@ -7,6 +7,7 @@ shows everything recorded up to now by its effective date.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -180,3 +181,113 @@ def entry_loan_number(ctx: ServiceContext, entry_id: int) -> str:
         if row is None:
             raise InvalidInput("entry", f"no ledger entry {entry_id}")
         return row.loan.loan_number
+
+
+# ---------------------------------------------------------------- notes and borrowers
+
+
+MAX_NOTE = 4000
+
+
+def add_note(ctx: ServiceContext, loan_number: str, text: str) -> int:
+    """Add a note to a loan (append-only: a correction is a new note); returns its id."""
+    from app.db.models import Note
+    from app.services import audit
+
+    permissions.require(ctx.actor, permissions.ADD_NOTE)
+    body = (text or "").strip()
+    if not body:
+        raise InvalidInput("note", "is empty")
+    if len(body) > MAX_NOTE:
+        raise InvalidInput("note", f"is longer than {MAX_NOTE} characters")
+    with ctx.unit() as session:
+        loan = load_loan(session, loan_number)
+        note = Note(loan_id=loan.id, user_id=ctx.actor.user_id, text=body)
+        session.add(note)
+        session.flush()
+        audit.record(session, ctx.actor, "note.added", entity="note", entity_id=note.id, loan_id=loan.id,
+                     details={"length": len(body)})
+        return note.id
+
+
+#: Fields of a borrower (person) a desk may edit, with their limits.
+PARTY_FIELDS = ("first_name", "middle_name", "last_name", "organization_name", "address_line1", "address_line2",
+                "city", "state", "postal_code", "home_phone", "mobile_phone", "work_phone", "email", "time_zone",
+                "cease_contact", "attorney_represented")
+_ZIP = re.compile(r"\d{5}(-\d{4})?")
+
+
+def _clean_party_value(field: str, value: object) -> object:
+    if field in ("cease_contact", "attorney_represented"):
+        if not isinstance(value, bool):
+            raise InvalidInput(field, "must be true or false")
+        return value
+    text = "" if value is None else str(value).strip()
+    if not text:
+        if field in ("last_name", "address_line1", "city", "state", "postal_code", "time_zone"):
+            if field == "last_name":
+                return None  # an organisation has no last name; checked below
+            raise InvalidInput(field, "is required")
+        return None
+    if len(text) > 200:
+        raise InvalidInput(field, "is longer than 200 characters")
+    if field == "state" and not (len(text) == 2 and text.isalpha()):
+        raise InvalidInput(field, f"{text!r} is not a two-letter state code")
+    if field == "postal_code" and not _ZIP.fullmatch(text):
+        raise InvalidInput(field, f"{text!r} is not a ZIP code (12345 or 12345-6789)")
+    if field.endswith("_phone"):
+        digits = "".join(ch for ch in text if ch.isdigit())
+        if len(digits) == 11 and digits.startswith("1"):
+            digits = digits[1:]
+        if len(digits) != 10:
+            raise InvalidInput(field, f"{text!r} is not a 10-digit US telephone number")
+        return f"{digits[:3]}-{digits[3:6]}-{digits[6:]}"
+    if field == "email" and ("@" not in text or " " in text):
+        raise InvalidInput(field, f"{text!r} is not an email address")
+    if field == "time_zone":
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(text)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InvalidInput(field, f"{text!r} is not a time zone such as America/Chicago") from None
+    return text.upper() if field == "state" else text
+
+
+def update_party(ctx: ServiceContext, person_id: int, changes: dict[str, object], *, expected_version: int) -> int:
+    """Edit a borrower's contact details; refused if someone changed them since they were shown.
+
+    Returns the new version.  Every change is audited with before and after.
+    """
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from app.db.base import check_version
+    from app.db.models import LoanParty, Person
+    from app.services import audit
+    from app.services.errors import Conflict, NotFound
+
+    permissions.require(ctx.actor, permissions.EDIT_BORROWER)
+    unknown = [field for field in changes if field not in PARTY_FIELDS]
+    if unknown:
+        raise InvalidInput(unknown[0], "cannot be edited here")
+    clean = {field: _clean_party_value(field, value) for field, value in changes.items()}
+    try:
+        with ctx.unit() as session:
+            person = session.get(Person, person_id)
+            if person is None:
+                raise NotFound(f"borrower: no person {person_id}")
+            check_version(person, expected_version)
+            before = {field: getattr(person, field) for field in clean}
+            for field, value in clean.items():
+                setattr(person, field, value)
+            if not person.last_name and not person.organization_name:
+                raise InvalidInput("last_name", "a person needs a last name (or an organisation name)")
+            session.flush()
+            loan_ids = session.scalars(select(LoanParty.loan_id).where(LoanParty.person_id == person.id)).all()
+            audit.record(session, ctx.actor, "borrower.updated", entity="person", entity_id=person.id,
+                         loan_id=loan_ids[0] if loan_ids else None,
+                         details={"before": {k: str(v) if v is not None else None for k, v in before.items()},
+                                  "after": {k: str(v) if v is not None else None for k, v in clean.items()}})
+            return person.version
+    except StaleDataError:
+        raise Conflict("This borrower") from None

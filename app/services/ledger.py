@@ -244,6 +244,7 @@ def snapshot_dict(snap: Snapshot) -> dict[str, str | int | None]:
 def differences(before: Snapshot, after: Snapshot) -> list[tuple[str, str | int | None, str | int | None]]:
     """Each figure that changes: (name, before, after)."""
     a, b = snapshot_dict(before), snapshot_dict(after)
+    a["next_payment"], b["next_payment"] = str(before.next_payment), str(after.next_payment)
     return [(key, a[key], b[key]) for key in a if a[key] != b[key]]
 
 

@@ -592,6 +592,37 @@ def pay_refund(ctx: ServiceContext, loan_number: str, amount: object | None = No
     return _write(ctx, work)
 
 
+def _terms_event(rate: object | None, payment: object | None, term: int | None, next_due: date | None,
+                 day: date) -> Event:
+    from app.domain.money import to_decimal
+
+    try:
+        new_rate = to_decimal(rate, "rate") if rate is not None else None
+    except Exception as exc:  # InputError names the field
+        raise InvalidInput("rate", str(getattr(exc, "problem", exc))) from None
+    if new_rate is not None and not 0 <= new_rate <= 100:
+        raise InvalidInput("rate", f"{new_rate} is outside 0 to 100 percent")
+    new_payment = money_field(payment, "payment") if payment is not None else None
+    if term is not None and not 1 <= term <= 1200:
+        raise InvalidInput("term", f"{term} is outside 1 to 1200 installments")
+    if all(v is None for v in (new_rate, new_payment, term, next_due)):
+        raise InvalidInput("terms", "give a new rate, payment, remaining term or next due date")
+    return Event(PENDING, "terms_change", day, rate=new_rate, payment=new_payment, term=term, next_due=next_due)
+
+
+def preview_terms_change(
+    ctx: ServiceContext, loan_number: str, *, effective_date: date | None = None, rate: object | None = None,
+    payment: object | None = None, term: int | None = None, next_due: date | None = None,
+) -> Preview:
+    """What a terms change would do (each balance, payment and due date before and after), writing nothing."""
+    permissions.require(ctx.actor, permissions.VIEW)
+    with ctx.unit(write=False) as session:
+        today = business_date(session)
+        book = open_book(session, load_loan(session, loan_number))
+        day = _check_date(book, effective_date, today)
+        return _preview(book, today, [_terms_event(rate, payment, term, next_due, day)], day)
+
+
 def change_terms(
     ctx: ServiceContext, loan_number: str, *, effective_date: date | None = None, rate: object | None = None,
     payment: object | None = None, term: int | None = None, next_due: date | None = None, reason: str,

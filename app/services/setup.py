@@ -145,3 +145,34 @@ def _reason(exc: SQLAlchemyError) -> str:
     orig = getattr(exc, "orig", None)
     text = str(orig if orig is not None else exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def test_connection(url: str) -> str:
+    """Connect to ``url`` and say what is there, changing nothing (no upgrade, no set-up).
+
+    Returns a one-line description; a problem is a one-line ServiceError.
+    """
+    from sqlalchemy import text as sql
+
+    from app.db.migrate import current_revision, head_revision
+    from app.db.session import display_url, make_engine
+
+    shown = display_url(url)
+    try:
+        engine = make_engine(url)
+    except Exception as exc:  # a malformed URL or a missing driver
+        raise ServiceError(f"{shown}: {exc}") from None
+    try:
+        with engine.connect() as connection:
+            connection.execute(sql("SELECT 1"))
+            revision = current_revision(connection)
+    except SQLAlchemyError as exc:
+        raise ServiceError(f"cannot reach {shown}: {_reason(exc)}") from None
+    finally:
+        engine.dispose()
+    head = head_revision()
+    if revision is None:
+        return f"Connected to {shown}: an empty database; Keel will set it up on first use"
+    if revision == head:
+        return f"Connected to {shown}: a Keel database, up to date"
+    return f"Connected to {shown}: a Keel database at revision {revision}; Keel will upgrade it to {head}"
