@@ -1,7 +1,9 @@
 """Which database this desk works on: the local file (the default) or a shared server.
 
-A server URL is tested -- opened, and brought up to this Keel's schema -- in
-the background before it is saved; a URL that does not work is never saved.
+A server URL is tested in the background before it is saved -- connected to
+and looked at, changing nothing (setup.test_connection: no upgrade, no set-up;
+that happens only when the desk signs in to it); a URL that does not work is
+never saved.
 """
 
 from __future__ import annotations
@@ -160,14 +162,6 @@ class ConnectionDialog(QDialog):
         self.result_label.setText("Testing the connection\N{HORIZONTAL ELLIPSIS}")
         self.test_button.setEnabled(False)
 
-        def work() -> str:
-            factory = setup.open_database(url)
-            try:
-                info = setup.database_info(factory)
-            finally:
-                setup.close_database(factory)
-            return f"Connected: a {info.kind} database, business date {info.business_date}." if info else "Connected."
-
         def done(text: str) -> None:
             self._tested_url = url
             self.test_button.setEnabled(True)
@@ -180,7 +174,7 @@ class ConnectionDialog(QDialog):
             self.result_label.setText(f"Cannot connect: {error_text(exc)}")
             self._update()
 
-        self._tasks.read(work, done, failed, owner=self)
+        self._tasks.read(lambda: setup.test_connection(url), done, failed, owner=self)
 
     def _save(self) -> None:
         if self.server_radio.isChecked():
