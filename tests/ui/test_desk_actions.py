@@ -8,10 +8,55 @@ import sqlite3
 import pytest
 from PySide6.QtCore import QSettings
 
+from app.services import search
 from app.ui.dialogs.connection_dialog import ConnectionDialog
 from app.ui.workers import TaskRunner
+from tests.services.loans import make_loan
+from tests.ui.helpers import settle, visible
 
 pytestmark = pytest.mark.qt
+
+
+def open_account(qtbot, window, number: str):
+    view = window.account_view
+    with qtbot.waitSignal(view.account_shown, timeout=15_000):
+        window.open_account(number)
+    settle(qtbot, window.workspace.tasks)
+    return view
+
+
+def test_a_note_is_added_and_the_list_refreshes(qtbot, desk, open_window) -> None:
+    _, contexts = desk
+    number = make_loan(contexts["admin"])
+    window = open_window("clerk")
+    view = open_account(qtbot, window, number)
+    view.tabs.setCurrentIndex(4)
+    assert visible(view.note_edit) and visible(view.add_note_button)
+    assert not view.add_note_button.isEnabled()  # nothing typed yet
+    assert view.notes_model.rowCount() == 0
+    view.note_edit.setPlainText("Borrower called: will pay Friday.")
+    assert view.add_note_button.isEnabled()
+    with qtbot.waitSignal(view.account_shown, timeout=15_000):
+        view.add_note_button.click()
+    settle(qtbot, window.workspace.tasks)
+    assert [note.text for note in view.notes_model.rows()] == ["Borrower called: will pay Friday."]
+    assert view.note_edit.toPlainText() == "" and not view.note_error.isVisible()
+    assert [n.user for n in search.loan_notes(contexts["clerk"], number)] == ["clerk"]
+
+
+def test_a_note_box_is_hidden_without_the_permission(qtbot, desk, open_window, monkeypatch) -> None:
+    from app.services import permissions
+
+    _, contexts = desk
+    number = make_loan(contexts["admin"])
+    window = open_window("clerk")
+    monkeypatch.setattr(window.workspace, "can", lambda permission: permission != permissions.ADD_NOTE)
+    from app.ui.views.account_view import AccountView
+
+    view = AccountView(window.workspace)
+    qtbot.addWidget(view)
+    view.show()
+    assert not visible(view.note_edit) and not visible(view.add_note_button)
 
 
 def test_testing_a_connection_changes_nothing(qtbot, tmp_path) -> None:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QPlainTextEdit,
     QPushButton,
     QScrollArea,
     QSplitter,
@@ -343,12 +344,67 @@ class AccountView(View):
             box = QGroupBox(title)
             box_layout = QVBoxLayout(box)
             box_layout.addWidget(table)
+            if table is self.notes_table:
+                box_layout.addWidget(self._note_entry())
             splitter.addWidget(box)
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.addWidget(self.contacts_note)
         layout.addWidget(splitter, 1)
         return page
+
+    def _note_entry(self) -> QWidget:
+        """The "Add note" box under the notes (append-only: a correction is a new note)."""
+        self.note_edit = QPlainTextEdit()
+        self.note_edit.setObjectName("noteEdit")
+        self.note_edit.setPlaceholderText("A note for this account: what was said, what was agreed, what to do next")
+        self.note_edit.setTabChangesFocus(True)
+        self.note_edit.setFixedHeight(self.note_edit.fontMetrics().lineSpacing() * 3 + 12)
+        self.add_note_button = QPushButton("A&dd note")
+        self.add_note_button.setObjectName("addNote")
+        self.add_note_button.setToolTip("Add the note to this account; notes cannot be edited afterwards")
+        self.add_note_button.setEnabled(False)
+        self.note_error = QLabel()
+        self.note_error.setObjectName("noteError")
+        self.note_error.setWordWrap(True)
+        self.note_error.setStyleSheet("color: #a00000;")
+        self.note_error.hide()
+        self.note_edit.textChanged.connect(
+            lambda: self.add_note_button.setEnabled(bool(self.note_edit.toPlainText().strip())))
+        self.add_note_button.clicked.connect(self.add_note)
+        holder = QWidget()
+        holder.setObjectName("noteEntry")
+        layout = QVBoxLayout(holder)
+        layout.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        row.addWidget(self.note_edit, 1)
+        row.addWidget(self.add_note_button, 0, Qt.AlignmentFlag.AlignBottom)
+        layout.addLayout(row)
+        layout.addWidget(self.note_error)
+        # Hidden, not just disabled, for a user who may not add notes.
+        holder.setVisible(self.workspace.can(permissions.ADD_NOTE))
+        return holder
+
+    def add_note(self) -> None:
+        text = self.note_edit.toPlainText().strip()
+        if not text or self.loan_number is None or not self.workspace.can(permissions.ADD_NOTE):
+            return
+        ctx, number = self.workspace.ctx, self.loan_number
+        self.add_note_button.setEnabled(False)
+
+        def done(_note_id: int) -> None:
+            self.note_error.hide()
+            self.note_edit.clear()
+
+        def failed(exc: BaseException) -> None:
+            self.note_error.setText(error_text(exc))
+            self.note_error.show()
+            self.add_note_button.setEnabled(bool(self.note_edit.toPlainText().strip()))
+
+        # The Change refreshes the account (and so the notes list) in every view showing it.
+        self.workspace.tasks.write(lambda: accounts.add_note(ctx, number, text), done, failed, owner=self,
+                                   label="Adding the note\N{HORIZONTAL ELLIPSIS}",
+                                   change=Change("note_added", (number,)))
 
     def _letters_tab(self) -> QWidget:
         self.letters_model = LettersTableModel(self)
@@ -487,8 +543,8 @@ class AccountView(View):
         if data.contacts is None:
             self.contacts_note.setText(optional.missing_text("The contact log", "collections"))
         else:
-            self.contacts_note.setText("Log a call or a promise to pay from the Collections view (Ctrl+5). "
-                                       "Adding a free-text note is not available yet (no notes service).")
+            self.contacts_note.setText("Log a call or a promise to pay from the Collections view (Ctrl+5); "
+                                       "add a free-text note below.")
         self.contacts_model.set_rows(data.contacts or [])
         self.promises_model.set_rows(data.promises or [])
         if data.letters is None:
