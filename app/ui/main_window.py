@@ -89,7 +89,8 @@ class MainWindow(QMainWindow):
             self.views.append(self.batch_view)
         self.views.append(self.collections_view)
         self.admin_view: AdminView | None = None
-        if any(workspace.can(p) for p in (permissions.RUN_EOD, permissions.MANAGE_PRODUCTS, permissions.MANAGE_USERS)):
+        if any(workspace.can(p) for p in (permissions.RUN_EOD, permissions.MANAGE_PRODUCTS, permissions.MANAGE_USERS,
+                                             permissions.MANAGE_SETTINGS)):
             self.admin_view = AdminView(workspace)
             self.views.append(self.admin_view)
 

@@ -42,7 +42,7 @@ class Change:
     ``kind`` is past tense, like the signal: ``payment_posted``,
     ``payment_reversed``, ``batch_posted``, ``contact_logged``, ``day_closed``,
     ``product_saved``, ``user_saved``, ``flags_changed``, ``letter_issued``, ``note_added``,
-    ``borrower_updated``, ``terms_changed``, ``settings_saved``.
+    ``borrower_updated``, ``terms_changed``.
     ``loans`` empty means "possibly every loan" (end of day, a batch).
     """
 

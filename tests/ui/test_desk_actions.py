@@ -74,3 +74,54 @@ def test_testing_a_connection_changes_nothing(qtbot, tmp_path) -> None:
         assert connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
     assert dialog.buttons.button(dialog.buttons.StandardButton.Save).isEnabled()
     tasks.wait_for_all(5000)
+
+
+def _png(path, width: int = 40, height: int = 20) -> bytes:
+    from PySide6.QtGui import QColor, QImage
+
+    image = QImage(width, height, QImage.Format.Format_RGB32)
+    image.fill(QColor("navy"))
+    assert image.save(str(path), "PNG")
+    return path.read_bytes()
+
+
+def test_lender_settings_are_edited_with_a_logo(qtbot, desk, open_window, tmp_path) -> None:
+    from app.services import lender
+
+    _, contexts = desk
+    window = open_window("admin")
+    admin = window.admin_view
+    assert admin is not None and admin.lender is not None
+    panel = admin.lender
+    window.show_view(admin)
+    settle(qtbot, window.workspace.tasks)
+    tab = [admin.tabs.tabText(i) for i in range(admin.tabs.count())].index("&Lender settings")
+    admin.tabs.setCurrentIndex(tab)
+    assert visible(panel.save_button)
+
+    panel.name_edit.setText("Prairie Lending")
+    panel.address_edit.setPlainText("1 Main St\nSpringfield, IL 62701")
+    panel.phone_edit.setText("217-555")  # too short: the service names the field
+    panel.save_button.click()
+    qtbot.waitUntil(lambda: panel.error.text().startswith("phone:"), timeout=15_000)
+    assert "border" in panel.phone_edit.styleSheet()
+
+    assert not panel.load_logo(tmp_path / "missing.png") and panel.error.text().startswith("logo:")
+    logo = _png(tmp_path / "logo.png")
+    assert panel.load_logo(tmp_path / "logo.png")
+    assert not panel.logo_preview.pixmap().isNull()
+    panel.phone_edit.setText("217-555-0100")
+    panel.website_edit.setText("https://prairie.example")
+    with qtbot.waitSignal(panel.settings_shown, timeout=15_000):
+        panel.save_button.click()
+    settle(qtbot, window.workspace.tasks)
+    assert panel.error.text() == "" and panel.status.text() == "Saved."
+    saved = lender.lender_settings(contexts["admin"])
+    assert (saved.name, saved.address, saved.phone, saved.website) == (
+        "Prairie Lending", "1 Main St\nSpringfield, IL 62701", "217-555-0100", "https://prairie.example")
+    assert saved.logo_png == logo
+
+
+def test_lender_settings_are_only_for_administrators(qtbot, desk, open_window) -> None:
+    window = open_window("manager")
+    assert window.admin_view is None or window.admin_view.lender is None

@@ -9,17 +9,12 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBo
 from app.services import permissions
 from app.ui import formatting, optional
 from app.ui.dialogs.eod_dialog import EodDialog
+from app.ui.views.lender_view import LenderPanel
 from app.ui.views.products_view import ProductsPanel
 from app.ui.views.users_view import UsersPanel
 from app.ui.views.view import View
 from app.ui.workers import Change
 from app.ui.workspace import Workspace
-
-LENDER_NOTE = (
-    "Lender settings (name, address, phone and the logo printed on letters) cannot be edited here yet: "
-    "Keel has no service to read or change them. The database has the keys (lender_name, lender_address, "
-    "lender_phone); the letters work will add the service, and this page will edit it."
-)
 
 
 class AdminView(View):
@@ -66,11 +61,10 @@ class AdminView(View):
         if workspace.can(permissions.MANAGE_USERS):
             self.users = UsersPanel(workspace)
             self.tabs.addTab(self.users, "&Users and roles")
-        settings = QLabel(LENDER_NOTE)
-        settings.setObjectName("lenderSettingsNote")
-        settings.setWordWrap(True)
-        settings.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.tabs.addTab(settings, "&Lender settings")
+        self.lender: LenderPanel | None = None
+        if workspace.can(permissions.MANAGE_SETTINGS):
+            self.lender = LenderPanel(workspace)
+            self.tabs.addTab(self.lender, "&Lender settings")
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs)
@@ -95,6 +89,8 @@ class AdminView(View):
         self.products.refresh()
         if self.users is not None:
             self.users.refresh()
+        if self.lender is not None:
+            self.lender.refresh()
 
     def apply_change(self, change: Change) -> None:
         if change.kind == "product_saved":
