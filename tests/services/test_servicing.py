@@ -277,3 +277,32 @@ def test_allocation_override_needs_permission_and_reason_and_is_reported(context
     assert [(line.loan_number, line.amount, line.reason_code) for line in report] == [(number, D("1000.00"), "court_order")]
     assert report[0].split == {"principal": D("1000.00")}
     assert verify.verify(manager).ok
+
+
+@pytest.mark.slow
+def test_verify_in_worker_processes_finds_the_same_differences(tmp_path):
+    from app.services import verify as verify_module
+    from app.services.setup import close_database, open_database
+
+    from .conftest import seed
+
+    factory = open_database(f"sqlite:///{tmp_path / 'book.sqlite3'}", initialize=False)
+    try:
+        contexts = seed(factory)
+        numbers = [make_loan(contexts["clerk"]) for _ in range(12)]
+        with factory() as session, session.begin():
+            cache = session.scalars(select(LoanState).order_by(LoanState.loan_id)).all()[5]
+            cache.fees = cache.fees + D("1.00")
+        manager = contexts["manager"]
+        alone = verify_module.verify(manager, workers=1)
+        old = verify_module.PARALLEL_FROM
+        verify_module.PARALLEL_FROM, verify_module.CHUNK = 1, 4
+        try:
+            together = verify_module.verify(manager, workers=2)
+        finally:
+            verify_module.PARALLEL_FROM, verify_module.CHUNK = old, 500
+        assert together.loans_checked == alone.loans_checked == len(numbers)
+        assert together.differences == alone.differences
+        assert [d.loan_number for d in together.differences] == [numbers[5]] * len(together.differences)
+    finally:
+        close_database(factory)
