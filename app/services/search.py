@@ -19,7 +19,7 @@ frozen values; the SSN/TIN only ever leaves this module masked.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -250,6 +250,10 @@ class Party:
     time_zone: str
     cease_contact: bool
     attorney_represented: bool
+    #: For editing (accounts.update_party): the person, the version shown, and the editable fields' values.
+    person_id: int = 0
+    version: int = 0
+    fields: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -275,7 +279,9 @@ def _address(person: Person) -> str:
 
 
 def loan_parties(ctx: ServiceContext, loan_number: str) -> list[Party]:
-    """The borrower, co-borrowers and guarantors of a loan (SSN/TIN masked)."""
+    """The borrower, co-borrowers and guarantors of a loan (SSN/TIN masked), with what editing them needs."""
+    from app.services.accounts import PARTY_FIELDS
+
     permissions.require(ctx.actor, permissions.VIEW)
     order = {"borrower": 0, "co_borrower": 1, "guarantor": 2}
     with ctx.unit(write=False) as session:
@@ -285,7 +291,8 @@ def loan_parties(ctx: ServiceContext, loan_number: str) -> list[Party]:
         ).all()
         parties = [
             Party(role, p.display_name, _address(p), p.home_phone, p.mobile_phone, p.work_phone, p.email,
-                  p.date_of_birth, p.tax_id_masked, p.time_zone, p.cease_contact, p.attorney_represented)
+                  p.date_of_birth, p.tax_id_masked, p.time_zone, p.cease_contact, p.attorney_represented,
+                  person_id=p.id, version=p.version, fields={name: getattr(p, name) for name in PARTY_FIELDS})
             for role, p in rows
         ]
         return sorted(parties, key=lambda party: (order.get(party.role, 9), party.name))

@@ -7,8 +7,10 @@ import sqlite3
 
 import pytest
 from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QPushButton
 
 from app.services import search
+from app.ui.dialogs.borrower_dialog import BorrowerDialog
 from app.ui.dialogs.connection_dialog import ConnectionDialog
 from app.ui.workers import TaskRunner
 from tests.services.loans import make_loan
@@ -125,3 +127,55 @@ def test_lender_settings_are_edited_with_a_logo(qtbot, desk, open_window, tmp_pa
 def test_lender_settings_are_only_for_administrators(qtbot, desk, open_window) -> None:
     window = open_window("manager")
     assert window.admin_view is None or window.admin_view.lender is None
+
+
+def test_a_borrower_is_edited_with_field_errors_and_conflicts(qtbot, desk, open_window) -> None:
+    from app.services import accounts
+
+    _, contexts = desk
+    number = make_loan(contexts["admin"])
+    window = open_window("clerk")
+    view = open_account(qtbot, window, number)
+    view.tabs.setCurrentIndex(3)
+    party = view.data.parties[0]
+    assert party.person_id and party.version and "postal_code" in party.fields
+    button = view.parties_box.findChild(QPushButton, f"editParty{party.person_id}")
+    assert button is not None and visible(button)
+    button.click()
+    dialogs = view.findChildren(BorrowerDialog)
+    assert len(dialogs) == 1 and dialogs[0].isVisible()
+    dialog = dialogs[0]
+
+    # A problem names its field, shown under the form with the field outlined.
+    dialog.edits["postal_code"].setText("1234")
+    dialog.save_button.click()
+    qtbot.waitUntil(lambda: dialog.error.text().startswith("postal_code:"), timeout=15_000)
+    assert "border" in dialog.edits["postal_code"].styleSheet()
+    dialog.edits["postal_code"].setText(party.fields["postal_code"])
+
+    # Someone else changes the borrower meanwhile: the save is refused and the form reloads.
+    accounts.update_party(contexts["admin"], party.person_id, {"city": "Bangor"}, expected_version=party.version)
+    dialog.edits["mobile_phone"].setText("(207) 555 0142")
+    dialog.save_button.click()
+    qtbot.waitUntil(lambda: "changed this borrower" in dialog.error.text(), timeout=15_000)
+    qtbot.waitUntil(lambda: dialog.edits["city"].text() == "Bangor", timeout=15_000)
+    assert dialog.party.version > party.version
+
+    dialog.edits["mobile_phone"].setText("(207) 555 0142")
+    with qtbot.waitSignal(view.account_shown, timeout=15_000):
+        with qtbot.waitSignal(dialog.saved, timeout=15_000):
+            dialog.save_button.click()
+    settle(qtbot, window.workspace.tasks)
+    shown = view.data.parties[0]
+    assert shown.mobile_phone == "207-555-0142" and shown.fields["city"] == "Bangor"
+
+
+def test_the_edit_button_needs_the_permission(qtbot, desk, open_window, monkeypatch) -> None:
+    from app.services import permissions
+
+    _, contexts = desk
+    number = make_loan(contexts["admin"])
+    window = open_window("clerk")
+    monkeypatch.setattr(window.workspace, "can", lambda permission: permission != permissions.EDIT_BORROWER)
+    view = open_account(qtbot, window, number)
+    assert not view.parties_box.findChildren(QPushButton)

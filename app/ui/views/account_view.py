@@ -40,6 +40,7 @@ from app.services import accounts, permissions, search
 from app.services.accounts import Account, LedgerLine
 from app.services.search import AuditLine, NoteLine, Party
 from app.ui import formatting, optional
+from app.ui.dialogs.borrower_dialog import BorrowerDialog
 from app.ui.dialogs.reverse_dialog import ReverseDialog
 from app.ui.messages import error_text
 from app.ui.models.audit_table_model import AuditTableModel
@@ -314,8 +315,9 @@ class AccountView(View):
         self.parties_box = QWidget()
         self.parties_layout = QHBoxLayout(self.parties_box)
         self.parties_layout.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        note = QLabel("Editing borrower details is not available yet: Keel has no service to change a "
-                      "borrower's address, phones or e-mail (see the note in README).")
+        note = QLabel("Edit changes a borrower's name, address, phones, e-mail and contact flags; every change "
+                      "is recorded in the audit history." if self.workspace.can(permissions.EDIT_BORROWER)
+                      else "Borrowers, co-borrowers and guarantors on this loan.")
         note.setObjectName("borrowerEditNote")
         note.setWordWrap(True)
         page = QWidget()
@@ -602,7 +604,22 @@ class AccountView(View):
                 text = QLabel(value)
                 text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
                 form.addRow(label, text)
+            if self.workspace.can(permissions.EDIT_BORROWER) and party.person_id:
+                edit = QPushButton("&Edit\N{HORIZONTAL ELLIPSIS}")
+                edit.setObjectName(f"editParty{party.person_id}")
+                edit.setToolTip(f"Change {party.name}'s details")
+                edit.clicked.connect(lambda _checked=False, p=party: self.edit_party(p))
+                form.addRow("", edit)
             self.parties_layout.addWidget(box)
+
+    def edit_party(self, party: Party) -> BorrowerDialog | None:
+        if self.loan_number is None or not self.workspace.can(permissions.EDIT_BORROWER):
+            return None
+        dialog = BorrowerDialog(self.workspace, self.loan_number, party, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.conflicted.connect(self.refresh)
+        dialog.open()
+        return dialog
 
     # ------------------------------------------------------------ ledger actions
     def selected_line(self) -> LedgerLine | None:
