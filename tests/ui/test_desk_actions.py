@@ -4,6 +4,7 @@ and a connection test that changes nothing."""
 from __future__ import annotations
 
 import sqlite3
+from decimal import Decimal as D
 
 import pytest
 from PySide6.QtCore import QSettings
@@ -179,3 +180,41 @@ def test_the_edit_button_needs_the_permission(qtbot, desk, open_window, monkeypa
     monkeypatch.setattr(window.workspace, "can", lambda permission: permission != permissions.EDIT_BORROWER)
     view = open_account(qtbot, window, number)
     assert not view.parties_box.findChildren(QPushButton)
+
+
+def test_a_terms_change_is_previewed_then_applied(qtbot, desk, open_window) -> None:
+    from app.services import accounts
+    from app.ui.dialogs.terms_dialog import TermsDialog
+
+    _, contexts = desk
+    number = make_loan(contexts["admin"], start="2026-05-15", first_due="2026-06-15")  # nothing billed yet
+    window = open_window("manager")
+    view = open_account(qtbot, window, number)
+    assert visible(view.terms_button)
+    view.terms_button.click()
+    dialog = view.findChild(TermsDialog, "termsDialog")
+    assert dialog is not None and dialog.isVisible() and not dialog.ok.isEnabled()
+    with qtbot.waitSignal(dialog.previewed, timeout=15_000, check_params_cb=lambda p: p is not None):
+        dialog.rate_edit.setText("6")
+    rows = {dialog.changes_table.item(r, 0).text(): (dialog.changes_table.item(r, 1).text(),
+                                                   dialog.changes_table.item(r, 2).text())
+            for r in range(dialog.changes_table.rowCount())}
+    assert rows["Next payment"] == ("$888.49", "$860.66")  # before and after, as money
+    assert not dialog.ok.isEnabled()  # a reason is required
+    dialog.reason_edit.setText("Hardship modification")
+    assert dialog.ok.isEnabled()
+    with qtbot.waitSignal(view.account_shown, timeout=15_000):
+        with qtbot.waitSignal(dialog.applied, timeout=15_000):
+            dialog.ok.click()
+    settle(qtbot, window.workspace.tasks)
+    assert view.figures["next_payment"].text() == "$860.66"
+    assert accounts.account(contexts["manager"], number).snapshot.next_payment == D("860.66")
+
+
+def test_change_terms_is_hidden_from_a_clerk(qtbot, desk, open_window) -> None:
+    _, contexts = desk
+    number = make_loan(contexts["admin"])
+    window = open_window("clerk")
+    view = open_account(qtbot, window, number)
+    assert not visible(view.terms_button)
+    assert view.change_terms() is None

@@ -42,6 +42,7 @@ from app.services.search import AuditLine, NoteLine, Party
 from app.ui import formatting, optional
 from app.ui.dialogs.borrower_dialog import BorrowerDialog
 from app.ui.dialogs.reverse_dialog import ReverseDialog
+from app.ui.dialogs.terms_dialog import TermsDialog
 from app.ui.messages import error_text
 from app.ui.models.audit_table_model import AuditTableModel
 from app.ui.models.contact_table_model import ContactsTableModel, NotesTableModel, PromisesTableModel
@@ -163,6 +164,12 @@ class AccountView(View):
         self.post_button.setObjectName("accountPostPayment")
         self.post_button.setToolTip("Post a payment to this account (Ctrl+P)")
         self.post_button.setVisible(workspace.can(permissions.POST_PAYMENT))
+        self.terms_button = QPushButton("Change &terms\N{HORIZONTAL ELLIPSIS}")
+        self.terms_button.setObjectName("changeTerms")
+        self.terms_button.setToolTip("Change the rate, payment, remaining term or next due date, "
+                                     "seeing what changes before it is done")
+        # Hidden, not just disabled: a user who may never change terms should not see the action.
+        self.terms_button.setVisible(workspace.can(permissions.CHANGE_TERMS))
         self.as_of_note = QLabel()
         self.as_of_note.setObjectName("asOfNote")
         self.as_of_note.setStyleSheet("color: #6b2e00;")
@@ -179,6 +186,7 @@ class AccountView(View):
         controls.addWidget(self.as_of_edit, 1, 1)
         controls.addWidget(self.today_button, 1, 2)
         controls.addWidget(self.post_button, 2, 1, 1, 2)
+        controls.addWidget(self.terms_button, 3, 1, 1, 2)
         header = QFrame()
         header.setObjectName("accountHeader")
         header.setFrameShape(QFrame.Shape.StyledPanel)
@@ -227,6 +235,7 @@ class AccountView(View):
         self._set_date_limits()
         self.as_of_edit.dateChanged.connect(lambda _d: self._as_of_timer.start())
         self.today_button.clicked.connect(self.show_today)
+        self.terms_button.clicked.connect(self.change_terms)
         self.post_button.clicked.connect(lambda: self.loan_number and self.post_payment_requested.emit(self.loan_number))
         workspace.business_date_changed.connect(self._set_date_limits)
         restore_header(workspace.settings, "account/ledgerHeader", self.ledger_table)
@@ -649,6 +658,14 @@ class AccountView(View):
         dialog = ReverseDialog(self.workspace, line, self.loan_number, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
+
+    def change_terms(self) -> TermsDialog | None:
+        if self.loan_number is None or not self.workspace.can(permissions.CHANGE_TERMS):
+            return None
+        dialog = TermsDialog(self.workspace, self.loan_number, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
 
     def _follow_link(self) -> None:
         line = self.selected_line()
