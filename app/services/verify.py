@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from datetime import date, timedelta
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, and_, case, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.db.models import LedgerEntry, Loan
@@ -20,6 +20,7 @@ from app.domain.engine import advance, snapshot, state_to_dict
 from app.domain.terms import terms_from_stored
 from app.services import permissions
 from app.services.context import CancelToken, Progress, ServiceContext, no_progress
+from app.services.servicing import OVERRIDE_REASONS
 from app.services.ledger import ENGINE_TYPES, Book, business_date, origin_state, snapshot_dict
 
 REPLAYED = tuple(sorted(ENGINE_TYPES | {"conversion"}))
@@ -175,10 +176,19 @@ def _check_chunk(session: Session, ids: list[int], today: date) -> list[Differen
     # Only what replay reads, as plain rows (not ORM objects), and only the
     # entries the engine replays: accruals and posted late fees are for the books.
     rows_by_loan: dict[int, list[Any]] = defaultdict(list)
+    # Payloads are read only where replay needs them (waivers, terms changes, conversions,
+    # overridden payments): decoding every history payment's payload was a third of the time.
+    needs_payload = or_(
+        LedgerEntry.type.in_(("waiver", "terms_change", "conversion")),
+        and_(LedgerEntry.type == "payment", LedgerEntry.reason_code.in_(OVERRIDE_REASONS)),
+    )
     stmt = (
         select(LedgerEntry.id, LedgerEntry.loan_id, LedgerEntry.type, LedgerEntry.effective_date,
-               LedgerEntry.amount, LedgerEntry.reverses_id, LedgerEntry.fee_kind, LedgerEntry.payload)
-        .where(LedgerEntry.loan_id.in_(ids), LedgerEntry.type.in_(REPLAYED))
+               LedgerEntry.amount, LedgerEntry.reverses_id, LedgerEntry.fee_kind,
+               case((needs_payload, LedgerEntry.payload), else_=None).label("payload"))
+        # ``type || ''`` keeps SQLite on the (loan_id, effective_date) index rather than the
+        # reporting index on type, which would scan every loan's entries of those types.
+        .where(LedgerEntry.loan_id.in_(ids), (LedgerEntry.type + "").in_(REPLAYED))
         .order_by(LedgerEntry.loan_id, LedgerEntry.effective_date, LedgerEntry.seq)
     )
     for row in session.execute(stmt):
