@@ -247,6 +247,10 @@ def _close_day(
         run_id, total = run.id, run.loans_processed + remaining
     tally = _Tally()
     last_id = 0
+    url = _server_url(ctx)
+    if url is not None and remaining >= PARALLEL_FROM and (os.cpu_count() or 1) > 1:
+        if not _close_in_workers(ctx, url, day, token, run_id, total, tally, progress, cancel, chunk):
+            return _summary(day, tally, began, {}, cancelled=True)
     while True:
         if cancel is not None and cancel.cancelled:
             with ctx.unit() as session:
@@ -296,6 +300,93 @@ def _close_day(
                               "interest_accrued": str(run.interest_accrued), "fees": str(run.fees_assessed),
                               **summary})
     return _summary(day, tally, began, promises)
+
+
+#: On a database server, a day with at least this many loans is closed by worker processes.
+PARALLEL_FROM = 5_000
+
+
+def _server_url(ctx: ServiceContext) -> str | None:
+    """PostgreSQL's URL for worker processes; None for SQLite (one writer at a time anyway)."""
+    from sqlalchemy import Engine
+
+    bind = ctx.factory.kw.get("bind")
+    if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+        return bind.url.render_as_string(hide_password=False)
+    return None
+
+
+def _close_in_workers(
+    ctx: ServiceContext, url: str, day: date, token: str, run_id: int, total: int, tally: _Tally,
+    progress: Progress, cancel: CancelToken | None, chunk: int,
+) -> bool:
+    """Close the day's loans in chunks on worker processes (``spawn``, as on Windows and macOS).
+
+    Each chunk commits on its own in its worker, exactly as in one process, so
+    a killed run resumes the same way.  Returns False if cancelled.
+    """
+    import concurrent.futures
+    import multiprocessing
+
+    with ctx.unit(write=False) as session:
+        ids = list(session.scalars(select(LoanState.loan_id).where(LoanState.as_of < day).order_by(LoanState.loan_id)))
+    chunks = [ids[start : start + chunk] for start in range(0, len(ids), chunk)]
+    workers = min(os.cpu_count() or 1, 4)
+    done = total - len(ids)
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pending: list[tuple[concurrent.futures.Future[dict[str, Any]], list[int]]] = []
+        queue = list(chunks)
+        while queue or pending:
+            while queue and len(pending) < workers * 2 and not (cancel is not None and cancel.cancelled):
+                part = queue.pop(0)
+                pending.append((pool.submit(_chunk_in_process, url, ctx.actor, part, day), part))
+            if not pending:
+                break
+            future, part = pending.pop(0)
+            result = future.result()
+            tally.processed += result["processed"]
+            tally.interest += Decimal(result["interest"])
+            tally.fees += Decimal(result["fees"])
+            tally.late_fees += result["late_fees"]
+            tally.status_changes += result["status_changes"]
+            tally.charge_offs += result["charge_offs"]
+            tally.letters += result["letters"]
+            tally.errors.extend(tuple(error) for error in result["errors"])
+            done += len(part)
+            with ctx.unit() as session:
+                _heartbeat(session, token)
+                run = session.get(EodRun, run_id)
+                assert run is not None
+                run.loans_processed += len(part)
+                run.heartbeat_at = utc_now()
+            progress(done, total, f"loans closed for {day.isoformat()}")
+    if cancel is not None and cancel.cancelled:
+        with ctx.unit() as session:
+            run = session.get(EodRun, run_id)
+            assert run is not None
+            run.status = "cancelled"
+            run.finished_at = utc_now()
+        return False
+    return True
+
+
+_WORKER_ENGINES: dict[str, Any] = {}
+
+
+def _chunk_in_process(url: str, actor: Any, ids: list[int], day: date) -> dict[str, Any]:
+    """One chunk of loans closed in a worker process, in its own transaction."""
+    from app.db.session import make_engine, session_factory
+
+    factory = _WORKER_ENGINES.get(url)
+    if factory is None:
+        factory = _WORKER_ENGINES[url] = session_factory(make_engine(url))
+    worker_ctx = ServiceContext(factory, actor)
+    tally = _Tally()
+    with worker_ctx.unit() as session:
+        _process_chunk(session, worker_ctx, ids, day, tally)
+    return {"processed": tally.processed, "interest": str(tally.interest), "fees": str(tally.fees),
+            "late_fees": tally.late_fees, "status_changes": tally.status_changes,
+            "charge_offs": tally.charge_offs, "letters": tally.letters, "errors": tally.errors}
 
 
 def _summary(day: date, tally: _Tally, began: float, promises: dict[str, int], cancelled: bool = False) -> DaySummary:

@@ -137,3 +137,26 @@ def test_threshold_charge_off_by_end_of_day(contexts):
     [entry] = rows(admin, number, "charge_off")
     assert entry.principal == D("10000.00")
     assert verify.verify(admin).ok
+
+
+@pytest.mark.parametrize("fresh_db_url", ["postgresql"], indirect=True)
+def test_worker_processes_close_the_day_like_one_process(fresh_db_url, monkeypatch):
+    from app.db.migrate import upgrade
+    from app.db.session import make_engine, session_factory
+    from app.services import eod
+
+    from .conftest import seed
+
+    engine = make_engine(fresh_db_url)
+    upgrade(engine)
+    contexts = seed(session_factory(engine))
+    admin = contexts["admin"]
+    numbers = [make_loan(admin, **NEW_LOAN, principal=f"{5000 + 100 * k}.00") for k in range(9)]
+    servicing.post_payment(contexts["clerk"], numbers[0], "888.49", reference="p")
+    monkeypatch.setattr(eod, "PARALLEL_FROM", 1)
+    summary = run_eod(admin, date(2026, 6, 14), chunk=2)
+    assert [day.loans_processed for day in summary.days] == [9] * 14
+    assert sum(len(rows(admin, n, "late_fee")) for n in numbers) == 8  # all but the loan that paid
+    assert all(len(rows(admin, n, "accrual")) == 14 for n in numbers)
+    assert verify.verify(admin, workers=1).ok
+    engine.dispose()
