@@ -127,7 +127,7 @@ ACCENT = colors.HexColor("#1f3a5f")
 
 def from_top(y: float) -> float:
     """A distance from the page's top edge as a reportlab y coordinate."""
-    return PAGE_HEIGHT - y
+    return float(PAGE_HEIGHT - y)  # float-ok: page geometry in points, not money
 
 
 # ---------------------------------------------------------------- fonts

@@ -26,6 +26,7 @@ import json
 import random
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time as clock, timedelta
 from decimal import Decimal
@@ -417,7 +418,7 @@ def _pay(ctx: ServiceContext, number: str, amount: Decimal, rng: random.Random, 
     return posted.entry_id if want_entry else 1
 
 
-def _collect(ctx: ServiceContext, collections: Any, rows: list[Any], rng: random.Random, today: date) -> int:
+def _collect(ctx: ServiceContext, collections: Any, rows: Sequence[Any], rng: random.Random, today: date) -> int:
     """Collectors work the oldest accounts: calls, messages and promises to pay."""
     done = 0
     for number, next_due, dpd, amount_due, status in rows:

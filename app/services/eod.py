@@ -37,9 +37,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, Text, and_, bindparam, func, insert, select, text, update
+from sqlalchemy import BigInteger, Table, Text, and_, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -410,7 +410,7 @@ def _settle_promises(session: Session, day: date) -> dict[str, int]:
         return {}
     result = settle_promises(session, day)
     if dataclasses.is_dataclass(result):
-        return {key: int(value) for key, value in dataclasses.asdict(result).items()}  # type: ignore[arg-type]
+        return {key: int(value) for key, value in dataclasses.asdict(result).items()}
     return {key: int(value) for key, value in dict(result).items()}
 
 
@@ -572,7 +572,7 @@ def _book(session: Session, loan_id: int, terms: Any) -> Book:
 # the decorators' own: cents as integers, interest in units of 1e-10, JSON with
 # sorted keys and compact separators.
 INTEREST_PER_CENT = 10**8
-_RAW_STATE_COLUMNS = {
+_RAW_STATE_COLUMNS: dict[str, Any] = {
     "engine_state": Text(),
     "principal": BigInteger(),
     "accrued_interest": BigInteger(),
@@ -654,8 +654,8 @@ def _write_chunk(
     new_entries: list[dict[str, Any]],
     letters: list[dict[str, Any]],
 ) -> None:
-    states = LoanState.__table__
-    loans = Loan.__table__
+    states = cast(Table, LoanState.__table__)
+    loans = cast(Table, Loan.__table__)
     sane = session.get_bind().dialect.supports_sane_multi_rowcount
     if state_updates and session.get_bind().dialect.name == "postgresql":
         _update_states_in_one_statement(session, state_updates)
@@ -663,7 +663,7 @@ def _write_chunk(
         stmt = (
             update(states)
             .where(and_(states.c.loan_id == bindparam("b_id"), states.c.version == bindparam("b_version")))
-            .values({name: bindparam(name, type_=_RAW_STATE_COLUMNS.get(name, states.c[name].type))
+            .values({name: bindparam(name, type_=_RAW_STATE_COLUMNS.get(name) or states.c[name].type)
                      for name in state_updates[0] if not name.startswith("b_")}
                     | {"version": states.c.version + 1})
         )
@@ -680,9 +680,9 @@ def _write_chunk(
         if sane and result.rowcount != len(loan_updates):
             raise StaleDataError("a loan changed during end of day")
     if new_entries:
-        entries = LedgerEntry.__table__
+        entries = cast(Table, LedgerEntry.__table__)
         raw = {name: bindparam(name, type_=BigInteger()) for name in _ENTRY_MONEY}
-        stmt = insert(entries).values(
+        insert_stmt = insert(entries).values(
             {name: raw.get(name, bindparam(name, type_=entries.c[name].type)) for name in new_entries[0]}
         )
         for row in new_entries:
@@ -691,6 +691,6 @@ def _write_chunk(
         if session.get_bind().dialect.name == "postgresql":
             _copy_entries(session, new_entries)
         else:
-            session.connection().execute(stmt, new_entries)
+            session.connection().execute(insert_stmt, new_entries)
     if letters:
-        session.connection().execute(insert(LetterQueueItem.__table__), letters)
+        session.connection().execute(insert(cast(Table, LetterQueueItem.__table__)), letters)

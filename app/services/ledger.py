@@ -142,7 +142,7 @@ class Book:
 
     loan: Loan
     terms: Terms
-    rows: list[LedgerEntry]
+    rows: list[Any]  # LedgerEntry rows, or plain rows with the same attributes
     origin: EngineState
 
     @property

@@ -961,7 +961,8 @@ def _stored(figures: dict[str, Any]) -> dict[str, Any]:
     """The figures as the database keeps them (JSON strings), whether just written or read back."""
     from app.db.types import JSONText
 
-    return json.loads(JSONText().process_bind_param(figures, None))  # type: ignore[arg-type]
+    stored: dict[str, Any] = json.loads(JSONText().process_bind_param(figures, None))  # type: ignore[arg-type]
+    return stored
 
 
 def issue_letter(
@@ -1078,17 +1079,17 @@ def _run(
     records: list[LetterRecord] = []
     try:
         with ctx.unit() as session:
-            for drop, queue_ids in dropped:
+            for skipped, queue_ids in dropped:
                 for queue_id in queue_ids:
                     item = session.get(LetterQueueItem, queue_id)
                     if item is None or item.status != "queued":
                         raise Conflict(f"Letter queue item {queue_id}")
                     item.status = "dropped"
-                    item.reason = f"{item.reason + ' | ' if item.reason else ''}dropped {day}: {drop.reason}"[:200]
-                loan_id = session.scalar(select(Loan.id).where(Loan.loan_number == drop.loan_number))
+                    item.reason = f"{item.reason + ' | ' if item.reason else ''}dropped {day}: {skipped.reason}"[:200]
+                loan_id = session.scalar(select(Loan.id).where(Loan.loan_number == skipped.loan_number))
                 audit.record(session, ctx.actor, "letter.dropped", entity="letter_queue",
-                             entity_id=drop.queue_id, loan_id=loan_id,
-                             details={"kind": drop.kind, "reason": drop.reason, "run_id": run_id})
+                             entity_id=skipped.queue_id, loan_id=loan_id,
+                             details={"kind": skipped.kind, "reason": skipped.reason, "run_id": run_id})
             for job in ready:
                 assert job.prepared is not None
                 for queue_id in job.queue_ids:
