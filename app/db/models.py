@@ -107,6 +107,9 @@ SETTING_DATABASE_KIND = "database_kind"  # "demo" or "production"
 SETTING_LENDER_NAME = "lender_name"
 SETTING_LENDER_ADDRESS = "lender_address"
 SETTING_LENDER_PHONE = "lender_phone"
+SETTING_LENDER_LOGO = "lender_logo_png"  # base64 PNG
+SETTING_LENDER_WEBSITE = "lender_website"
+SETTING_LENDER_EMAIL = "lender_email"
 DATABASE_KINDS = ("demo", "production")
 
 

@@ -70,7 +70,7 @@ from app.services import audit, permissions
 from app.services.context import CancelToken, Progress, ServiceContext, no_progress
 from app.services.errors import ServiceError
 from app.services.products import ProductRules, rules_or_defaults
-from app.services.ledger import ENGINE_TYPES, Book, business_date, origin_state, to_event
+from app.services.ledger import ENGINE_TYPES, business_date, open_book, to_event
 
 LOCK_KEY = "eod_lock"
 STALE_AFTER = timedelta(minutes=2)
@@ -483,7 +483,9 @@ def _process_chunk(session: Session, ctx: ServiceContext, ids: list[int], day: d
                 if state is None or state.date != day - timedelta(days=1) or any(
                     e.type == "reversal" for e in events
                 ):
-                    book = _book(session, loan_id, terms)
+                    loan = session.get(Loan, loan_id)
+                    assert loan is not None
+                    book = open_book(session, loan)
                     return book.derive(day, extra)
                 return advance(state, terms, [*events, *extra], day)
 
@@ -555,15 +557,6 @@ def _process_chunk(session: Session, ctx: ServiceContext, ids: list[int], day: d
             tally.errors.append((number, f"{type(exc).__name__}: {exc}"))
     _write_chunk(session, state_updates, loan_updates, new_entries, letters)
     tally.letters += len(letters)
-
-
-def _book(session: Session, loan_id: int, terms: Any) -> Book:
-    loan = session.get(Loan, loan_id)
-    assert loan is not None
-    rows = list(session.scalars(
-        select(LedgerEntry).where(LedgerEntry.loan_id == loan_id).order_by(LedgerEntry.effective_date, LedgerEntry.seq)
-    ))
-    return Book(loan, terms, rows, origin_state(terms, rows))
 
 
 # The cached-state update is the hot write of end of day: its values are bound

@@ -6,15 +6,19 @@ import base64
 import binascii
 from dataclasses import dataclass
 
-from app.db.models import SETTING_LENDER_ADDRESS, SETTING_LENDER_NAME, SETTING_LENDER_PHONE
+from app.db.models import (
+    SETTING_LENDER_ADDRESS,
+    SETTING_LENDER_EMAIL,
+    SETTING_LENDER_LOGO,
+    SETTING_LENDER_NAME,
+    SETTING_LENDER_PHONE,
+    SETTING_LENDER_WEBSITE,
+)
 from app.db.settings import get_setting, set_setting
 from app.services import audit, permissions
 from app.services.context import ServiceContext
 from app.services.errors import InvalidInput
 
-SETTING_LENDER_LOGO = "lender_logo_png"  # base64 PNG
-SETTING_LENDER_WEBSITE = "lender_website"
-SETTING_LENDER_EMAIL = "lender_email"
 MAX_LOGO_BYTES = 512 * 1024
 
 

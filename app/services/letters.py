@@ -60,8 +60,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.db.models import (
     LETTER_KINDS,
     SETTING_LENDER_ADDRESS,
+    SETTING_LENDER_EMAIL,
+    SETTING_LENDER_LOGO,
     SETTING_LENDER_NAME,
     SETTING_LENDER_PHONE,
+    SETTING_LENDER_WEBSITE,
     Collateral,
     Letter,
     LetterQueueItem,
@@ -93,9 +96,6 @@ PAYOFF_GOOD_DAYS = 10
 VALIDATION_DAYS = 30
 RECEIPT_BUSINESS_DAYS = 5
 
-SETTING_LENDER_LOGO = "lender_logo_png"  # base64 PNG
-SETTING_LENDER_WEBSITE = "lender_website"
-SETTING_LENDER_EMAIL = "lender_email"
 #: Regulation F for every loan (the setting app.services.collections reads too).
 SETTING_REGF_ALL_LOANS = "regf_all_loans"
 
