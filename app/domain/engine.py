@@ -13,15 +13,20 @@ Rules (issue 2; each is also stated where it is applied):
 * Each processed day runs in this order: installments falling due that day
   are billed; late fees whose grace period ended the day before are
   assessed; money held in suspense meets installments now due; the day's
-  events apply in list order; the next period's interest basis is fixed.
+  events apply (terms changes, then fees and waivers, then the day's payments
+  as one payment of their sum, then write-offs and charge-offs); the next
+  period's interest basis is fixed.
 * ``scheduled`` interest: installment k bills ``B × rate × fraction(due[k-1],
   due[k])`` rounded to the cent, where B is the principal outstanding after
   installment k-1 (captured at the end of its due date, counting installments
   billed but unpaid as if paid — mortgage practice), so a curtailment saves
   interest from the next installment on.
 * ``simple`` interest accrues daily on the outstanding principal; a payment
-  first meets the interest accrued to its date (rounded half-up, the sub-cent
-  remainder dropped), then principal.
+  first meets all the interest accrued to its date (rounded half-up, the
+  sub-cent remainder dropped), then principal, whether it meets an installment
+  or curtails.
+* A payoff collects interest to its date only: scheduled interest paid for days
+  of a period not yet elapsed (an installment paid ahead) is credited.
 * A payment meets the unpaid installments fallen due by its date, oldest
   first, or the next installment when none has; the waterfall orders the
   parts; what is left is excess (curtailment or suspense).
@@ -37,7 +42,7 @@ from datetime import date as Date  # for annotations inside classes with a field
 from decimal import Decimal
 from typing import Any
 
-from app.domain.daycount import interest_between, year_basis
+from app.domain.daycount import interest_between, year_basis, year_fraction
 from app.domain.errors import InputError
 from app.domain.money import ENGINE_CONTEXT, ZERO, divide, in_engine_context, multiply, round_interest, round_money
 from app.domain.schedule import equal_principal_part, level_payment, scheduled_payment
@@ -129,6 +134,9 @@ class Installment:
     shadow_paid: Decimal = ZERO  # paid as if fees had come last (no pyramiding)
     late_fee_decided: bool = False
     final: bool = False
+    #: scheduled interest billed before its due date (paid ahead): the period's first day,
+    #: so a payoff inside the period credits the interest for days not yet elapsed.
+    start: Date | None = None
 
     def copy(self) -> Installment:
         return Installment(
@@ -143,6 +151,7 @@ class Installment:
             self.shadow_paid,
             self.late_fee_decided,
             self.final,
+            self.start,
         )
 
 
@@ -153,9 +162,10 @@ class Fee:
     date: date
     amount: Decimal
     remaining: Decimal
+    waived: Decimal = ZERO  # waived so far; amount - remaining - waived was paid
 
     def copy(self) -> Fee:
-        return Fee(self.id, self.kind, self.date, self.amount, self.remaining)
+        return Fee(self.id, self.kind, self.date, self.amount, self.remaining, self.waived)
 
 
 @dataclass(slots=True)
@@ -356,8 +366,14 @@ def _counts_paid(state: LoanState, terms: Terms, inst: Installment, on: date) ->
     installment whose only shortfall is an earlier fee taken first by the
     waterfall counts as paid (see :func:`_shadow_apply`).
     """
-    if _remaining(state, terms, inst, on) <= terms.tolerance:
+    remaining = _remaining(state, terms, inst, on)
+    if remaining <= terms.tolerance:
         return True
+    if terms.interest == "simple" and inst.final:
+        # The last simple-interest installment is whatever pays the loan off, so it grows
+        # with interest after it was billed: a balance left after maturity is past due
+        # (issue 9, defect 3), whatever the shadow met of the amount first billed.
+        return inst.paid + remaining - inst.shadow_paid <= terms.tolerance
     return inst.amount - inst.shadow_paid <= terms.tolerance
 
 
@@ -369,6 +385,9 @@ def _bill_next(state: LoanState, terms: Terms, on: date) -> Installment:
         _fix_basis(state, terms)
     final = n >= state.term
     if terms.interest == "scheduled":
+        # Billed before its due date (paid ahead): remember the period's first day so a
+        # payoff inside the period credits the interest for days not yet elapsed.
+        start = _period_first_day(state, terms, n) if due > on else None
         interest = round_money(_accrued_exact(state, terms, due))
         if terms.amortization == "equal-principal":
             principal = state.payment
@@ -379,25 +398,40 @@ def _bill_next(state: LoanState, terms: Terms, on: date) -> Installment:
         unbilled = state.principal - _billed_principal_unpaid(state)
         if final or principal >= unbilled:
             principal, final = unbilled, True
-        inst = Installment(n, due, interest + principal, interest=interest, principal=principal, final=final)
+        inst = Installment(n, due, interest + principal, interest=interest, principal=principal, final=final,
+                           start=start)
         state.accrued = ZERO
         state.accrual_from = due
         state.basis_due = due
     else:
         interest_at_due = round_money(_accrued_exact(state, terms, due))
+        # Interest already billed on earlier installments and still unpaid is in the
+        # accrual too: bill only the rest (issue 9, defect 2).  A simple installment's
+        # first money meets its interest, so what it has been paid counts against it.
+        billed_interest = sum((max(other.interest - other.paid, ZERO) for other in state.installments), ZERO)
+        interest = max(interest_at_due - billed_interest, ZERO)
         amount = state.payment
         if terms.amortization == "equal-principal":
-            amount = state.payment + interest_at_due
+            amount = state.payment + interest
         billed = sum((other.amount - other.paid for other in state.installments), ZERO)
         if final or state.principal + interest_at_due - billed <= amount:
             final = True
             amount = max(state.principal + interest_at_due - billed, ZERO)
-        inst = Installment(n, due, amount, final=final)
+        inst = Installment(n, due, amount, interest=min(interest, amount), final=final)
     if final:
         state.term = n
     state.next_n = n + 1
     state.installments.append(inst)
     return inst
+
+
+def _period_first_day(state: LoanState, terms: Terms, n: int) -> date:
+    """The first day of installment ``n``'s period: the previous due date, or the loan's start."""
+    if n > state.anchor_n:
+        return due_date(terms.frequency, state.anchor_due, n - 1 - state.anchor_n)
+    if n == 1:
+        return terms.start
+    return state.accrual_from
 
 
 def _fix_basis(state: LoanState, terms: Terms) -> None:
@@ -416,18 +450,19 @@ def _settle(state: LoanState, terms: Terms, on: date) -> None:
                 state.paid_through = inst.due
         else:
             blocked = True
-        if _remaining(state, terms, inst, on) > 0:
-            keep.append(inst)
+        if _remaining(state, terms, inst, on) > 0 or (inst.start is not None and inst.due > on):
+            keep.append(inst)  # paid ahead: kept until its due date for the payoff's interest credit
     state.installments = keep
-    state.fees = [fee for fee in state.fees if fee.remaining > 0]
+    # Paid fees are kept (remaining 0): waiving a fee already paid credits the borrower.
     if (
         state.principal <= 0
-        and not state.installments
-        and not state.fees
+        and not any(_remaining(state, terms, inst, on) > 0 for inst in state.installments)
+        and state.fees_outstanding <= 0
         and round_money(_accrued_exact(state, terms, on)) <= 0
     ):
         state.status = PAID_OFF
         state.principal = ZERO
+        state.installments = []
         state.accrued = ZERO
         state.basis = ZERO
         state.basis_due = None
@@ -481,15 +516,20 @@ def _pay_fees(state: LoanState, pool: Decimal, entry: Entry) -> Decimal:
     return pool
 
 
+def _pay_accrued(state: LoanState, terms: Terms, amount: Decimal, on: date) -> None:
+    """Simple interest: ``amount`` meets the interest accrued up to ``on``."""
+    accrued = _accrued_exact(state, terms, on)
+    state.accrual_from = on
+    # A payment that meets all the interest to date clears the sub-cent remainder.
+    state.accrued = ZERO if amount >= round_money(accrued) else round_interest(accrued - amount)
+
+
 def _pay_interest(state: LoanState, terms: Terms, inst: Installment, amount: Decimal, on: date) -> None:
     if terms.interest == "scheduled":
         inst.paid_interest += amount
         return
     inst.paid += amount
-    accrued = _accrued_exact(state, terms, on)
-    state.accrual_from = on
-    # A payment that meets all the interest to date clears the sub-cent remainder.
-    state.accrued = ZERO if amount >= round_money(accrued) else round_interest(accrued - amount)
+    _pay_accrued(state, terms, amount, on)
 
 
 def _pay_principal(state: LoanState, terms: Terms, inst: Installment | None, amount: Decimal, on: date) -> None:
@@ -506,10 +546,16 @@ def _pay_principal(state: LoanState, terms: Terms, inst: Installment | None, amo
 
 
 def _targets(state: LoanState, terms: Terms, on: date, allow_next: bool) -> list[Installment]:
-    due = [inst for inst in state.installments if inst.due <= on and _remaining(state, terms, inst, on) > 0]
+    """The installments fallen due and unpaid, oldest first; with none, the next one (paying early)."""
+    due = _unpaid_due(state, terms, on, [])
     if due or not allow_next:
         return due
-    ahead = [inst for inst in state.installments if _remaining(state, terms, inst, on) > 0]
+    return _next_target(state, terms, on)
+
+
+def _next_target(state: LoanState, terms: Terms, on: date) -> list[Installment]:
+    """The next installment not yet due (billed now if it is not billed yet), or none."""
+    ahead = [inst for inst in state.installments if inst.due > on and _remaining(state, terms, inst, on) > 0]
     if ahead:
         return ahead[:1]
     if state.next_n <= state.term:
@@ -517,8 +563,77 @@ def _targets(state: LoanState, terms: Terms, on: date, allow_next: bool) -> list
     return []
 
 
-def _apply(state: LoanState, terms: Terms, on: date, amount: Decimal, entry: Entry, from_suspense: bool) -> None:
-    """Apply money received (or held in suspense) by the product's rules."""
+def _meet(state: LoanState, terms: Terms, on: date, group: tuple[str, ...], targets: list[Installment],
+          pool: Decimal, entry: Entry) -> Decimal:
+    """One waterfall group over installments, oldest first: each installment's parts in the group's order.
+
+    Simple interest: an installment's interest part is all the interest accrued to the date
+    (see :func:`_parts`), so a payment meets all interest accrued before any principal.
+    """
+    for inst in targets:
+        parts = _parts(state, terms, inst, on)
+        for part in group:
+            take = min(pool, parts[part])
+            if take <= 0:
+                continue
+            if part == "interest":
+                _pay_interest(state, terms, inst, take, on)
+                entry.interest += take
+            else:
+                _pay_principal(state, terms, inst, take, on)
+                entry.principal += take
+            pool -= take
+            if pool <= 0:
+                return pool
+    return pool
+
+
+def _run_waterfall(state: LoanState, terms: Terms, on: date, targets: list[Installment], pool: Decimal,
+                   entry: Entry) -> Decimal:
+    groups = _waterfall_groups(terms.waterfall)
+    for group in groups:
+        if pool <= 0:
+            break
+        if group == ("fees",):
+            if terms.partial == "suspense" and _unpaid_due(state, terms, on, targets):
+                continue  # held money waits for a whole installment before it meets fees
+            pool = _pay_fees(state, pool, entry)
+            continue
+        pool = _meet(state, terms, on, group, targets, pool, entry)
+    return pool
+
+
+def _whole(state: LoanState, terms: Terms, on: date, targets: list[Installment], budget: Decimal) -> list[Installment]:
+    """``partial: suspense``: only the installments the money meets in full."""
+    if _waterfall_groups(terms.waterfall)[0] == ("fees",):
+        budget -= state.fees_outstanding
+    whole: list[Installment] = []
+    for inst in targets:
+        need = _remaining(state, terms, inst, on)
+        if need > budget:
+            break
+        budget -= need
+        whole.append(inst)
+    return whole
+
+
+def _apply(
+    state: LoanState,
+    terms: Terms,
+    on: date,
+    amount: Decimal,
+    entry: Entry,
+    from_suspense: bool,
+    entries: list[Entry] | None = None,
+) -> None:
+    """Apply money received (or held in suspense) by the product's rules.
+
+    Order: the installments fallen due, oldest first (or the next one when none is due),
+    through the waterfall with the fees it names; then the excess rule (``principal``: a
+    curtailment; ``installments``: the next installments, whole, the next due date moves;
+    ``suspense``: held).  Money that reaches the payoff (less the
+    product's ``payoff_tolerance``) pays the loan off instead, interest to this date only.
+    """
     if state.status == CHARGED_OFF:
         state.recovered += amount  # off the books: money received is a recovery
         return
@@ -529,62 +644,36 @@ def _apply(state: LoanState, terms: Terms, on: date, amount: Decimal, entry: Ent
             entry.suspense -= amount
         return
     pool = amount
-    # Payoff is at least the principal, so most payments skip computing it.
-    payoff = None
-    if not from_suspense and amount + state.suspense >= state.principal:
-        payoff = _payoff_amount(state, terms, on)
-    if not from_suspense and (
-        (terms.partial == "suspense" and state.suspense > 0) or (payoff is not None and amount + state.suspense >= payoff)
-    ):
+    payoff = None if from_suspense else _payoff_amount(state, terms, on)
+    reaches_payoff = payoff is not None and amount + state.suspense >= payoff - terms.payoff_tolerance
+    if not from_suspense and ((terms.partial == "suspense" and state.suspense > 0) or reaches_payoff):
         pool += state.suspense
         entry.suspense -= state.suspense
         state.suspense = ZERO
-    if payoff is not None and pool >= payoff:
+    if payoff is not None and reaches_payoff:
         # Enough to pay the loan off: interest only to this date, not the next installment's.
         _shadow_apply(state, terms, on, pool)
         _pay_off(state, terms, on, pool, entry)
+        if state.status == ACTIVE:
+            _write_off_shortfall(state, terms, on, entry, entries)
         return
     targets = _targets(state, terms, on, allow_next=not from_suspense)
-    groups = _waterfall_groups(terms.waterfall)
     if terms.partial == "suspense":
-        # Held in suspense until a full installment is there: meet whole installments only.
-        budget = pool
-        if groups[0] == ("fees",):
-            budget -= state.fees_outstanding
-        whole: list[Installment] = []
-        for inst in targets:
-            need = _remaining(state, terms, inst, on)
-            if need > budget:
-                break
-            budget -= need
-            whole.append(inst)
-        targets = whole
+        targets = _whole(state, terms, on, targets, pool)
     received = pool
-    for group in groups:
-        if pool <= 0:
-            break
-        if group == ("fees",):
-            if terms.partial == "suspense" and _unpaid_due(state, terms, on, targets):
-                continue  # held money waits for a whole installment before it meets fees
-            pool = _pay_fees(state, pool, entry)
-            continue
-        for inst in targets:
-            parts = _parts(state, terms, inst, on)
-            for part in group:
-                take = min(pool, parts[part])
-                if take <= 0:
-                    continue
-                if part == "interest":
-                    _pay_interest(state, terms, inst, take, on)
-                    entry.interest += take
-                else:
-                    _pay_principal(state, terms, inst, take, on)
-                    entry.principal += take
-                pool -= take
-                if pool <= 0:
-                    break
-            if pool <= 0:
+    pool = _run_waterfall(state, terms, on, targets, pool, entry)
+    if pool > 0 and not from_suspense and terms.excess == "installments":
+        # Whole installments ahead: each next installment is billed and met in turn, so the
+        # next due date moves; what is left after the last is a curtailment.
+        while pool > 0 and not _unpaid_due(state, terms, on, []):
+            ahead = [inst for inst in _next_target(state, terms, on) if _remaining(state, terms, inst, on) > 0]
+            if not ahead:
                 break
+            if terms.partial == "suspense":
+                ahead = _whole(state, terms, on, ahead, pool)
+                if not ahead:
+                    break
+            pool = _run_waterfall(state, terms, on, ahead, pool, entry)
     _shadow_apply(state, terms, on, received - pool)
     if pool > 0:
         if from_suspense:
@@ -624,7 +713,7 @@ def _apply_override(state: LoanState, terms: Terms, on: date, split: dict[str, D
     if pool > 0 and terms.interest == "simple":
         take = min(pool, round_money(_accrued_exact(state, terms, on)))
         if take > 0:
-            _pay_interest(state, terms, Installment(0, on, take), take, on)
+            _pay_accrued(state, terms, take, on)
             entry.interest += take
             pool -= take
     held += pool
@@ -661,7 +750,18 @@ def _unpaid_due(state: LoanState, terms: Terms, on: date, exclude: list[Installm
 
 
 def _curtail(state: LoanState, terms: Terms, on: date, amount: Decimal, entry: Entry) -> None:
-    """Excess to principal (a curtailment); excess that reaches the principal pays the loan off."""
+    """Excess to principal (a curtailment); excess that reaches the principal pays the loan off.
+
+    Simple interest: the excess first meets any interest still accrued to the date.
+    """
+    if terms.interest == "simple":
+        take = min(amount, round_money(_accrued_exact(state, terms, on)))
+        if take > 0:
+            _pay_accrued(state, terms, take, on)
+            entry.interest += take
+            amount -= take
+        if amount <= 0:
+            return
     if amount < state.principal - _billed_principal_unpaid(state):
         _pay_principal(state, terms, None, amount, on)
         entry.principal += amount
@@ -670,25 +770,55 @@ def _curtail(state: LoanState, terms: Terms, on: date, amount: Decimal, entry: E
 
 
 def _payoff_amount(state: LoanState, terms: Terms, on: date) -> Decimal:
+    """Gross payoff: principal, interest to ``on`` (less interest paid ahead), fees."""
     return state.principal + round_money(_interest_owed(state, terms, on)) + state.fees_outstanding
 
 
 def _interest_owed(state: LoanState, terms: Terms, on: date) -> Decimal:
-    """Interest to ``on``: billed and unpaid, plus accrued since the last billing (exact)."""
+    """Interest to ``on``: billed and unpaid, plus accrued since the last billing (exact).
+
+    Scheduled interest billed before its due date (an installment paid ahead) counts
+    only the days of its period elapsed by ``on``: interest paid for days not yet
+    elapsed is owed back, so the result may be negative (interest paid ahead), and a
+    payoff never collects interest for days after its date (issue 9, defect 8).
+    """
     owed = _accrued_exact(state, terms, on)
     if terms.interest == "scheduled":
-        owed += sum((inst.interest - inst.paid_interest for inst in state.installments), ZERO)
+        for inst in state.installments:
+            owed += inst.interest - inst.paid_interest
+            if inst.start is not None and inst.due > on:
+                owed -= inst.interest - _earned_by(inst, terms, on)
     return owed
 
 
+def _earned_by(inst: Installment, terms: Terms, on: date) -> Decimal:
+    """The part of an installment's scheduled interest earned by ``on`` (its period's elapsed share)."""
+    assert inst.start is not None
+    if on <= inst.start:
+        return ZERO
+    if on >= inst.due:
+        return inst.interest
+    elapsed_n, elapsed_d = year_fraction(inst.start, on, terms.day_count)
+    whole_n, whole_d = year_fraction(inst.start, inst.due, terms.day_count)
+    if whole_n <= 0:
+        return inst.interest
+    # interest × elapsed / whole, each fraction exact as (numerator, denominator)
+    return divide(multiply(multiply(inst.interest, elapsed_n), whole_d), elapsed_d * whole_n)
+
+
 def _pay_off(state: LoanState, terms: Terms, on: date, amount: Decimal, entry: Entry) -> None:
-    """Interest to date, then principal, then fees; anything beyond is a refund due, never negative principal."""
+    """Interest to date, then principal, then fees; anything beyond is a refund due, never negative principal.
+
+    Interest paid ahead (negative interest owed) is credited: the entry's interest is negative.
+    """
     pool = amount
-    interest = round_money(_interest_owed(state, terms, on))
+    owed = _interest_owed(state, terms, on)
+    interest = round_money(owed)
     take = min(pool, interest)
-    remainder = _interest_owed(state, terms, on) - take
+    remainder = owed - take
     for inst in state.installments:
         inst.paid_interest = inst.interest
+        inst.start = None
     state.accrued = ZERO if take == interest else round_interest(remainder)
     state.accrual_from = on
     entry.interest += take
@@ -712,6 +842,35 @@ def _pay_off(state: LoanState, terms: Terms, on: date, amount: Decimal, entry: E
     _settle(state, terms, on)
 
 
+def _write_off_shortfall(state: LoanState, terms: Terms, on: date, entry: Entry, entries: list[Entry] | None) -> None:
+    """A payment short of the payoff by no more than ``payoff_tolerance`` pays it off: write off the rest."""
+    written = Entry(f"{entry.id}:payoff_write_off", "payoff_write_off", on, ZERO)
+    _forgive(state, terms, on, written)
+    if entries is not None and written.amount:
+        entries.append(written)
+
+
+def _forgive(state: LoanState, terms: Terms, on: date, entry: Entry) -> None:
+    """Forgive what is left (a small balance at payoff): interest, principal and fees."""
+    interest = round_money(_interest_owed(state, terms, on))
+    fees = state.fees_outstanding
+    entry.interest, entry.principal, entry.fees = interest, state.principal, fees
+    entry.amount = interest + state.principal + fees
+    for fee in state.fees:
+        fee.remaining = ZERO
+    state.principal = ZERO
+    state.accrued = ZERO
+    state.accrual_from = on
+    for inst in state.installments:
+        if state.paid_through is None or inst.due > state.paid_through:
+            state.paid_through = inst.due
+    state.installments = []
+    state.next_n = state.term + 1
+    state.basis = ZERO
+    state.basis_due = None
+    _settle(state, terms, on)
+
+
 def _shadow_apply(state: LoanState, terms: Terms, on: date, amount: Decimal) -> None:
     """The same money applied as if fees came last in the waterfall.
 
@@ -721,8 +880,7 @@ def _shadow_apply(state: LoanState, terms: Terms, on: date, amount: Decimal) -> 
     """
     pool = amount
     due = [inst for inst in state.installments if inst.due <= on and inst.shadow_paid < inst.amount]
-    if not due:
-        due = [inst for inst in state.installments if inst.shadow_paid < inst.amount][:1]
+    due += [inst for inst in state.installments if inst.due > on and inst.shadow_paid < inst.amount][:1]
     for inst in due:
         take = min(pool, inst.amount - inst.shadow_paid)
         inst.shadow_paid += take
@@ -774,7 +932,7 @@ def _apply_event(state: LoanState, terms: Terms, event: Event, entries: list[Ent
         _apply_override(state, terms, on, dict(event.split), entry)
     elif event.type == "payment":
         assert event.amount is not None
-        _apply(state, terms, on, event.amount, entry, from_suspense=False)
+        _apply(state, terms, on, event.amount, entry, from_suspense=False, entries=entries)
     elif event.type == "fee":
         assert event.amount is not None
         state.fees.append(Fee(event.id, event.kind or "fee", on, event.amount, event.amount))
@@ -783,35 +941,12 @@ def _apply_event(state: LoanState, terms: Terms, event: Event, entries: list[Ent
         if state.status == PAID_OFF:
             state.status = ACTIVE
     elif event.type == "waiver":
-        fee = next((f for f in state.fees if f.id == event.of), None)
-        waived = ZERO
-        if fee is not None:
-            waived = fee.remaining if event.amount is None else min(event.amount, fee.remaining)
-            fee.remaining -= waived
-        state.shadow_fees = max(state.shadow_fees - waived, ZERO)
-        entry.amount = waived if event.amount is None else event.amount
-        entry.fees = -waived
-        _settle(state, terms, on)
+        _waive(state, terms, event, entry)
     elif event.type == "terms_change":
         _change_terms(state, terms, event)
     elif event.type == "write_off":
         # Forgive what is left (a small balance at payoff): interest, principal and fees.
-        interest = round_money(_interest_owed(state, terms, on))
-        entry.interest, entry.principal, entry.fees = interest, state.principal, state.fees_outstanding
-        entry.amount = interest + state.principal + state.fees_outstanding
-        for fee in state.fees:
-            fee.remaining = ZERO
-        state.principal = ZERO
-        state.accrued = ZERO
-        state.accrual_from = on
-        for inst in state.installments:
-            if state.paid_through is None or inst.due > state.paid_through:
-                state.paid_through = inst.due
-        state.installments = []
-        state.next_n = state.term + 1
-        state.basis = ZERO
-        state.basis_due = None
-        _settle(state, terms, on)
+        _forgive(state, terms, on, entry)
     elif event.type == "charge_off":
         # Move the whole balance off the books; the borrower still owes it, and
         # money received afterwards is a recovery.
@@ -852,6 +987,45 @@ def _apply_event(state: LoanState, terms: Terms, event: Event, entries: list[Ent
     entries.append(entry)
 
 
+def _waive(state: LoanState, terms: Terms, event: Event, entry: Entry) -> None:
+    """Waive all or part of a fee (issue 9, defect 6).
+
+    Refused (an :class:`InputError` naming the amount) when more than the fee less what
+    was already waived.  What is still owed on the fee is waived first; the rest of the
+    waiver, a fee the borrower already paid, is credited: to principal (curtailment) or
+    as a refund due, per ``waiver_credit``; a loan with no principal left gets a refund due.
+    A waiver of a fee the loan no longer has (a back-dated payment made it never due) does nothing.
+    """
+    on = event.date
+    fee = next((f for f in state.fees if f.id == event.of), None)
+    if fee is None:
+        entry.amount = ZERO
+        return
+    waivable = fee.amount - fee.waived
+    wanted = waivable if event.amount is None else event.amount
+    if wanted > waivable:
+        raise InputError(
+            "amount", f"{wanted} is more than the {waivable} that can still be waived on fee {fee.id} of {fee.amount}"
+        )
+    from_owed = min(wanted, fee.remaining)
+    credit = wanted - from_owed
+    fee.remaining -= from_owed
+    fee.waived += wanted
+    state.shadow_fees = max(state.shadow_fees - from_owed, ZERO)
+    entry.amount = wanted
+    entry.fees = -from_owed
+    if credit > 0 and state.status == ACTIVE and terms.waiver_credit == "principal" and state.principal > 0:
+        to_principal = min(credit, state.principal - _billed_principal_unpaid(state))
+        if to_principal > 0:
+            _pay_principal(state, terms, None, to_principal, on)
+            entry.principal += to_principal
+            credit -= to_principal
+    if credit > 0 and state.status != CHARGED_OFF:
+        state.refund_due += credit
+        entry.refund += credit
+    _settle(state, terms, on)
+
+
 def _change_terms(state: LoanState, terms: Terms, event: Event) -> None:
     on = event.date
     _checkpoint(state, terms, on)
@@ -873,10 +1047,10 @@ def _change_terms(state: LoanState, terms: Terms, event: Event) -> None:
             state.payment = level_payment(base, state.rate, terms.periods_per_year, remaining)
 
 
-_SETTLES_INTEREST = frozenset({"payment", "suspense_applied", "write_off", "charge_off"})
+_SETTLES_INTEREST = frozenset({"payment", "suspense_applied", "write_off", "payoff_write_off", "charge_off"})
 
 
-def _process_day(state: LoanState, terms: Terms, on: date, events: Iterable[Event], entries: list[Entry]) -> None:
+def _process_day(state: LoanState, terms: Terms, on: date, events: Sequence[Event], entries: list[Entry]) -> None:
     first_new = len(entries)
     _run_day(state, terms, on, events, entries)
     for entry in entries[first_new:]:
@@ -884,17 +1058,64 @@ def _process_day(state: LoanState, terms: Terms, on: date, events: Iterable[Even
             state.interest_settled += entry.interest
 
 
-def _run_day(state: LoanState, terms: Terms, on: date, events: Iterable[Event], entries: list[Entry]) -> None:
+def _run_day(state: LoanState, terms: Terms, on: date, events: Sequence[Event], entries: list[Entry]) -> None:
     if state.status == ACTIVE:
+        if any(inst.start is not None and inst.due <= on for inst in state.installments):
+            _elapse_paid_ahead(state, terms, on)
         while state.next_n <= state.term and _next_due(state, terms) <= on:
             _bill_next(state, terms, on)
         _assess_late_fees(state, terms, on, entries)
         _apply_suspense(state, terms, on, entries)
+    pooled = [event for event in events if event.type == "payment" and event.split is None]
     for event in events:
+        if len(pooled) > 1 and event in pooled:
+            if event is pooled[0]:
+                _apply_payments(state, terms, on, pooled, entries)
+            continue
         _apply_event(state, terms, event, entries)
     if state.basis_due is not None and state.basis_due <= on:
         _fix_basis(state, terms)
     state.date = on
+
+
+def _elapse_paid_ahead(state: LoanState, terms: Terms, on: date) -> None:
+    """An installment paid ahead whose due date has come is an ordinary paid installment."""
+    for inst in state.installments:
+        if inst.start is not None and inst.due <= on:
+            inst.start = None
+    state.installments = [inst for inst in state.installments if _remaining(state, terms, inst, on) > 0]
+
+
+#: The parts of a payment entry.
+_PARTS = ("interest", "principal", "fees", "suspense", "refund")
+
+
+def _apply_payments(state: LoanState, terms: Terms, on: date, payments: list[Event], entries: list[Entry]) -> None:
+    """Several payments on one date apply as one payment of their sum (issue 9, defect 5).
+
+    The pooled allocation is then handed back to the payments in order, part by part in
+    the waterfall's order (then suspense, refund), so each entry's parts add up to its
+    amount; a draw on suspense (or interest paid ahead credited at a payoff) goes with the first.
+    """
+    amounts = [event.amount or ZERO for event in payments]
+    pool = Entry(payments[-1].id, "payment", on, sum(amounts, ZERO))
+    _apply(state, terms, on, pool.amount or ZERO, pool, from_suspense=False, entries=entries)
+    mine = [Entry(event.id, "payment", on, event.amount) for event in payments]
+    order = (*terms.waterfall, "suspense", "refund")
+    left = {part: getattr(pool, part) for part in _PARTS}
+    for part in _PARTS:
+        if left[part] < 0:
+            setattr(mine[0], part, left[part])
+            left[part] = ZERO
+    room = [amount - sum((getattr(entry, part) for part in _PARTS), ZERO) for amount, entry in zip(amounts, mine)]
+    for part in order:
+        for index, entry in enumerate(mine):
+            take = min(left[part], room[index])
+            if take > 0:
+                setattr(entry, part, getattr(entry, part) + take)
+                room[index] -= take
+                left[part] -= take
+    entries.extend(mine)
 
 
 def _next_date(state: LoanState, terms: Terms) -> date | None:
@@ -919,6 +1140,20 @@ def _next_date(state: LoanState, terms: Terms) -> date | None:
     return best
 
 
+#: Order within one date (issue 9): terms changes, then fees and waivers, then the day's
+#: payments taken together; write-offs and charge-offs take what is left after them.
+_DAY_ORDER = {"terms_change": 0, "adjustment": 1, "fee": 2, "waiver": 3, "payment": 4, "recovery": 5,
+              "refund": 6, "write_off": 7, "charge_off": 8, "reversal": 9}
+
+
+def event_order(event: Event) -> tuple[date, int, int, str]:
+    """Sort key: date, then the kind's place in the day, then id (numeric ids in number order).
+
+    The order of events in an input never changes the result.
+    """
+    return (event.date, _DAY_ORDER.get(event.type, 10), len(event.id), event.id)
+
+
 @in_engine_context
 def advance(
     state: LoanState, terms: Terms, events: Sequence[Event], to_date: date
@@ -926,13 +1161,14 @@ def advance(
     """Roll ``state`` forward over ``events`` to the end of ``to_date``.
 
     ``events`` must be dated after ``state.date`` and on or before ``to_date``;
-    they are applied in date order, and in list order within a date.  The
+    they are applied in date order, and within a date by :func:`event_order` (terms
+    changes, fees and waivers, then the day's payments together); list order never matters.  The
     input state is not changed.  Reversals need the events they reverse, so
     they go through :func:`replay`.
     """
     if to_date < state.date:
         raise ValueError(f"cannot advance from {state.date} back to {to_date}")
-    ordered = sorted(events, key=lambda event: event.date)  # stable: list order within a date
+    ordered = sorted(events, key=event_order)
     for event in ordered:
         if event.date <= state.date or event.date > to_date:
             raise ValueError(f"event {event.id} dated {event.date} is outside {state.date} to {to_date}")
@@ -1004,7 +1240,8 @@ def replay(
         )
     order = {event.id: index for index, event in enumerate(known)}
     merged = entries + list(by_id.values())
-    merged.sort(key=lambda entry: (entry.date, order.get(entry.id, -1)))
+    # An entry the engine derived from an event (``<id>:payoff_write_off``) sorts right after it.
+    merged.sort(key=lambda entry: (entry.date, order.get(entry.id, order.get(entry.id.rpartition(":")[0], -1)), ":" in entry.id))
     return state, merged
 
 
@@ -1013,6 +1250,8 @@ def validate_events(events: Sequence[Event]) -> None:
     seen: dict[str, Event] = {}
     reversed_ids: set[str] = set()
     fee_ids: set[str] = set()
+    # A waiver may be listed before its fee: events apply in date order, whatever the list order.
+    all_fee_ids = {event.id for event in events if event.type == "fee"}
     for position, event in enumerate(events):
         where = f"events[{position}]"
         if event.id in seen:
@@ -1050,7 +1289,7 @@ def validate_events(events: Sequence[Event]) -> None:
         if event.type == "waiver":
             if not event.of:
                 raise InputError(f"{where}.of", "is required: the fee id to waive (e.g. late_fee:2)")
-            if not event.of.startswith("late_fee:") and event.of not in fee_ids:
+            if not event.of.startswith("late_fee:") and event.of not in all_fee_ids:
                 raise InputError(f"{where}.of", f"{event.of!r} is not a known fee id")
             if event.amount is not None and event.amount <= 0:
                 raise InputError(f"{where}.amount", f"{event.amount} must be more than zero")
@@ -1098,17 +1337,19 @@ class Snapshot:
     days_past_due: int
     bucket: str
     per_diem: Decimal
+    #: What pays the loan off on ``as_of``: principal + interest + fees, less suspense.
     payoff: Decimal
+    #: ``amount_due`` (gross, as a periodic statement shows it, Reg Z 1026.41(d)) less the
+    #: money held in suspense: what a coupon or an autopay debit asks for.
+    net_due: Decimal = ZERO
 
 
 @in_engine_context
 def snapshot(state: LoanState, terms: Terms, on: date | None = None) -> Snapshot:
     """Figures as of the end of ``state.date`` (accrual up to ``on``, default the state's date)."""
     as_of = state.date if on is None else on
-    accrued = _accrued_exact(state, terms, as_of)
-    if terms.interest == "scheduled":
-        accrued += sum((inst.interest - inst.paid_interest for inst in state.installments), ZERO)
-    accrued_shown = round_money(accrued)
+    # Negative when scheduled interest was paid for days not yet elapsed (paid ahead).
+    accrued_shown = round_money(_interest_owed(state, terms, as_of))
     fees = state.fees_outstanding
     amount_due = fees
     oldest_unpaid: Installment | None = None
@@ -1147,7 +1388,9 @@ def snapshot(state: LoanState, terms: Terms, on: date | None = None) -> Snapshot
         days_past_due=days_past_due,
         bucket=bucket_for(days_past_due),
         per_diem=per_diem,
-        payoff=state.principal + accrued_shown + fees,
+        # Net of suspense: money received and not yet applied is the borrower's (issue 9).
+        payoff=max(state.principal + accrued_shown + fees - state.suspense, ZERO) if state.status == ACTIVE else ZERO,
+        net_due=max(amount_due - state.suspense, ZERO),
     )
 
 
@@ -1188,10 +1431,16 @@ def state_to_dict(state: LoanState) -> dict[str, Any]:
                 str(i.shadow_paid),
                 i.late_fee_decided,
                 i.final,
+                # Optional trailing values are written only when set, so states cached
+                # before they existed compare equal with a fresh replay.
+                *([d(i.start)] if i.start is not None else []),
             ]
             for i in state.installments
         ],
-        "fees": [[f.id, f.kind, d(f.date), str(f.amount), str(f.remaining)] for f in state.fees],
+        "fees": [
+            [f.id, f.kind, d(f.date), str(f.amount), str(f.remaining), *([str(f.waived)] if f.waived else [])]
+            for f in state.fees
+        ],
         "interest_settled": str(state.interest_settled),
         "charged_off": str(state.charged_off),
         "recovered": str(state.recovered),
@@ -1236,10 +1485,14 @@ def state_from_dict(data: dict[str, Any]) -> LoanState:
                 Decimal(i[8]),
                 bool(i[9]),
                 bool(i[10]),
+                d(i[11]) if len(i) > 11 else None,
             )
             for i in data["installments"]
         ],
-        fees=[Fee(f[0], f[1], req(f[2]), Decimal(f[3]), Decimal(f[4])) for f in data["fees"]],
+        fees=[
+            Fee(f[0], f[1], req(f[2]), Decimal(f[3]), Decimal(f[4]), Decimal(f[5]) if len(f) > 5 else ZERO)
+            for f in data["fees"]
+        ],
         interest_settled=Decimal(data.get("interest_settled", "0")),
         charged_off=Decimal(data.get("charged_off", "0")),
         recovered=Decimal(data.get("recovered", "0")),

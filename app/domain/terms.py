@@ -24,10 +24,13 @@ INTEREST_METHODS = ("scheduled", "simple")
 AMORTIZATIONS = ("level", "equal-principal")
 WATERFALL_PARTS = ("interest", "principal", "fees")
 DEFAULT_WATERFALL = ("interest", "principal", "fees")
-EXCESS_RULES = ("principal", "suspense")
+EXCESS_RULES = ("principal", "suspense", "installments")
+WAIVER_CREDITS = ("principal", "refund")
 PARTIAL_RULES = ("apply", "suspense")
 MAX_RATE = Decimal(100)
 MAX_TERM = 1200
+#: A payoff tolerance is for pennies of rounding, not a way to forgive a balance.
+MAX_PAYOFF_TOLERANCE = Decimal("100.00")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,11 @@ class Terms:
     waterfall: tuple[str, ...] = DEFAULT_WATERFALL
     excess: str = "principal"
     partial: str = "apply"
+    #: A payment short of the payoff by no more than this pays the loan off; the
+    #: shortfall is written off as a small-balance adjustment (issue 9, defect 4).
+    payoff_tolerance: Decimal = ZERO
+    #: Waiving a fee already paid credits the borrower: ``principal`` or ``refund`` (due).
+    waiver_credit: str = "principal"
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -141,6 +149,8 @@ _TERMS_FIELDS = {
     "waterfall",
     "excess",
     "partial",
+    "payoff_tolerance",
+    "waiver_credit",
 }
 _LATE_FEE_FIELDS = {"grace_days", "fixed", "percent", "min", "max"}
 
@@ -263,6 +273,10 @@ def terms_from_dict(data: object, prefix: str = "terms") -> Terms:
         raise InputError(f"{prefix}.waterfall", "must name interest, principal and fees once each")
     excess = parse_choice(data.get("excess", "principal"), f"{prefix}.excess", EXCESS_RULES)
     partial = parse_choice(data.get("partial", "apply"), f"{prefix}.partial", PARTIAL_RULES)
+    payoff_tolerance = to_money(data.get("payoff_tolerance", "0.00"), f"{prefix}.payoff_tolerance")
+    if not ZERO <= payoff_tolerance <= MAX_PAYOFF_TOLERANCE:
+        raise InputError(f"{prefix}.payoff_tolerance", f"{payoff_tolerance} is outside 0.00 to {MAX_PAYOFF_TOLERANCE}")
+    waiver_credit = parse_choice(data.get("waiver_credit", "principal"), f"{prefix}.waiver_credit", WAIVER_CREDITS)
     terms = Terms(
         principal=principal,
         rate=rate,
@@ -279,6 +293,8 @@ def terms_from_dict(data: object, prefix: str = "terms") -> Terms:
         waterfall=waterfall,
         excess=excess,
         partial=partial,
+        payoff_tolerance=payoff_tolerance,
+        waiver_credit=waiver_credit,
     )
     return terms
 
@@ -317,6 +333,8 @@ def terms_from_stored(data: dict[str, Any]) -> Terms:
             waterfall=tuple(data["waterfall"]),
             excess=data["excess"],
             partial=data["partial"],
+            payoff_tolerance=Decimal(data.get("payoff_tolerance", "0.00")),
+            waiver_credit=data.get("waiver_credit", "principal"),
         )
     except (KeyError, TypeError, ValueError, ArithmeticError):
         return terms_from_dict(data)
@@ -339,6 +357,11 @@ def terms_to_dict(terms: Terms) -> dict[str, Any]:
         "excess": terms.excess,
         "partial": terms.partial,
     }
+    # Written only when set, so terms stored before these fields existed read back unchanged.
+    if terms.payoff_tolerance != ZERO:
+        out["payoff_tolerance"] = money_str(terms.payoff_tolerance)
+    if terms.waiver_credit != "principal":
+        out["waiver_credit"] = terms.waiver_credit
     if terms.payment is not None:
         out["payment"] = money_str(terms.payment)
     if terms.late_fee is not None:
