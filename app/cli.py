@@ -56,6 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"keel: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (``keel ... | head``): not an error worth a traceback.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("keel: interrupted", file=sys.stderr)
         return 130

@@ -240,6 +240,7 @@ def snapshot_json(snap: Snapshot) -> dict[str, Any]:
         "paid_through": _d(snap.paid_through),
         "next_due": _d(snap.next_due),
         "amount_due": money_str(snap.amount_due),
+        "net_due": money_str(snap.net_due),
         "days_past_due": snap.days_past_due,
         "bucket": snap.bucket,
         "per_diem": money_str(snap.per_diem),

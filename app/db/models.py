@@ -95,6 +95,7 @@ LEDGER_TYPES = (
     "charge_off",
     "recovery",
     "write_off",
+    "payoff_write_off",
     "refund",
     "disbursement",
 )

@@ -658,8 +658,11 @@ def _apply(
             _write_off_shortfall(state, terms, on, entry, entries)
         return
     targets = _targets(state, terms, on, allow_next=not from_suspense)
+    short = False  # ``partial: suspense`` and the money does not make the next installment whole
     if terms.partial == "suspense":
-        targets = _whole(state, terms, on, targets, pool)
+        whole = _whole(state, terms, on, targets, pool)
+        short = len(whole) < len(targets)
+        targets = whole
     received = pool
     pool = _run_waterfall(state, terms, on, targets, pool, entry)
     if pool > 0 and not from_suspense and terms.excess == "installments":
@@ -678,7 +681,7 @@ def _apply(
     if pool > 0:
         if from_suspense:
             pass  # what was not needed stays in suspense
-        elif _unpaid_due(state, terms, on, []) or terms.excess == "suspense":
+        elif _unpaid_due(state, terms, on, []) or terms.excess == "suspense" or short:
             state.suspense += pool
             entry.suspense += pool
         else:

@@ -56,7 +56,9 @@ HUNDRED = Decimal(100)
 _OPENING_TYPES = ("boarding", "conversion")
 #: Every ledger type whose entries can move principal (accruals, fees and waivers never do).  Naming
 #: them lets an index on (type, effective_date) skip the daily accruals, most of a ledger's rows.
-PRINCIPAL_TYPES = ("boarding", "conversion", "payment", "reversal", "adjustment", "write_off", "charge_off")
+PRINCIPAL_TYPES = (
+    "boarding", "conversion", "payment", "reversal", "adjustment", "write_off", "payoff_write_off", "charge_off"
+)
 COLLECTED_TYPES = ("payment", "reversal")
 
 

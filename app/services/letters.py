@@ -256,7 +256,7 @@ def _describe(e: Entry) -> tuple[str, Decimal | str, Decimal | str] | None:
         return ("Fee waived", "", -e.fees)
     if e.type == "adjustment":
         return ("Principal adjustment", e.principal, "") if e.principal > 0 else ("Principal adjustment", "", -e.principal)
-    if e.type == "write_off":
+    if e.type in ("write_off", "payoff_write_off"):
         return ("Balance forgiven", "", amount)
     if e.type == "refund":
         return ("Overpayment refunded to you", "", "")
@@ -494,8 +494,8 @@ def _validation_notice(lo: _Loan, day: _dt.date, opts: dict[str, Any]) -> tuple[
     paid_p = sum((e.principal for e in window if e.type in _PAY_TYPES), ZERO)
     paid_f = sum((e.fees for e in window if e.type in _PAY_TYPES), ZERO)
     waived = -sum((e.fees for e in window if e.type == "waiver"), ZERO)
-    forgiven_i = sum((e.interest for e in window if e.type == "write_off"), ZERO)
-    forgiven_f = sum((e.fees for e in window if e.type == "write_off"), ZERO)
+    forgiven_i = sum((e.interest for e in window if e.type in ("write_off", "payoff_write_off")), ZERO)
+    forgiven_f = sum((e.fees for e in window if e.type in ("write_off", "payoff_write_off")), ZERO)
     # 1006.34(c)(2)(viii): interest, fees, payments and credits since the itemization
     # date.  Each is a sum or difference of engine figures; together they reconcile
     # the engine's balance on the itemization date to its balance today exactly.
@@ -697,7 +697,7 @@ def _statement(lo: _Loan, day: _dt.date, opts: dict[str, Any]) -> tuple[dict[str
 def _paid_in_full(lo: _Loan, day: _dt.date, opts: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str], list[tuple[str, str]]]:
     _, entries = lo.state(day)
     snap = lo.snap(day)
-    closing = [e for e in entries if e.type in ("payment", "write_off", "adjustment") and not e.reversed]
+    closing = [e for e in entries if e.type in ("payment", "write_off", "payoff_write_off", "adjustment") and not e.reversed]
     paid_off = max((e.date for e in closing), default=day)
     final = sum((e.amount or ZERO for e in closing if e.type == "payment" and e.date == paid_off), ZERO)
     f: dict[str, Any] = {

@@ -5,7 +5,7 @@ A product's rules are one JSON document (``ProductVersion.rules``):
 * the engine's rules, under the same names and in the same canonical form as
   a loan's terms (:func:`app.domain.terms.terms_to_dict`): ``interest``,
   ``day_count``, ``frequency``, ``amortization``, ``late_fee``, ``tolerance``,
-  ``waterfall``, ``excess``, ``partial``.  They are read with the engine's own
+  ``waterfall``, ``excess``, ``partial``, ``payoff_tolerance``, ``waiver_credit``.  They are read with the engine's own
   parsers (``parse_choice``, ``parse_late_fee``, ``daycount.normalize``), so a
   rule means the same thing in a product as in a loan;
 * servicing thresholds the engine does not use: ``delinquent_days``,
@@ -43,7 +43,9 @@ from app.domain.terms import (
     EXCESS_RULES,
     FREQUENCIES,
     INTEREST_METHODS,
+    MAX_PAYOFF_TOLERANCE,
     PARTIAL_RULES,
+    WAIVER_CREDITS,
     WATERFALL_PARTS,
     LateFeeRule,
     Terms,
@@ -60,7 +62,7 @@ from app.services.errors import FileRejected, InvalidInput, NotFound, Problem
 
 #: Rule names the engine reads; a loan's ``terms`` carries a copy of these.
 ENGINE_RULES = ("interest", "day_count", "frequency", "amortization", "late_fee", "tolerance", "waterfall", "excess",
-                "partial")
+                "partial", "payoff_tolerance", "waiver_credit")
 #: Servicing thresholds in days past due, and their defaults.
 THRESHOLDS = {"delinquent_days": 1, "default_days": 90, "non_accrual_days": 90, "charge_off_days": 120}
 DEFAULT_SMALL_BALANCE = Decimal("5.00")
@@ -94,6 +96,8 @@ class ProductRules:
     waterfall: tuple[str, ...] = DEFAULT_WATERFALL
     excess: str = "principal"
     partial: str = "apply"
+    payoff_tolerance: Decimal = ZERO
+    waiver_credit: str = "principal"
     delinquent_days: int = 1
     default_days: int = 90
     non_accrual_days: int = 90
@@ -147,6 +151,8 @@ def engine_terms(rules: ProductRules, note: dict[str, Any]) -> tuple[Terms, dict
             "waterfall": list(rules.waterfall),
             "excess": rules.excess,
             "partial": rules.partial,
+            "payoff_tolerance": money_str(rules.payoff_tolerance),
+            "waiver_credit": rules.waiver_credit,
         }
     )
     if rules.late_fee is not None:
@@ -199,6 +205,8 @@ def check_rules(data: object, prefix: str = "rules") -> tuple[ProductRules | Non
     attempt("day_count", _read_day_count)
     attempt("late_fee", parse_late_fee)
     attempt("tolerance", lambda v, f: _non_negative_money(v, f))
+    attempt("payoff_tolerance", _read_payoff_tolerance)
+    attempt("waiver_credit", lambda v, f: parse_choice(v, f, WAIVER_CREDITS))
     attempt("waterfall", _read_waterfall)
     attempt("small_balance_threshold", lambda v, f: _non_negative_money(v, f))
     for name in THRESHOLDS:
@@ -253,6 +261,13 @@ def _read_day_count(value: object, field_name: str) -> str:
     if normal is None:
         raise InputError(field_name, f"{value!r} is not one of {', '.join(daycount.DAY_COUNTS)}")
     return normal
+
+
+def _read_payoff_tolerance(value: object, field_name: str) -> Decimal:
+    amount = _non_negative_money(value, field_name)
+    if amount > MAX_PAYOFF_TOLERANCE:
+        raise InputError(field_name, f"{amount} is more than {MAX_PAYOFF_TOLERANCE}: it is for pennies of rounding")
+    return amount
 
 
 def _non_negative_money(value: object, field_name: str) -> Decimal:

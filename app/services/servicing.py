@@ -26,7 +26,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.db.models import PAYMENT_METHODS, LedgerEntry, Loan
 from app.domain.engine import Entry, Event, Snapshot, snapshot
-from app.domain.money import ZERO
+from app.domain.money import ZERO, money_str
 from app.services import audit, permissions
 from app.services.context import ServiceContext
 from app.services.errors import Conflict, InvalidInput, NeedsConfirmation, NotFound, ServiceError
@@ -73,12 +73,16 @@ class Preview:
     before: Snapshot
     after: Snapshot
     changes: tuple[tuple[str, str | int | None, str | int | None], ...]
+    #: A payment within the product's payoff tolerance of the payoff: the shortfall written off.
+    payoff_write_off: Allocation | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "effective_date": self.effective_date.isoformat(),
             "backdated": self.backdated,
             "allocation": {k: str(v) for k, v in self.allocation.__dict__.items()},
+            **({"payoff_write_off": {k: str(v) for k, v in self.payoff_write_off.__dict__.items()}}
+               if self.payoff_write_off is not None else {}),
             "changes": [{"field": f, "before": b, "after": a} for f, b, a in self.changes],
         }
 
@@ -126,6 +130,7 @@ def _preview(book: Book, today: date, new_events: list[Event], effective: date, 
     before_state, _ = live(book, today)
     after_state, entries = live(book, today, new_events)
     mine = next((entry for entry in entries if entry.id == key), None)
+    shortfall = next((entry for entry in entries if entry.id == f"{key}:payoff_write_off"), None)
     before, after = snapshot(before_state, book.terms), snapshot(after_state, book.terms)
     return Preview(
         loan_number=book.loan.loan_number,
@@ -136,6 +141,7 @@ def _preview(book: Book, today: date, new_events: list[Event], effective: date, 
         before=before,
         after=after,
         changes=tuple(differences(before, after)),
+        payoff_write_off=Allocation.of(shortfall) if shortfall is not None else None,
     )
 
 
@@ -302,6 +308,8 @@ def post_payment(
                      "payload": {"split": {part: str(amount) for part, amount in parts.items()}}}
         row = _append(session, ctx, book, today, type=kind, effective=day, amount=value,
                       allocation=preview.allocation, method=chosen, reference=ref, batch_id=batch_id, **extra)
+        if preview.payoff_write_off is not None:
+            _book_payoff_write_off(session, ctx, book, today, day, row, preview.payoff_write_off)
         return _finish(session, ctx, book, today, preview, row, f"{kind}.posted",
                        {"amount": str(value), "method": chosen, "reference": ref, "batch_id": batch_id,
                         **({"override": extra["payload"]["split"], "reason_code": override_reason} if extra else {})})
@@ -309,6 +317,28 @@ def post_payment(
     if session is not None:
         return work(session)
     return _write(ctx, work)
+
+
+def _book_payoff_write_off(
+    session: Session, ctx: ServiceContext, book: Book, today: date, day: date, payment: LedgerEntry,
+    shortfall: Allocation,
+) -> None:
+    """Book the shortfall of a payment within the payoff tolerance: its own entry and audit (issue 9, defect 4).
+
+    The engine derives it from the payment on every replay, so the row is for the books
+    and is not an input to the replay (like a posted late fee).
+    """
+    amount = shortfall.interest + shortfall.principal + shortfall.fees
+    row = _append(session, ctx, book, today, type="payoff_write_off", effective=day, amount=amount,
+                  allocation=shortfall, reason_code="payoff_tolerance",
+                  payload={"cause": payment.id, "reason": f"payment {payment.id} was within the payoff tolerance "
+                                                          f"{money_str(book.terms.payoff_tolerance)} of the payoff"})
+    audit.record(session, ctx.actor, "payoff.shortfall_written_off", entity="ledger_entry", entity_id=row.id,
+                 loan_id=book.loan.id,
+                 details={"payment_entry": payment.id, "amount": str(amount),
+                          "tolerance": money_str(book.terms.payoff_tolerance),
+                          "interest": str(shortfall.interest), "principal": str(shortfall.principal),
+                          "fees": str(shortfall.fees)})
 
 
 OVERRIDE_REASONS = ("borrower_request", "court_order", "hardship_plan", "correction", "investor_rule", "other")

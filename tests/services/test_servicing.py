@@ -306,3 +306,26 @@ def test_verify_in_worker_processes_finds_the_same_differences(tmp_path):
         assert [d.loan_number for d in together.differences] == [numbers[5]] * len(together.differences)
     finally:
         close_database(factory)
+
+
+def test_payment_within_the_payoff_tolerance_pays_off_and_books_the_shortfall(contexts):
+    # payoff_tolerance 1.00.  Five installments (Feb-Jun 1) leave 5,977.91 after June 1's;
+    # on the business date June 1 the payoff after paying installments 1-5 on time is just
+    # the principal, 5,977.91 (interest to the due date is in the installment).  Paying
+    # 5,977.41 (0.50 short) pays the loan off and writes off 0.50 of principal.
+    manager = contexts["manager"]
+    number = make_loan(manager, payoff_tolerance="1.00")
+    for day in (date(2026, 2, 1), date(2026, 3, 1), date(2026, 4, 1), date(2026, 5, 1), date(2026, 6, 1)):
+        servicing.post_payment(manager, number, "888.49", day, reference=f"chk-{day}", confirm_backdated=True)
+    assert accounts.account(manager, number).snapshot.payoff == D("5977.91")
+    posted = servicing.post_payment(contexts["clerk"], number, "5977.41", reference="payoff")
+    assert posted.snapshot.status == "paid_off" and posted.snapshot.payoff == 0
+    assert posted.preview.payoff_write_off is not None and posted.preview.payoff_write_off.principal == D("0.50")
+    with manager.unit(write=False) as session:
+        rows = session.scalars(select(LedgerEntry).where(LedgerEntry.type == "payoff_write_off")).all()
+        assert [(r.amount, r.principal, r.reason_code, r.payload["cause"]) for r in rows] == [
+            (D("0.50"), D("0.50"), "payoff_tolerance", posted.entry_id)
+        ]
+        audits = session.scalars(select(AuditEvent).where(AuditEvent.action == "payoff.shortfall_written_off")).all()
+        assert len(audits) == 1 and audits[0].details["amount"] == "0.50"
+    assert verify.verify(manager).ok

@@ -104,6 +104,12 @@ class ProductDialog(QDialog):
         self.tolerance = MoneyEdit()
         self.tolerance.setObjectName("ruleTolerance")
         self.tolerance.set_value(rules.tolerance)
+        self.payoff_tolerance = MoneyEdit()
+        self.payoff_tolerance.setObjectName("rulePayoffTolerance")
+        self.payoff_tolerance.set_value(rules.payoff_tolerance)
+        self.payoff_tolerance.setToolTip("A payment short of the payoff by no more than this pays the loan off; "
+                                         "the shortfall is written off with its own ledger entry")
+        self.waiver_credit = _combo("ruleWaiverCredit", terms_module.WAIVER_CREDITS, rules.waiver_credit)
 
         fee = rules.late_fee
         self.late_fee_check = QCheckBox("Charge a late fee")
@@ -155,6 +161,8 @@ class ProductDialog(QDialog):
         form.addRow("Money beyond what is due:", self.excess)
         form.addRow("A short payment:", self.partial)
         form.addRow("Tolerance (counts as paid):", self.tolerance)
+        form.addRow("Payoff tolerance (written off):", self.payoff_tolerance)
+        form.addRow("Waiving a fee already paid credits:", self.waiver_credit)
         late = QGroupBox("Late fee")
         grid = QGridLayout(late)
         grid.addWidget(self.late_fee_check, 0, 0, 1, 2)
@@ -231,12 +239,14 @@ class ProductDialog(QDialog):
             "waterfall": list(self.waterfall.currentData()),
             "excess": self.excess.currentData(),
             "partial": self.partial.currentData(),
+            "waiver_credit": self.waiver_credit.currentData(),
             "delinquent_days": self.delinquent.value(),
             "default_days": self.default.value(),
             "non_accrual_days": self.non_accrual.value(),
             "charge_off_days": self.charge_off.value(),
         }
         for key, edit, label in (("tolerance", self.tolerance, "Tolerance"),
+                                 ("payoff_tolerance", self.payoff_tolerance, "Payoff tolerance"),
                                  ("small_balance_threshold", self.small_balance, "Small-balance threshold")):
             value = edit.value()
             if value is None and edit.text().strip():

@@ -24,6 +24,7 @@ TYPE_NAMES = {
     "charge_off": "Charge-off",
     "recovery": "Recovery",
     "write_off": "Write-off",
+    "payoff_write_off": "Payoff shortfall written off",
     "refund": "Refund",
     "suspense_applied": "Suspense applied",
     "disbursement": "Disbursement",
