@@ -1086,7 +1086,10 @@ def _elapse_paid_ahead(state: LoanState, terms: Terms, on: date) -> None:
     for inst in state.installments:
         if inst.start is not None and inst.due <= on:
             inst.start = None
-    state.installments = [inst for inst in state.installments if _remaining(state, terms, inst, on) > 0]
+    state.installments = [
+        inst for inst in state.installments
+        if _remaining(state, terms, inst, on) > 0 or (inst.start is not None and inst.due > on)
+    ]
 
 
 #: The parts of a payment entry.

@@ -7,6 +7,7 @@ double payments, two checks on one day, reversals, NSF fees, waivers, rate chang
 
 from __future__ import annotations
 
+import os
 import random
 from datetime import date, timedelta
 from decimal import Decimal
@@ -20,7 +21,9 @@ from app.domain.terms import terms_from_dict
 
 D = Decimal
 money = st.integers(min_value=1_000_00, max_value=250_000_00).map(lambda c: D(c).scaleb(-2))
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# KEEL_PROPERTY_EXAMPLES=5000 for a deep run; the suite's default keeps it to seconds.
+SETTINGS = settings(max_examples=int(os.environ.get("KEEL_PROPERTY_EXAMPLES", "150")), deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite
