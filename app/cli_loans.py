@@ -240,6 +240,7 @@ def run_payoff(args: argparse.Namespace) -> int:
             "principal": money_str(quote.principal),
             "accrued_interest": money_str(quote.accrued_interest),
             "fees": money_str(quote.fees),
+            "suspense": money_str(quote.suspense),
             "payoff": money_str(quote.payoff),
             "per_diem": money_str(quote.per_diem),
         })
@@ -247,7 +248,9 @@ def run_payoff(args: argparse.Namespace) -> int:
         print(
             f"Payoff for {quote.loan_number} good through {quote.date}: {format_money(quote.payoff)}\n"
             f"  principal {format_money(quote.principal)}, interest {format_money(quote.accrued_interest)}, "
-            f"fees {format_money(quote.fees)}; add {format_money(quote.per_diem)} a day after that date"
+            f"fees {format_money(quote.fees)}"
+            + (f", less {format_money(quote.suspense)} of unapplied funds held" if quote.suspense else "")
+            + f"; add {format_money(quote.per_diem)} a day after that date"
         )
     return 0
 

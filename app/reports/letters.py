@@ -530,19 +530,21 @@ def _response_form(spec: LetterSpec) -> Flowable:
 def _payoff(spec: LetterSpec) -> list[Flowable]:
     f = spec.figures
     good = long_date(f["good_through_date"])
+    interest = _dec(f, "interest")
     rows: list[tuple[str, Decimal | str]] = [
         ("Unpaid principal balance", _dec(f, "principal")),
-        (f"Interest to {good}", _dec(f, "interest")),
+        # Negative when interest was paid ahead for days after the payoff date: it is credited.
+        (f"Interest to {good}" if interest >= 0 else f"Interest paid for days after {good}, credited", interest),
         ("Late charges", _dec(f, "late_fees")),
         ("Other fees", _dec(f, "other_fees")),
         ("Escrow (no escrow account)", _dec(f, "escrow")),
     ]
+    if _dec(f, "suspense"):
+        # The payoff is net of suspense: money received and not yet applied is the borrower's.
+        rows.append(("Less unapplied funds held on your account", -_dec(f, "suspense")))
     notes: list[tuple[str, Decimal | str]] = [
         (f"Interest per day after {good} (per diem)", _dec(f, "per_diem")),
     ]
-    if _dec(f, "suspense"):
-        notes.append(("Unapplied funds held on your account (not deducted above; applied or refunded at payoff)",
-                      _dec(f, "suspense")))
     table = amount_table(rows, total=(f"Total amount to pay off on {good}", _dec(f, "payoff_amount")),
                          heading=(f"Payoff good through {good}", "Amount"), note_rows=notes, width=5.2 * inch)
     facts = amount_table(
