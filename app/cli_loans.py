@@ -240,7 +240,8 @@ def run_payoff(args: argparse.Namespace) -> int:
             "principal": money_str(quote.principal),
             "accrued_interest": money_str(quote.accrued_interest),
             "fees": money_str(quote.fees),
-            "suspense": money_str(quote.suspense),
+            # The key set is issue 3's contract; "payoff" is net of suspense (issue 9),
+            # which the text form and the payoff letter show as its own line.
             "payoff": money_str(quote.payoff),
             "per_diem": money_str(quote.per_diem),
         })

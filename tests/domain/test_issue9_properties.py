@@ -187,3 +187,24 @@ def test_reversal_then_repost_gives_back_the_state(data):
     if before is None or after is None:
         return
     assert before[0] == after[0]
+
+
+@SETTINGS
+@given(loans())
+def test_the_last_installment_never_asks_more_than_the_payoff(terms):
+    # Pay each installment as billed, on its due date; the last one (a balloon, or a
+    # simple-interest loan's final bill) never asks more than the payoff on that date.
+    from app.domain.engine import advance, initial_state
+
+    state = initial_state(terms)
+    for n in range(terms.term + 1):
+        snap = snapshot(state, terms)
+        if snap.status != "active" or snap.next_due is None or snap.next_due <= state.date:
+            break
+        due_day = snap.next_due
+        on_due = snapshot(advance(state, terms, [], due_day)[0], terms)
+        if on_due.amount_due <= 0:
+            break
+        assert on_due.amount_due <= on_due.payoff + on_due.suspense, (n, on_due)
+        state, _ = advance(state, terms, [Event(f"p{n}", "payment", due_day, on_due.amount_due)], due_day)
+    assert snapshot(state, terms).status == "paid_off"
