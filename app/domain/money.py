@@ -10,6 +10,7 @@ per thread and a Qt worker does not inherit the GUI thread's context.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcontext
 from typing import ParamSpec, TypeVar
@@ -23,6 +24,14 @@ INTEREST_PLACES = Decimal("1E-10")
 # independent of whatever context the calling thread has.
 _CTX = Context(prec=34, rounding=ROUND_HALF_UP)
 ENGINE_CONTEXT = _CTX
+
+#: The largest magnitude any typed or stored number may have: 15 digits before the point.
+#: Money is stored as integer cents (and interest in 1e-10 units) in 64-bit columns;
+#: an amount beyond this is refused where it is typed, not by an overflow later.
+MAX_MAGNITUDE = Decimal("1E15")
+# Plain decimal text only: an optional sign, ASCII digits, one optional point.  No
+# exponents (``1e33``), no non-ASCII digits (full-width or Arabic-Indic), no NaN/Infinity.
+_NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -59,8 +68,17 @@ def to_decimal(value: object, field: str = "amount") -> Decimal:
         result = Decimal(value)
     elif isinstance(value, str):
         text = value.strip().replace(",", "")
-        if text.startswith("$"):
+        if text.startswith("-$"):
+            text = "-" + text[2:]
+        elif text.startswith("$"):
             text = text[1:]
+        if len(text) > 40 or not _NUMBER_TEXT.fullmatch(text):
+            shown = value if len(value) <= 40 else value[:37] + "..."
+            if any(ch.isdigit() and not "0" <= ch <= "9" for ch in text):
+                raise InputError(field, f"{shown!r} has digits other than 0-9")
+            if re.fullmatch(r"[+-]?[0-9.]+[eE][+-]?[0-9]+", text):
+                raise InputError(field, f"{shown!r} is not a plain amount: write it out without an exponent")
+            raise InputError(field, f"{shown!r} is not a number")
         try:
             result = Decimal(text)
         except InvalidOperation:
@@ -69,6 +87,8 @@ def to_decimal(value: object, field: str = "amount") -> Decimal:
         raise InputError(field, f"{value!r} is not a number")
     if not result.is_finite():
         raise InputError(field, f"{value!r} is not a finite number")
+    if abs(result) >= MAX_MAGNITUDE:
+        raise InputError(field, f"{value!r} is too large (at most 15 digits before the decimal point)")
     return result
 
 

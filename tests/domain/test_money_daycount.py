@@ -80,3 +80,18 @@ def test_year_basis():
     assert year_basis("actual/365", date(2024, 1, 1)) == 365
     assert year_basis("actual/actual", date(2024, 1, 1)) == 366
     assert year_basis("actual/actual", date(2025, 1, 1)) == 365
+
+
+@pytest.mark.parametrize("text", ["1e33", "1E+400", "\uff11\uff12", "\u0661\u0662", "nan", "Infinity", "12..5",
+                                  "9" * 16, "1" * 60, "0x10", "1_000"])
+def test_amounts_refuse_exponents_foreign_digits_and_absurd_sizes(text):
+    # Issue 12: these reached a traceback (or stored nonsense) before; now one field-named line.
+    with pytest.raises(InputError) as info:
+        to_money(text, "amount")
+    assert info.value.field == "amount" and "\n" not in info.value.problem
+
+
+@pytest.mark.parametrize("text, value", [("12.30", "12.30"), ("$1,234.50", "1234.50"), ("-$5", "-5.00"),
+                                         (".5", "0.50"), ("999999999999999.99", "999999999999999.99")])
+def test_amounts_in_plain_decimal_text(text, value):
+    assert to_money(text) == Decimal(value)
