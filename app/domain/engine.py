@@ -37,7 +37,8 @@ from datetime import date as Date  # for annotations inside classes with a field
 from decimal import Decimal
 from typing import Any
 
-from app.domain.daycount import interest_between, year_basis
+from app.domain import periods
+from app.domain.daycount import per_diem_interest
 from app.domain.errors import InputError
 from app.domain.money import ENGINE_CONTEXT, ZERO, divide, in_engine_context, multiply, round_interest, round_money
 from app.domain.schedule import equal_principal_part, level_payment, scheduled_payment
@@ -308,9 +309,20 @@ def _accrued_exact(state: LoanState, terms: Terms, on: date) -> Decimal:
     """Interest accrued and not yet billed, up to (not including) ``on``."""
     if state.status != ACTIVE or on <= state.accrual_from:
         return state.accrued
-    return ENGINE_CONTEXT.add(
-        state.accrued, interest_between(state.basis, state.rate, state.accrual_from, on, terms.day_count)
+    # 30/360 counts each regular installment period as 30 (15) days (issue 9,
+    # app/domain/periods.py); the periods come from the state's due-date grid.
+    interest = periods.interest(
+        terms,
+        state.basis,
+        state.rate,
+        state.accrual_from,
+        on,
+        anchor_n=state.anchor_n,
+        anchor_due=state.anchor_due,
+        last_n=state.term,
+        hint=state.next_n,
     )
+    return ENGINE_CONTEXT.add(state.accrued, interest)
 
 
 def _checkpoint(state: LoanState, terms: Terms, on: date) -> None:
@@ -1131,7 +1143,7 @@ def snapshot(state: LoanState, terms: Terms, on: date | None = None) -> Snapshot
         days_past_due = (as_of - oldest_unpaid.due).days
     per_diem = ZERO
     if state.status == ACTIVE:
-        per_diem = round_money(divide(multiply(state.principal, state.rate), year_basis(terms.day_count, as_of)))
+        per_diem = round_money(per_diem_interest(state.principal, state.rate, as_of, terms.day_count))
     return Snapshot(
         as_of=as_of,
         status=state.status,

@@ -26,6 +26,11 @@ WATERFALL_PARTS = ("interest", "principal", "fees")
 DEFAULT_WATERFALL = ("interest", "principal", "fees")
 EXCESS_RULES = ("principal", "suspense")
 PARTIAL_RULES = ("apply", "suspense")
+#: 30/360 day counting (issue 9, app/domain/periods.py): ``period`` counts each
+#: regular monthly (semi-monthly) period as exactly 30 (15) days, the default;
+#: ``calendar`` keeps the plain 30/360 days between dates (loans boarded before
+#: the rule, set by migration 0004).
+THIRTY360_RULES = ("period", "calendar")
 MAX_RATE = Decimal(100)
 MAX_TERM = 1200
 
@@ -62,6 +67,7 @@ class Terms:
     waterfall: tuple[str, ...] = DEFAULT_WATERFALL
     excess: str = "principal"
     partial: str = "apply"
+    thirty360: str = "period"
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -141,6 +147,7 @@ _TERMS_FIELDS = {
     "waterfall",
     "excess",
     "partial",
+    "thirty360",
 }
 _LATE_FEE_FIELDS = {"grace_days", "fixed", "percent", "min", "max"}
 
@@ -263,6 +270,7 @@ def terms_from_dict(data: object, prefix: str = "terms") -> Terms:
         raise InputError(f"{prefix}.waterfall", "must name interest, principal and fees once each")
     excess = parse_choice(data.get("excess", "principal"), f"{prefix}.excess", EXCESS_RULES)
     partial = parse_choice(data.get("partial", "apply"), f"{prefix}.partial", PARTIAL_RULES)
+    thirty360 = parse_choice(data.get("thirty360", "period"), f"{prefix}.thirty360", THIRTY360_RULES)
     terms = Terms(
         principal=principal,
         rate=rate,
@@ -279,6 +287,7 @@ def terms_from_dict(data: object, prefix: str = "terms") -> Terms:
         waterfall=waterfall,
         excess=excess,
         partial=partial,
+        thirty360=thirty360,
     )
     return terms
 
@@ -291,6 +300,9 @@ def terms_from_stored(data: dict[str, Any]) -> Terms:
     validating reader.
     """
     try:
+        thirty360 = data.get("thirty360", "period")
+        if thirty360 not in THIRTY360_RULES:
+            raise ValueError(thirty360)
         fee = data.get("late_fee")
         rule = None
         if fee is not None:
@@ -317,6 +329,7 @@ def terms_from_stored(data: dict[str, Any]) -> Terms:
             waterfall=tuple(data["waterfall"]),
             excess=data["excess"],
             partial=data["partial"],
+            thirty360=thirty360,
         )
     except (KeyError, TypeError, ValueError, ArithmeticError):
         return terms_from_dict(data)
@@ -338,6 +351,7 @@ def terms_to_dict(terms: Terms) -> dict[str, Any]:
         "waterfall": list(terms.waterfall),
         "excess": terms.excess,
         "partial": terms.partial,
+        "thirty360": terms.thirty360,
     }
     if terms.payment is not None:
         out["payment"] = money_str(terms.payment)
