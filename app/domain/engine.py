@@ -38,6 +38,7 @@ from decimal import Decimal
 from typing import Any
 
 from app.domain import periods
+from app.domain.business_days import late_fee_day
 from app.domain.daycount import per_diem_interest
 from app.domain.errors import InputError
 from app.domain.money import ENGINE_CONTEXT, ZERO, divide, in_engine_context, multiply, round_interest, round_money
@@ -752,7 +753,8 @@ def _assess_late_fees(state: LoanState, terms: Terms, on: date, entries: list[En
     if rule is None:
         return
     for inst in state.installments:
-        if inst.late_fee_decided or inst.due + timedelta(days=rule.grace_days + 1) > on:
+        # The day after the last day to pay on time, which moves past a weekend or bank holiday (issue 9).
+        if inst.late_fee_decided or late_fee_day(inst.due, rule.grace_days) > on:
             continue
         inst.late_fee_decided = True
         if _counts_paid(state, terms, inst, on):
@@ -922,10 +924,10 @@ def _next_date(state: LoanState, terms: Terms) -> date | None:
     if state.basis_due is not None and state.basis_due > today and (best is None or state.basis_due < best):
         best = state.basis_due
     if terms.late_fee is not None:
-        grace = timedelta(days=terms.late_fee.grace_days + 1)
+        grace = terms.late_fee.grace_days
         for inst in state.installments:
             if not inst.late_fee_decided:
-                day = inst.due + grace
+                day = late_fee_day(inst.due, grace)
                 if day > today and (best is None or day < best):
                     best = day
     return best
