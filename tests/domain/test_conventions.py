@@ -9,7 +9,7 @@ from decimal import Decimal as D
 
 import holidays
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from app.domain.business_days import bank_holidays, is_business_day, late_fee_day, next_business_day
@@ -264,6 +264,8 @@ def test_a_regular_period_bills_balance_times_rate_over_12_whatever_the_due_day(
 @settings(max_examples=150, deadline=None)
 @given(principal=_PRINCIPAL, rate=_RATE, year=_YEAR, month=_MONTH, day=_DAY,
        k=st.integers(min_value=1, max_value=5), simple=st.booleans())
+@example(principal=D("100"), rate=D("0.03"), year=2024, month=1, day=1, k=3, simple=True)  # a carried sub-cent
+@example(principal=D("10000"), rate=D("12"), year=2026, month=1, day=31, k=2, simple=False)  # Feb 28: 75.37
 def test_a_payoff_on_a_due_date_charges_exactly_the_installments_interest(principal, rate, year, month, day, k, simple):
     loan = _regular_loan(principal, rate, year, month, day, 6)
     if simple:
@@ -272,9 +274,12 @@ def test_a_payoff_on_a_due_date_charges_exactly_the_installments_interest(princi
     paid = [pay(f"p{row.n}", row.due, str(row.payment)) for row in rows[: k - 1]]
     state, _, _ = run(loan, paid, rows[k - 1].due - timedelta(days=1))
     balance = state.principal
-    interest = (balance * rate / 100 / 12).quantize(CENT, rounding=ROUND_HALF_UP)
+    # The period's interest, B x rate / 12, plus (simple interest) the sub-cent remainder carried
+    # from the last payment, rounded once.
+    interest = (state.accrued + balance * rate / 100 / 12).quantize(CENT, rounding=ROUND_HALF_UP)
     due = rows[k - 1].due
     # Every day of the period costs no more than the whole period; the due date costs exactly it.
+    assert snapshot(state, loan, due).payoff == balance + interest
     for day_in in (due - timedelta(days=3), due - timedelta(days=1)):
         if day_in > state.accrual_from:
             assert snapshot(state, loan, day_in).accrued_interest <= interest
