@@ -292,6 +292,12 @@ def test_a_payoff_on_a_due_date_charges_exactly_the_installments_interest(princi
 # ------------------------------------------------------------ business days
 
 
+@pytest.mark.parametrize("year", range(1999, 2076))
+def test_the_banking_calendar_matches_the_holidays_packages_federal_reserve_calendar(year):
+    expected = set(holidays.financial_holidays("FederalReserve", years=year))
+    assert bank_holidays(year) == expected
+
+
 def test_the_banking_calendar_is_the_federal_reserves():
     # Independence Day 2026 is a Saturday: the Reserve Banks open on Friday July 3 (the general US
     # calendar, which closes it, would be wrong here) and are closed Saturday July 4 anyway.
