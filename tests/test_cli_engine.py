@@ -113,3 +113,21 @@ def test_simulate_not_json_in_a_subprocess(tmp_path):
     assert result.returncode != 0
     assert result.stderr.startswith("keel: error: ") and "not JSON" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("thirty360", "interest"), [(None, "75.37"), ("period", "75.37"), ("calendar", "70.35")])
+def test_simulate_reads_the_thirty360_flag(capsys, tmp_path, thirty360, interest):
+    # Issue 9's loan due on the 31st: February bills 7,537.19 x 12% / 12 = 75.37 under the period
+    # rule (the default), 7,537.19 x 12% x 28/360 = 70.35 with calendar counting.
+    loan = {"terms": {"principal": "10000.00", "rate": "12", "term": 4, "start": "2025-12-31",
+                      "first_due": "2026-01-31"},
+            "events": [{"id": "p1", "type": "payment", "date": "2026-01-31", "amount": "2562.81"},
+                       {"id": "p2", "type": "payment", "date": "2026-02-28", "amount": "2562.81"}]}
+    if thirty360 is not None:
+        loan["terms"]["thirty360"] = thirty360
+    path = tmp_path / "loan.json"
+    path.write_text(json.dumps(loan))
+    code, out, _ = run_cli(capsys, "simulate", str(path), "--as-of", "2026-03-01", "--json")
+    assert code == 0
+    entries = {entry["id"]: entry for entry in json.loads(out)["entries"]}
+    assert entries["p2"]["interest"] == interest

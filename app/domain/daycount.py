@@ -8,6 +8,12 @@
 * ``actual/actual`` — Actual/Actual ISDA: the days in each calendar year over
   that year's length (366 in a leap year), split at the year end.
 
+Under 30/360 a monthly (semi-monthly) installment's regular period is
+exactly 1/12 (1/24) of a year (issue 9): :func:`days_into_period` counts the
+30/360 days from a regular period's start to a date, capped at 30 (15), with
+the period's due date counting as its last day.  Which periods are regular is
+the schedule's business (:mod:`app.domain.periods`).
+
 Year fractions are exact integer ratios ``(numerator, denominator)``; the
 interest on them is computed in one division, so nothing is rounded here
 beyond the 34 significant digits of :func:`app.domain.money.divide`.
@@ -54,6 +60,24 @@ def days_360(start: date, end: date) -> int:
     return 360 * (end.year - start.year) + 30 * (end.month - start.month) + (d2 - d1)
 
 
+def days_into_period(period_start: date, period_end: date, on: date, full: int) -> int:
+    """30/360 days from the start of a regular period to ``on``, for ``period_start <= on``.
+
+    ``full`` is the period's length in 30/360 days (30 monthly, 15
+    semi-monthly).  The count is capped at ``full`` and the due date
+    (``period_end``) counts as the last day, so the whole period is always
+    ``full`` days whatever the calendar: Jan 31 -> Feb 28 is 30, not 28, and
+    Feb 28 -> Mar 31 is 30, not 33.  The count never decreases as ``on``
+    moves forward, so interest between two dates inside a period, the
+    difference of two counts, is never negative and adds up exactly.
+    """
+    if on >= period_end:
+        return full
+    if on <= period_start:
+        return 0
+    return min(days_360(period_start, on), full)
+
+
 def year_fraction(start: date, end: date, convention: str) -> tuple[int, int]:
     """The fraction of a year from ``start`` to ``end`` as ``(numerator, denominator)``.
 
@@ -96,6 +120,19 @@ def year_basis(convention: str, on: date) -> int:
     if convention == "actual/365":
         return 365
     return 366 if calendar.isleap(on.year) else 365
+
+
+def per_diem_interest(amount: Decimal, rate: Decimal, day: date, convention: str) -> Decimal:
+    """One day's interest: the per diem for ``day``, the first day after a payoff good on ``day``.
+
+    Interest to a date counts the days before it, so paying a day after a
+    payoff quote adds the interest of the quote's own date.  Under
+    actual/actual each day has its own year's basis (issue 9): a quote good
+    through Dec 31, 2027 divides by 365, one good through Jan 1, 2028 by 366.
+    Under 30/360 the per diem is the nominal rate / 360 (the calendar's day
+    of Feb 28 -> Mar 1 would count 3).  Not rounded.
+    """
+    return _divide(_multiply(amount, rate), year_basis(convention, day))
 
 
 def interest_between(amount: Decimal, rate: Decimal, start: date, end: date, convention: str) -> Decimal:

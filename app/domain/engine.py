@@ -42,7 +42,9 @@ from datetime import date as Date  # for annotations inside classes with a field
 from decimal import Decimal
 from typing import Any
 
-from app.domain.daycount import interest_between, year_basis, year_fraction
+from app.domain import periods
+from app.domain.business_days import late_fee_day
+from app.domain.daycount import per_diem_interest
 from app.domain.errors import InputError
 from app.domain.money import ENGINE_CONTEXT, ZERO, divide, in_engine_context, multiply, round_interest, round_money
 from app.domain.schedule import equal_principal_part, level_payment, scheduled_payment
@@ -318,9 +320,20 @@ def _accrued_exact(state: LoanState, terms: Terms, on: date) -> Decimal:
     """Interest accrued and not yet billed, up to (not including) ``on``."""
     if state.status != ACTIVE or on <= state.accrual_from:
         return state.accrued
-    return ENGINE_CONTEXT.add(
-        state.accrued, interest_between(state.basis, state.rate, state.accrual_from, on, terms.day_count)
+    # 30/360 counts each regular installment period as 30 (15) days (issue 9,
+    # app/domain/periods.py); the periods come from the state's due-date grid.
+    interest = periods.interest(
+        terms,
+        state.basis,
+        state.rate,
+        state.accrual_from,
+        on,
+        anchor_n=state.anchor_n,
+        anchor_due=state.anchor_due,
+        last_n=state.term,
+        hint=state.next_n,
     )
+    return ENGINE_CONTEXT.add(state.accrued, interest)
 
 
 def _checkpoint(state: LoanState, terms: Terms, on: date) -> None:
@@ -790,23 +803,31 @@ def _interest_owed(state: LoanState, terms: Terms, on: date) -> Decimal:
         for inst in state.installments:
             owed += inst.interest - inst.paid_interest
             if inst.start is not None and inst.due > on:
-                owed -= inst.interest - _earned_by(inst, terms, on)
+                owed -= inst.interest - _earned_by(state, inst, terms, on)
     return owed
 
 
-def _earned_by(inst: Installment, terms: Terms, on: date) -> Decimal:
-    """The part of an installment's scheduled interest earned by ``on`` (its period's elapsed share)."""
+def _earned_by(state: LoanState, inst: Installment, terms: Terms, on: date) -> Decimal:
+    """The part of an installment's scheduled interest earned by ``on``: its period's elapsed share.
+
+    The days are counted as accrual counts them (the 30/360 period rule included), so
+    a payoff on the due date earns exactly the installment's interest.
+    """
     assert inst.start is not None
     if on <= inst.start:
         return ZERO
     if on >= inst.due:
         return inst.interest
-    elapsed_n, elapsed_d = year_fraction(inst.start, on, terms.day_count)
-    whole_n, whole_d = year_fraction(inst.start, inst.due, terms.day_count)
-    if whole_n <= 0:
+
+    def days(end: date) -> Decimal:
+        # Interest on 1 at 100 % over the span: its year fraction under the loan's own counting.
+        return periods.interest(terms, Decimal(1), Decimal(1), inst.start or end, end, anchor_n=state.anchor_n,
+                                anchor_due=state.anchor_due, last_n=state.term, hint=inst.n)
+
+    whole = days(inst.due)
+    if whole <= 0:
         return inst.interest
-    # interest × elapsed / whole, each fraction exact as (numerator, denominator)
-    return divide(multiply(multiply(inst.interest, elapsed_n), whole_d), elapsed_d * whole_n)
+    return divide(multiply(inst.interest, days(on)), whole)
 
 
 def _pay_off(state: LoanState, terms: Terms, on: date, amount: Decimal, entry: Entry) -> None:
@@ -901,7 +922,8 @@ def _assess_late_fees(state: LoanState, terms: Terms, on: date, entries: list[En
     if rule is None:
         return
     for inst in state.installments:
-        if inst.late_fee_decided or inst.due + timedelta(days=rule.grace_days + 1) > on:
+        # The day after the last day to pay on time, which moves past a weekend or bank holiday (issue 9).
+        if inst.late_fee_decided or late_fee_day(inst.due, rule.grace_days) > on:
             continue
         inst.late_fee_decided = True
         if _counts_paid(state, terms, inst, on):
@@ -1137,10 +1159,10 @@ def _next_date(state: LoanState, terms: Terms) -> date | None:
     if state.basis_due is not None and state.basis_due > today and (best is None or state.basis_due < best):
         best = state.basis_due
     if terms.late_fee is not None:
-        grace = timedelta(days=terms.late_fee.grace_days + 1)
+        grace = terms.late_fee.grace_days
         for inst in state.installments:
             if not inst.late_fee_decided:
-                day = inst.due + grace
+                day = late_fee_day(inst.due, grace)
                 if day > today and (best is None or day < best):
                     best = day
     return best
@@ -1378,7 +1400,7 @@ def snapshot(state: LoanState, terms: Terms, on: date | None = None) -> Snapshot
         days_past_due = (as_of - oldest_unpaid.due).days
     per_diem = ZERO
     if state.status == ACTIVE:
-        per_diem = round_money(divide(multiply(state.principal, state.rate), year_basis(terms.day_count, as_of)))
+        per_diem = round_money(per_diem_interest(state.principal, state.rate, as_of, terms.day_count))
     return Snapshot(
         as_of=as_of,
         status=state.status,

@@ -9,7 +9,9 @@ Conventions (DESIGN.md, issue 2):
 * Each period's interest is the balance times the annual rate times the
   period's year fraction under the day count (start → first due for the
   first period, so an odd first period simply has more or fewer days),
-  rounded half-up to the cent.
+  rounded half-up to the cent.  Under 30/360 with ``thirty360: period``
+  (the default) a regular monthly (semi-monthly) period is exactly 30 (15)
+  days whatever the calendar; see :mod:`app.domain.periods`.
 * The final installment absorbs the residual so the balance ends at exactly
   0.00; with a fixed payment too small to amortize it is a balloon.
 * Equal-principal: each installment repays ``P / n`` rounded half-up, plus
@@ -26,6 +28,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import NamedTuple
 
+from app.domain import periods
 from app.domain.daycount import interest_between, year_fraction
 from app.domain.errors import InputError
 from app.domain.money import CENT, ENGINE_CONTEXT, ZERO, divide, in_engine_context, multiply, power, round_money
@@ -98,9 +101,16 @@ def build_schedule(terms: Terms) -> Schedule:
     multiply, divide, quantize = ENGINE_CONTEXT.multiply, ENGINE_CONTEXT.divide, Decimal.quantize
     rows: list[ScheduleRow] = []
     previous = terms.start
+    by_period = periods.uses_periods(terms)
     for n in range(1, term + 1):
         due = due_date(frequency, first_due, n - 1)
-        numerator, denominator = year_fraction(previous, due, day_count)
+        if by_period:
+            numerator, denominator = periods.days_360_in_periods(
+                previous, due, frequency=frequency, loan_start=terms.start, anchor_n=1, anchor_due=first_due,
+                last_n=term, hint=n,
+            ), 360
+        else:
+            numerator, denominator = year_fraction(previous, due, day_count)
         interest = quantize(divide(multiply(multiply(balance, rate), numerator), denominator), CENT, ROUND_HALF_UP, ENGINE_CONTEXT)
         if equal_principal:
             principal = payment if payment < balance else balance

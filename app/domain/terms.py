@@ -27,6 +27,11 @@ DEFAULT_WATERFALL = ("interest", "principal", "fees")
 EXCESS_RULES = ("principal", "suspense", "installments")
 WAIVER_CREDITS = ("principal", "refund")
 PARTIAL_RULES = ("apply", "suspense")
+#: 30/360 day counting (issue 9, app/domain/periods.py): ``period`` counts each
+#: regular monthly (semi-monthly) period as exactly 30 (15) days, the default;
+#: ``calendar`` keeps the plain 30/360 days between dates (loans boarded before
+#: the rule, set by migration 0004).
+THIRTY360_RULES = ("period", "calendar")
 MAX_RATE = Decimal(100)
 MAX_TERM = 1200
 #: A payoff tolerance is for pennies of rounding, not a way to forgive a balance.
@@ -70,6 +75,7 @@ class Terms:
     payoff_tolerance: Decimal = ZERO
     #: Waiving a fee already paid credits the borrower: ``principal`` or ``refund`` (due).
     waiver_credit: str = "principal"
+    thirty360: str = "period"
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -151,6 +157,7 @@ _TERMS_FIELDS = {
     "partial",
     "payoff_tolerance",
     "waiver_credit",
+    "thirty360",
 }
 _LATE_FEE_FIELDS = {"grace_days", "fixed", "percent", "min", "max"}
 
@@ -277,6 +284,7 @@ def terms_from_dict(data: object, prefix: str = "terms") -> Terms:
     if not ZERO <= payoff_tolerance <= MAX_PAYOFF_TOLERANCE:
         raise InputError(f"{prefix}.payoff_tolerance", f"{payoff_tolerance} is outside 0.00 to {MAX_PAYOFF_TOLERANCE}")
     waiver_credit = parse_choice(data.get("waiver_credit", "principal"), f"{prefix}.waiver_credit", WAIVER_CREDITS)
+    thirty360 = parse_choice(data.get("thirty360", "period"), f"{prefix}.thirty360", THIRTY360_RULES)
     terms = Terms(
         principal=principal,
         rate=rate,
@@ -295,6 +303,7 @@ def terms_from_dict(data: object, prefix: str = "terms") -> Terms:
         partial=partial,
         payoff_tolerance=payoff_tolerance,
         waiver_credit=waiver_credit,
+        thirty360=thirty360,
     )
     return terms
 
@@ -307,6 +316,9 @@ def terms_from_stored(data: dict[str, Any]) -> Terms:
     validating reader.
     """
     try:
+        thirty360 = data.get("thirty360", "period")
+        if thirty360 not in THIRTY360_RULES:
+            raise ValueError(thirty360)
         fee = data.get("late_fee")
         rule = None
         if fee is not None:
@@ -335,6 +347,7 @@ def terms_from_stored(data: dict[str, Any]) -> Terms:
             partial=data["partial"],
             payoff_tolerance=Decimal(data.get("payoff_tolerance", "0.00")),
             waiver_credit=data.get("waiver_credit", "principal"),
+            thirty360=thirty360,
         )
     except (KeyError, TypeError, ValueError, ArithmeticError):
         return terms_from_dict(data)
@@ -356,6 +369,7 @@ def terms_to_dict(terms: Terms) -> dict[str, Any]:
         "waterfall": list(terms.waterfall),
         "excess": terms.excess,
         "partial": terms.partial,
+        "thirty360": terms.thirty360,
     }
     # Written only when set, so terms stored before these fields existed read back unchanged.
     if terms.payoff_tolerance != ZERO:

@@ -75,6 +75,7 @@ from app.db.models import (
     User,
 )
 from app.db.settings import get_setting
+from app.domain.business_days import late_fee_day
 from app.domain.engine import Entry, LoanState as EngineState, Snapshot, snapshot
 from app.domain.money import ZERO
 from app.domain.terms import add_months, due_date
@@ -637,7 +638,8 @@ def _statement(lo: _Loan, day: _dt.date, opts: dict[str, Any]) -> tuple[dict[str
             f["current_principal"] = sum((i.principal - i.paid_principal for i in parts), ZERO)
             f["current_interest"] = sum((i.interest - i.paid_interest for i in parts), ZERO)
     if terms.late_fee is not None and current > 0:
-        fee_day = due + _dt.timedelta(days=terms.late_fee.grace_days)
+        # The last day to pay on time: the grace period's end, moved past a weekend or bank holiday (issue 9).
+        fee_day = late_fee_day(due, terms.late_fee.grace_days) - _dt.timedelta(days=1)
         after = lo.snap(fee_day + _dt.timedelta(days=1))
         late = lo.snap(fee_day).fees
         if after.fees > late:

@@ -5,7 +5,7 @@ A product's rules are one JSON document (``ProductVersion.rules``):
 * the engine's rules, under the same names and in the same canonical form as
   a loan's terms (:func:`app.domain.terms.terms_to_dict`): ``interest``,
   ``day_count``, ``frequency``, ``amortization``, ``late_fee``, ``tolerance``,
-  ``waterfall``, ``excess``, ``partial``, ``payoff_tolerance``, ``waiver_credit``.  They are read with the engine's own
+  ``waterfall``, ``excess``, ``partial``, ``payoff_tolerance``, ``waiver_credit``, ``thirty360``.  They are read with the engine's own
   parsers (``parse_choice``, ``parse_late_fee``, ``daycount.normalize``), so a
   rule means the same thing in a product as in a loan;
 * servicing thresholds the engine does not use: ``delinquent_days``,
@@ -46,6 +46,7 @@ from app.domain.terms import (
     MAX_PAYOFF_TOLERANCE,
     PARTIAL_RULES,
     WAIVER_CREDITS,
+    THIRTY360_RULES,
     WATERFALL_PARTS,
     LateFeeRule,
     Terms,
@@ -62,7 +63,7 @@ from app.services.errors import FileRejected, InvalidInput, NotFound, Problem
 
 #: Rule names the engine reads; a loan's ``terms`` carries a copy of these.
 ENGINE_RULES = ("interest", "day_count", "frequency", "amortization", "late_fee", "tolerance", "waterfall", "excess",
-                "partial", "payoff_tolerance", "waiver_credit")
+                "partial", "payoff_tolerance", "waiver_credit", "thirty360")
 #: Servicing thresholds in days past due, and their defaults.
 THRESHOLDS = {"delinquent_days": 1, "default_days": 90, "non_accrual_days": 90, "charge_off_days": 120}
 DEFAULT_SMALL_BALANCE = Decimal("5.00")
@@ -98,6 +99,9 @@ class ProductRules:
     partial: str = "apply"
     payoff_tolerance: Decimal = ZERO
     waiver_credit: str = "principal"
+    #: 30/360 months (issue 9): ``period`` (each regular period 30 days) for new
+    #: products; versions stored before migration 0004 say ``calendar``.
+    thirty360: str = "period"
     delinquent_days: int = 1
     default_days: int = 90
     non_accrual_days: int = 90
@@ -153,6 +157,7 @@ def engine_terms(rules: ProductRules, note: dict[str, Any]) -> tuple[Terms, dict
             "partial": rules.partial,
             "payoff_tolerance": money_str(rules.payoff_tolerance),
             "waiver_credit": rules.waiver_credit,
+            "thirty360": rules.thirty360,
         }
     )
     if rules.late_fee is not None:
@@ -202,6 +207,7 @@ def check_rules(data: object, prefix: str = "rules") -> tuple[ProductRules | Non
     attempt("amortization", lambda v, f: parse_choice(v, f, AMORTIZATIONS))
     attempt("excess", lambda v, f: parse_choice(v, f, EXCESS_RULES))
     attempt("partial", lambda v, f: parse_choice(v, f, PARTIAL_RULES))
+    attempt("thirty360", lambda v, f: parse_choice(v, f, THIRTY360_RULES))
     attempt("day_count", _read_day_count)
     attempt("late_fee", parse_late_fee)
     attempt("tolerance", lambda v, f: _non_negative_money(v, f))

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import sqlite3
 import textwrap
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
+from sqlalchemy.orm import Session
 
 from app.db import migrate
 from app.db.migrate import (
@@ -23,8 +26,11 @@ from app.db.migrate import (
     prepare_database,
     upgrade,
 )
-from app.db.models import APPEND_ONLY_TABLES, Base
+from app.db.models import APPEND_ONLY_TABLES, Base, Loan, Product, ProductVersion, User
 from app.db.session import make_engine
+from app.domain.engine import Event, replay
+from app.domain.terms import terms_from_dict, terms_from_stored, terms_to_dict
+from app.services.products import ProductRules, rules_of
 
 
 def test_script_location_is_the_repository_migrations_folder() -> None:
@@ -265,3 +271,102 @@ def test_backup_names_do_not_collide(tmp_path: Path) -> None:
     first = backup_sqlite(db, tmp_path / "bk")
     second = backup_sqlite(db, tmp_path / "bk")
     assert first != second and first.exists() and second.exists()
+
+
+# ---------------------------------------------------------------------------
+# 0004: loans boarded before the 30/360 period rule keep calendar counting
+# ---------------------------------------------------------------------------
+def _month_end_loan() -> tuple[dict[str, object], list[Event]]:
+    """The issue 9 loan due on the 31st, in the form Keel stored before 0004 (no thirty360 key)."""
+    data = terms_to_dict(
+        terms_from_dict(
+            {"principal": "10000.00", "rate": "12", "term": 4, "start": "2025-12-31", "first_due": "2026-01-31"}
+        )
+    )
+    del data["thirty360"]
+    events = [
+        Event("p1", "payment", dt.date(2026, 1, 31), Decimal("2562.81")),
+        Event("p2", "payment", dt.date(2026, 2, 28), Decimal("2562.81")),
+    ]
+    return data, events
+
+
+def test_0004_sets_calendar_on_boarded_loans_and_products_and_their_replay_is_unchanged(
+    fresh_db_url: str,
+) -> None:
+    engine = make_engine(fresh_db_url)
+    stored_terms, events = _month_end_loan()
+    as_of = dt.date(2026, 3, 20)
+    # What Keel computed for this loan before the rule: calendar 30/360 days.
+    before, _ = replay(terms_from_dict({**stored_terms, "thirty360": "calendar"}), events, as_of)
+    old_rules = ProductRules().to_dict()
+    del old_rules["thirty360"]
+    try:
+        assert upgrade(engine, "0003") == "0003"
+        with Session(engine) as session, session.begin():
+            user = User(username="ana", full_name="Ana", role="admin", password_hash="x")
+            version = ProductVersion(
+                product=Product(code="OLD", name="Old product"), effective_date=dt.date(2025, 1, 1), rules=old_rules
+            )
+            session.add(
+                Loan(
+                    loan_number="KL-000001",
+                    product_version=version,
+                    terms=stored_terms,
+                    boarded_on=dt.date(2025, 12, 31),
+                    boarded_by=user,
+                )
+            )
+        assert upgrade(engine) == head_revision()
+        with Session(engine) as session:
+            loan = session.scalars(select(Loan)).one()
+            assert loan.terms == {**stored_terms, "thirty360": "calendar"}
+            terms = terms_from_stored(loan.terms)
+            assert terms.thirty360 == "calendar"
+            after, _ = replay(terms, events, as_of)
+            assert after == before
+            # February billed 7,537.19 x 12% x 28/360 = 70.347 -> 70.35, as before the rule;
+            # the new rule would have billed 75.37 and left a different balance.
+            assert after.principal == Decimal("5044.73")
+            period, _ = replay(terms_from_dict({**stored_terms}), events, as_of)
+            assert period.principal == Decimal("5049.75")
+            version = session.scalars(select(ProductVersion)).one()
+            assert version.rules == {**old_rules, "thirty360": "calendar"}
+            assert rules_of(version).thirty360 == "calendar"
+        # Down again: an older Keel knows no thirty360 key.
+        assert migrate.downgrade(engine, "0003") == "0003"
+        with engine.connect() as conn:
+            text_terms = conn.execute(text("SELECT terms FROM loans")).scalar_one()
+            text_rules = conn.execute(text("SELECT rules FROM product_versions")).scalar_one()
+        assert "thirty360" not in text_terms and "thirty360" not in text_rules
+    finally:
+        engine.dispose()
+
+
+def test_0004_leaves_a_document_that_already_says_period(fresh_db_url: str) -> None:
+    engine = make_engine(fresh_db_url)
+    stored_terms, _ = _month_end_loan()
+    try:
+        upgrade(engine, "0003")
+        with Session(engine) as session, session.begin():
+            user = User(username="bo", full_name="Bo", role="admin", password_hash="x")
+            version = ProductVersion(
+                product=Product(code="NEW", name="New product"),
+                effective_date=dt.date(2025, 1, 1),
+                rules=ProductRules().to_dict(),
+            )
+            session.add(
+                Loan(
+                    loan_number="KL-000002",
+                    product_version=version,
+                    terms={**stored_terms, "thirty360": "period"},
+                    boarded_on=dt.date(2025, 12, 31),
+                    boarded_by=user,
+                )
+            )
+        upgrade(engine)
+        with Session(engine) as session:
+            assert session.scalars(select(Loan)).one().terms["thirty360"] == "period"
+            assert session.scalars(select(ProductVersion)).one().rules["thirty360"] == "period"
+    finally:
+        engine.dispose()

@@ -156,12 +156,13 @@ def test_reversal_state_equals_never_received():
 )
 def test_late_fee_percent_min_and_max(rule, expected):
     terms = make_terms(late_fee=rule)
-    # Due Feb 1, grace 15 days: a payment on Feb 16 is on time; the fee falls on Feb 17.
-    snap, entries = run(terms, [pay("ok", date(2026, 2, 16), "888.49")], date(2026, 3, 31))
-    assert "late_fee:1" not in entries
-    snap, entries = run(terms, [], date(2026, 2, 16))
+    # Due Feb 1, grace 15 days: the last day on time, Feb 16, is Washington's Birthday, a bank
+    # holiday, so a payment on Tuesday Feb 17 is on time (issue 9) and the fee falls on Feb 18.
+    snap, entries = run(terms, [pay("ok", date(2026, 2, 17), "888.49")], date(2026, 3, 31))
     assert "late_fee:1" not in entries
     snap, entries = run(terms, [], date(2026, 2, 17))
+    assert "late_fee:1" not in entries
+    snap, entries = run(terms, [], date(2026, 2, 18))
     assert entries["late_fee:1"].amount == expected
 
 

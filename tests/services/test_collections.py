@@ -103,11 +103,13 @@ def test_priority_score_formula(dpd, amount, broken, since, score):
 # ---------------------------------------------------------------------------
 def test_queue_order_and_exact_scores(contexts):
     admin, collector = contexts["admin"], contexts["collector"]
-    # A: due 05-15 (100.00), fee 25.00 after 05-25: 17 days, 125.00, never contacted.
+    # A: due 05-15 (100.00), fee 25.00 after 05-26 (the grace period's last day, 05-25, is Memorial
+    # Day: on time the next business day, issue 9): 17 days, 125.00, never contacted.
     a = late_loan(admin, principal="1200.00", term=12, first_due=dt.date(2026, 5, 15))
     # B: due 04-01, 05-01, 06-01 (200.00 each), fees for April and May: 61 days, 650.00; called 05-29.
     b = late_loan(admin, principal="2400.00", term=12, first_due=dt.date(2026, 4, 1))
-    # C: due 05-20 (100.00), fee after 05-30: 12 days, 125.00; two broken promises this spring, one last year.
+    # C: due 05-20 (100.00); the grace period ends Saturday 05-30, so a payment on Monday 06-01 is
+    # still on time and no fee yet (issue 9): 12 days, 100.00; two broken promises this spring, one last year.
     c = late_loan(admin, principal="600.00", term=6, first_due=dt.date(2026, 5, 20))
     current = current_loan(admin)
 
@@ -134,8 +136,8 @@ def test_queue_order_and_exact_scores(contexts):
     assert got[b].last_outcome == "no_answer"
     assert got[b].last_contact == dt.datetime(2026, 5, 29, 15, 0, tzinfo=UTC)
 
-    assert (got[c].days_past_due, got[c].amount_due, got[c].broken_promises) == (12, D("125.00"), 2)
-    assert got[c].score == 12 + 12 + 50 + 0 == 74
+    assert (got[c].days_past_due, got[c].amount_due, got[c].broken_promises) == (12, D("100.00"), 2)
+    assert got[c].score == 12 + 10 + 50 + 0 == 72
     assert got[c].last_outcome == "contacted"
 
     assert (got[a].days_past_due, got[a].amount_due, got[a].bucket) == (17, D("125.00"), "1-29")

@@ -169,9 +169,10 @@ def test_statement_for_a_current_loan(ctx: ServiceContext) -> None:
     assert f["paid_since_last"]["total"] == Decimal("888.49")
     assert f["paid_year_to_date"]["total"] == Decimal("888.49") * 5
     assert "Payment received" in text and "Past payments breakdown" in text
-    # The late fee the engine would charge after the grace period.
+    # The late fee the engine would charge after the grace period: due Jul 1 + 10 days is Saturday
+    # Jul 11, so the last day to pay on time is the next business day, Monday Jul 13 (issue 9).
     assert f["late_fee_amount"] == Decimal("25.00")
-    assert f["late_fee_date"] == due + dt.timedelta(days=10)
+    assert f["late_fee_date"] == dt.date(2026, 7, 13)
 
 
 def test_statement_for_a_delinquent_loan_has_the_delinquency_notice(ctx: ServiceContext) -> None:

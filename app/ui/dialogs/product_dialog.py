@@ -91,6 +91,7 @@ class ProductDialog(QDialog):
 
         self.interest = _combo("ruleInterest", terms_module.INTEREST_METHODS, rules.interest)
         self.day_count = _combo("ruleDayCount", daycount.DAY_COUNTS, rules.day_count)
+        self.thirty360 = _combo("ruleThirty360", terms_module.THIRTY360_RULES, rules.thirty360)
         self.frequency = _combo("ruleFrequency", terms_module.FREQUENCIES, rules.frequency)
         self.amortization = _combo("ruleAmortization", terms_module.AMORTIZATIONS, rules.amortization)
         self.waterfall = QComboBox()
@@ -153,6 +154,7 @@ class ProductDialog(QDialog):
         form = QFormLayout(interest)
         form.addRow("Interest method:", self.interest)
         form.addRow("Day count:", self.day_count)
+        form.addRow("30/360 months:", self.thirty360)
         form.addRow("Payment frequency:", self.frequency)
         form.addRow("Amortization:", self.amortization)
         payments = QGroupBox("Applying payments")
@@ -240,6 +242,7 @@ class ProductDialog(QDialog):
             "excess": self.excess.currentData(),
             "partial": self.partial.currentData(),
             "waiver_credit": self.waiver_credit.currentData(),
+            "thirty360": self.thirty360.currentData(),
             "delinquent_days": self.delinquent.value(),
             "default_days": self.default.value(),
             "non_accrual_days": self.non_accrual.value(),

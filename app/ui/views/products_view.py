@@ -60,6 +60,7 @@ def rules_rows(rules: ProductRules) -> list[tuple[str, str]]:
     return [
         ("Interest method", formatting.words(rules.interest)),
         ("Day count", rules.day_count),
+        ("30/360 months", formatting.words(rules.thirty360)),
         ("Frequency", formatting.words(rules.frequency)),
         ("Amortization", formatting.words(rules.amortization)),
         ("Waterfall", " \N{RIGHTWARDS ARROW} ".join(formatting.words(p) for p in rules.waterfall)),
