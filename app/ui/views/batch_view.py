@@ -199,6 +199,8 @@ class BatchView(View):
         self.drafts_list = QListWidget()
         self.drafts_list.setObjectName("batchDrafts")
         self.drafts_list.setMaximumHeight(self.fontMetrics().height() * 5)
+        self.drafts_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.drafts_list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.drafts_list.setMinimumWidth(self.fontMetrics().averageCharWidth() * 44)
         self.drafts_list.setToolTip("Batches you have not posted yet, saved as you typed them")
         self.resume_button = QPushButton("&Resume")
@@ -421,8 +423,8 @@ class BatchView(View):
         self.drafts_list.clear()
         for draft in self._drafts:
             current = " \N{EM DASH} on screen" if draft.id == self._draft_id else ""
-            item = QListWidgetItem(f"#{draft.id}  {self._draft_summary(draft)}  \N{MIDDLE DOT} saved "
-                                   f"{formatting.instant(draft.updated_at)}{current}")
+            item = QListWidgetItem(f"#{draft.id}  {self._draft_summary(draft)}\n"
+                                   f"      saved {formatting.instant(draft.updated_at)}{current}")
             item.setData(Qt.ItemDataRole.UserRole, draft.id)
             self.drafts_list.addItem(item)
         if not self._drafts:
