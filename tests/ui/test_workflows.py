@@ -165,6 +165,7 @@ def test_post_a_payment_by_keyboard_alone(qtbot, desk, open_window) -> None:
     assert view.allocation["interest"].text() == "$144.09"  # 76.11 + 67.98
     assert view.allocation["principal"].text() == "$1,632.89"  # 812.38 + 820.51
     assert view.allocation["fees"].text() == "$25.00"
+    qtbot.waitUntil(view.preview_is_current, timeout=15_000)
     qtbot.keyClick(focused(), Qt.Key.Key_Return)  # Enter never posts (issue 11) ...
     settle(qtbot, window.workspace.tasks)
     assert "Ctrl+Enter" in view.problem_label.text() and "Posted" not in view.result_label.text()
