@@ -1,4 +1,4 @@
-"""CLI commands on loans: pay, reverse, account, payoff, verify, batch, fee, waive.
+"""CLI commands on loans: pay, reverse, account, payoff, verify, batch, batch-drafts, fee, waive.
 
 JSON contracts (issue 3): ``keel account LOAN --json`` prints the same fields as
 ``keel simulate``; ``keel payoff LOAN --date D --json`` prints
@@ -75,6 +75,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     batch.add_argument("--json", action="store_true")
     add_db_user_args(batch)
     batch.set_defaults(handler=run_batch)
+
+    # Its own verb, not "batch drafts": "batch" takes a lockbox file name as its first argument.
+    drafts = sub.add_parser("batch-drafts", help="list (or delete) your unposted batch drafts from the desktop")
+    drafts.add_argument("--delete", type=int, metavar="ID", help="delete the draft with this number")
+    drafts.add_argument("--json", action="store_true")
+    add_db_user_args(drafts)
+    drafts.set_defaults(handler=run_batch_drafts)
 
     fee = sub.add_parser("fee", help="assess a fee")
     fee.add_argument("loan")
@@ -297,6 +304,35 @@ def run_batch(args: argparse.Namespace) -> int:
                 "entries": [p.entry_id for p in result.posted]})
     else:
         print(f"Batch {result.batch_id}: {result.count} payments, {format_money(result.total)} posted")
+    return 0
+
+
+def run_batch_drafts(args: argparse.Namespace) -> int:
+    from app.cli_support import cli_context
+    from app.domain.money import format_money
+    from app.services import batch_drafts
+
+    ctx = cli_context(args)
+    if args.delete is not None:
+        _service(batch_drafts.delete_draft, ctx, args.delete)
+        print(f"Draft {args.delete} deleted")
+        return 0
+    found = _service(batch_drafts.list_drafts, ctx)
+    if args.json:
+        _print({"drafts": [{"id": d.id, "count": d.count, "total": str(d.total),
+                            "control_total": None if d.control_total is None else str(d.control_total),
+                            "deposit_date": d.deposit_date.isoformat() if d.deposit_date else None,
+                            "method": d.method, "file_name": d.file_name, "updated_at": d.updated_at.isoformat(),
+                            "rows": [{"loan_number": r.loan_number, "amount": r.amount, "reference": r.reference,
+                                      "method": r.method, "effective_date": r.effective_date} for r in d.rows]}
+                           for d in found]})
+        return 0
+    if not found:
+        print("No batch drafts")
+    for d in found:
+        control = "no control total" if d.control_total is None else f"control {format_money(d.control_total)}"
+        print(f"Draft {d.id}: {d.count} payments, {format_money(d.total)} ({control}), "
+              f"saved {d.updated_at.astimezone():%Y-%m-%d %H:%M}")
     return 0
 
 

@@ -83,14 +83,15 @@ def add_db_user_args(parser: argparse.ArgumentParser) -> None:
 # Errors
 # ---------------------------------------------------------------------------
 def date_arg(value: str | None, flag: str) -> Any:
-    """A ``YYYY-MM-DD`` option, or None when it was not given; a bad date is a one-line error naming the flag."""
+    """A date option (``2026-11-20``, ``11/20/2026`` or ``11202026``, read as the desktop's date field reads it),
+    or None when it was not given; a bad date is a one-line error naming the flag."""
+    from app.domain.date_input import parse_typed_date
     from app.domain.errors import InputError
-    from app.domain.terms import parse_date
 
     if value is None:
         return None
     try:
-        return parse_date(value, flag)
+        return parse_typed_date(value, flag)
     except InputError as exc:
         raise CliError(str(exc)) from None
 

@@ -76,3 +76,28 @@ def test_the_demo_portfolio_verifies(tmp_path):
     keel(other, "init", "--business-date", "2026-06-01", "--user", "admin")
     refused = keel(other, "account", "KL-000001", password="demo", check=False)
     assert refused.returncode != 0 and "demo" in refused.stderr.lower()
+
+
+def test_batch_drafts_are_listed_and_deleted_from_the_terminal(tmp_path, monkeypatch):
+    from argon2 import PasswordHasher
+
+    from app.services import batch_drafts, setup, users
+    from app.services.batch_drafts import DraftRow
+    from app.services.context import ServiceContext
+
+    db = tmp_path / "keel.sqlite3"
+    keel(db, "init", "--business-date", "2026-06-01", "--user", "admin")
+    factory = setup.open_database(f"sqlite:///{db}")
+    try:
+        monkeypatch.setattr(users, "HASHER", PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1))
+        ctx = ServiceContext(factory, users.authenticate(factory, "admin", "admin-password-1"))
+        draft = batch_drafts.create_draft(ctx, control_total="100.00", rows=[DraftRow("T-1", "60.00", "CHK 1")])
+    finally:
+        setup.close_database(factory)
+    listed = json.loads(keel(db, "batch-drafts", "--json").stdout)["drafts"]
+    assert [(d["id"], d["count"], d["total"], d["control_total"]) for d in listed] == [(draft.id, 1, "60.00", "100.00")]
+    assert f"Draft {draft.id}: 1 payments, $60.00 (control $100.00)" in keel(db, "batch-drafts").stdout
+    keel(db, "batch-drafts", "--delete", str(draft.id))
+    assert json.loads(keel(db, "batch-drafts", "--json").stdout)["drafts"] == []
+    missing = keel(db, "batch-drafts", "--delete", str(draft.id), check=False)
+    assert missing.returncode != 0 and "no batch draft" in missing.stderr and "Traceback" not in missing.stderr

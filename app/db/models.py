@@ -431,6 +431,33 @@ class PaymentBatch(Versioned, Base):
         return _one_of(value, BATCH_STATUSES, "batch status")
 
 
+class BatchDraft(Versioned, Base):
+    """A deposit being typed: saved as the clerk types, per user, until posted or deleted (issue 11).
+
+    ``rows`` keeps each row as typed (``{"rows": [{"loan_number": ..., "amount": "1,234.50", ...}]}``,
+    strings only), so a half-typed or mistyped amount comes back exactly as it was left; the batch
+    is checked and its amounts read only when it is posted.
+    """
+
+    __tablename__ = "batch_drafts"
+    __table_args__ = (Index(None, "user_id"),)
+
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    control_total: Mapped[money_or_none]
+    deposit_date: Mapped[_dt.date | None] = mapped_column(Date)
+    method: Mapped[str] = mapped_column(String(16), default="check")
+    rows: Mapped[json_doc]
+    file_name: Mapped[str | None] = mapped_column(String(260))
+    file_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[created_at]
+    updated_at: Mapped[_dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+    @validates("method")
+    def _check_method(self, key: str, value: str) -> str:
+        return _one_of(value, PAYMENT_METHODS, "payment method")
+
+
 class LedgerEntry(Base):
     """One money event on one loan.  Append-only: never updated, never deleted.
 

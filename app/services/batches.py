@@ -24,9 +24,10 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.db.models import PAYMENT_METHODS, Loan, PaymentBatch
 from app.db.base import utc_now
 from app.domain.errors import InputError
-from app.domain.money import ZERO, to_money
+from app.domain.date_input import in_words
+from app.domain.money import ZERO, format_money, to_money
 from app.domain.terms import parse_date
-from app.services import audit, permissions
+from app.services import audit, batch_drafts, permissions
 from app.services.context import CancelToken, Progress, ServiceContext, no_progress
 from app.services.errors import Conflict, FileRejected, InvalidInput, NeedsConfirmation, Problem, ServiceError
 from app.services.ledger import business_date
@@ -120,18 +121,21 @@ def check_batch(ctx: ServiceContext, rows: list[BatchRow], control_total: object
     seen: dict[tuple[str, Decimal, str | None], int] = {}
     for index, row in enumerate(rows, start=1):
         number = row.loan_number.strip()
+        # Sentences for the clerk (issue 11): money as money, dates in words, names in quotes.
         if not number:
             problems.append(Problem(source, index, "loan_number", "is empty"))
         elif number not in found:
-            problems.append(Problem(source, index, "loan_number", f"no loan numbered {number!r}"))
+            problems.append(Problem(source, index, "loan_number", f"there is no loan numbered \u201c{number}\u201d"))
         elif found[number] in ("charged_off", "transferred"):
             problems.append(Problem(source, index, "loan_number", f"{number} is {found[number].replace('_', ' ')}"))
         if row.amount <= 0:
-            problems.append(Problem(source, index, "amount", f"{row.amount} must be more than zero"))
+            problems.append(Problem(source, index, "amount", f"{format_money(row.amount)} is not more than zero"))
         if row.effective_date is not None and row.effective_date > today:
-            problems.append(Problem(source, index, "effective_date", f"{row.effective_date} is after the open business date {today}"))
+            problems.append(Problem(source, index, "effective_date", f"{in_words(row.effective_date)} is after the "
+                                    f"open business date, {in_words(today)}"))
         if row.method not in PAYMENT_METHODS:
-            problems.append(Problem(source, index, "method", f"{row.method!r} is not one of {', '.join(PAYMENT_METHODS)}"))
+            problems.append(Problem(source, index, "method",
+                                    f"\u201c{row.method}\u201d is not one of {', '.join(PAYMENT_METHODS)}"))
         key = (number, row.amount, row.reference)
         if row.reference and key in seen:
             problems.append(Problem(source, index, "reference", f"repeats row {seen[key]} (same loan, amount and reference)"))
@@ -139,7 +143,8 @@ def check_batch(ctx: ServiceContext, rows: list[BatchRow], control_total: object
     total = sum((row.amount for row in rows), ZERO)
     if total != control:
         problems.append(Problem(source, None, "control_total",
-                                f"the payments add up to {total}, not {control} (difference {total - control})"))
+                                f"the payments add up to {format_money(total)}, not {format_money(control)} "
+                                f"(difference {format_money(total - control)})"))
     return problems
 
 
@@ -153,10 +158,15 @@ def post_batch(
     deposit_date: date | None = None,
     confirm_duplicates: bool = False,
     confirm_backdated: bool = False,
+    draft_id: int | None = None,
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
 ) -> BatchResult:
-    """Post every payment of a balanced batch in one transaction, or none."""
+    """Post every payment of a balanced batch in one transaction, or none.
+
+    ``draft_id``: the user's draft this batch was typed in; it is deleted in the same transaction, so a
+    posted batch never comes back as a draft and a failed post keeps it (issue 11).
+    """
     permissions.require(ctx.actor, permissions.POST_BATCH)
     permissions.require(ctx.actor, permissions.POST_PAYMENT)
     problems = check_batch(ctx, rows, control_total, source)
@@ -191,6 +201,8 @@ def post_batch(
                 progress(index, len(rows), "payments posted")
             batch.status = "posted"
             batch.posted_at = utc_now()
+            if draft_id is not None:
+                batch_drafts.discard_in(session, ctx, draft_id)
             audit.record(session, ctx.actor, "batch.posted", entity="payment_batch", entity_id=batch.id,
                          details={"count": len(rows), "control_total": str(control), "source": source,
                                   "file_hash": file_hash})

@@ -233,6 +233,38 @@ def search_loans(ctx: ServiceContext, text: str, limit: int = 50) -> list[LoanHi
         return _by_name(session, query, limit)
 
 
+def _number_digits(text: str) -> str:
+    """The loan number's own digits, without prefix or leading zeros: ``KL-000123`` -> ``123``."""
+    return _DIGITS.sub("", text).lstrip("0")
+
+
+def find_loan(ctx: ServiceContext, text: str) -> LoanHit | None:
+    """The one loan a typed loan number means, or None.
+
+    Exactly as spelt (any case), or -- as the search box finds it -- by its
+    digits alone when exactly one loan has those digits: ``100118`` or
+    ``kl100118`` for ``KL-100118``, ``123`` for ``KL-000123`` (issue 11:
+    payment entry refused ``100118`` where search found it).  Never a guess
+    between two loans.
+    """
+    typed = (text or "").strip()
+    if not typed:
+        return None
+    permissions.require(ctx.actor, permissions.VIEW)
+    with ctx.unit(write=False) as session:
+        for spelling in dict.fromkeys((typed, typed.upper())):  # on the unique index, not a scan
+            exact = _hits(session, Loan.loan_number == spelling, "loan number", 1)
+            if exact:
+                return exact[0]
+        digits = _number_digits(typed)
+        if not digits or re.search(r"[A-Za-z]{2}", typed) and not re.match(r"^[A-Za-z]{1,4}-?\d+$", typed):
+            return None
+        pattern = "%" + digits + "%"
+        candidates = _hits(session, Loan.loan_number.like(pattern), "loan number", 50)
+    same = [hit for hit in candidates if _number_digits(hit.loan_number) == digits]
+    return same[0] if len(same) == 1 else None
+
+
 # ---------------------------------------------------------------- account screen extras
 
 

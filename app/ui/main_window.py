@@ -13,6 +13,7 @@ from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QDialog,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -27,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from app.services import permissions
 from app.ui import formatting
-from app.ui.messages import inform, show_error
+from app.ui.messages import confirm, inform, show_error
 from app.ui.views.account_view import AccountView
 from app.ui.views.admin_view import AdminView
 from app.ui.views.batch_view import BatchView
@@ -172,7 +173,8 @@ class MainWindow(QMainWindow):
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
         file_menu.addAction(self._action("Sign &out", None, self._sign_out, "signOutAction"))
-        file_menu.addAction(self._action("&Quit", QKeySequence.StandardKey.Quit, self.close, "quitAction"))
+        # Spelt out: some platform themes (offscreen, some desktops) bind nothing to StandardKey.Quit.
+        file_menu.addAction(self._action("&Quit", "Ctrl+Q", self.close, "quitAction"))
 
         go = menu.addMenu("&Go")
         go.addAction(self._action("&Search\N{HORIZONTAL ELLIPSIS}", "Ctrl+F", self.focus_search, "searchAction"))
@@ -232,6 +234,10 @@ class MainWindow(QMainWindow):
         self.account_view.open_loan(loan_number)
 
     def post_payment(self) -> None:
+        if self.current_view() is self.payment_view and self.payment_view.unsaved_work():
+            # Ctrl+P in payment entry posts what is typed (never clears it, issue 11).
+            self.payment_view.post()
+            return
         number = self.account_view.loan_number if self.current_view() is self.account_view else None
         if number is None and self.current_view() is self.collections_view:
             number = self.collections_view.current_loan()
@@ -241,6 +247,36 @@ class MainWindow(QMainWindow):
     def _sign_out(self) -> None:
         self._signing_out = True
         self.close()
+
+    def unsaved_work(self) -> list[str]:
+        """Every unsaved form, in words: the views' and any open dialog's (a terms change being typed)."""
+        found = [text for view in self.views if (text := view.unsaved_work())]
+        for dialog in self.findChildren(QDialog):
+            check = getattr(dialog, "unsaved_work", None)
+            if dialog.isVisible() and callable(check) and (text := check()):
+                found.append(text)
+        return found
+
+    def _ask_before_closing(self) -> bool:
+        """True when the window may close now; otherwise asks, and closes again on yes."""
+        if getattr(self, "_close_confirmed", False):
+            return True
+        unsaved = self.unsaved_work()
+        if not unsaved:
+            return True
+        leaving = "Sign out" if getattr(self, "_signing_out", False) else "Quit"
+        lines = "\n".join(f"\N{BULLET} {text[:1].upper()}{text[1:]}." for text in unsaved)
+        text = f"{leaving} with unfinished work?\n\n{lines}"
+
+        def go() -> None:
+            self._close_confirmed = True
+            self.close()
+
+        def stay() -> None:
+            self._signing_out = False
+
+        confirm(self, text, go, yes_text=f"{leaving} anyway", on_no=stay)
+        return False
 
     # ------------------------------------------------------------ status
     def _busy(self, busy: object) -> None:
@@ -291,6 +327,11 @@ class MainWindow(QMainWindow):
         settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # Qt's name
+        if not self._ask_before_closing():
+            event.ignore()
+            return
+        if self.batch_view is not None:
+            self.batch_view.flush_draft()  # the last keystrokes reach the draft before the writes are waited for
         self.save_layout()
         self.search_box.hide_results()
         # A write already queued must finish: it is one transaction the user asked for.

@@ -13,12 +13,13 @@ box), and the answer arrives through a callback.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from app.services.errors import FileRejected, NeedsConfirmation, ServiceError
+from app.services.errors import FileRejected, NeedsConfirmation, Problem, ServiceError
 
 log = logging.getLogger("keel.ui")
 
@@ -42,10 +43,73 @@ def _box(parent: QWidget | None, icon: QMessageBox.Icon, text: str, detail: str 
     return box
 
 
+#: Field codes services name in their errors, as a clerk reads them on the form.
+FIELD_LABELS = {
+    "loan_number": "Loan number", "loan": "Loan number", "amount": "Amount", "effective_date": "Effective date", "method": "Method",
+    "reference": "Reference", "control_total": "Control total", "deposit_date": "Deposit date",
+    "rows": "Payments", "file": "File", "split": "Allocation", "note": "Note", "reason": "Reason",
+    "rate": "Rate", "payment": "Payment", "next_due": "Next due date", "term": "Remaining term",
+    "through": "Through date", "name": "Name", "draft": "Draft",
+}
+_LEADING_FIELD = re.compile(r"^([a-z][a-z_]*(?:\.[a-z_]+)*): ")
+
+
+def field_label(code: str) -> str:
+    """``control_total`` -> ``Control total`` (the label on the form)."""
+    return FIELD_LABELS.get(code) or (code.replace("_", " ").replace(".", " ")[:1].upper()
+                                      + code.replace("_", " ").replace(".", " ")[1:])
+
+
+def clerk_text(message: str) -> str:
+    """A service message as a sentence: a leading field code becomes its label, and it ends with a stop."""
+    text = message.strip()
+    match = _LEADING_FIELD.match(text)
+    if match:
+        text = f"{field_label(match.group(1))}: {text[match.end():]}"
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "?", "!")) else text + "."
+
+
+def error_field(exc: BaseException) -> str | None:
+    """The field a service error is about (its ``field``, or the code its message starts with)."""
+    field = getattr(exc, "field", None)
+    if isinstance(field, str):
+        return field
+    match = _LEADING_FIELD.match(str(exc)) if isinstance(exc, ServiceError) else None
+    return match.group(1) if match else None
+
+
+def problem_text(problem: Problem) -> str:
+    """One problem of a batch or file as a clerk reads it: ``Row 3 — Amount: must be more than zero.``"""
+    where = "" if problem.file in ("batch", "") else f"{problem.file}, "
+    where += f"row {problem.row} — " if problem.row is not None else ""
+    where = where[:1].upper() + where[1:]
+    return f"{where}{clerk_text(f'{field_label(problem.field)}: {problem.reason}')}"
+
+
+#: The outline a field with a problem gets (with the sentence beside or below it).
+PROBLEM_OUTLINE = "border: 2px solid #a00000; border-radius: 2px;"
+
+
+def mark_problem(fields: dict[str, QWidget], field: str | None) -> None:
+    """Outline the widget of ``field`` (a service's field code) and clear the others' outline."""
+    chosen = fields.get(field) if field is not None else None
+    for widget in dict.fromkeys(fields.values()):
+        marked = widget is chosen
+        if bool(widget.property("problemOutline")) != marked:
+            widget.setProperty("problemOutline", marked)
+            # The Qt class's selector, so the outline does not spill into child widgets (a combo's list).
+            base = next((c.__name__ for c in type(widget).__mro__ if c.__module__.startswith("PySide6")), "QWidget")
+            widget.setStyleSheet(f"{base} {{ {PROBLEM_OUTLINE} }}" if marked else "")
+
+
 def error_text(exc: BaseException) -> str:
-    """The sentence to show for ``exc`` (ServiceErrors as written)."""
+    """The sentence to show for ``exc`` (ServiceErrors as written, field codes as their labels)."""
+    if isinstance(exc, FileRejected) and exc.problems:
+        more = len(exc.problems) - 1
+        return problem_text(exc.problems[0]) + (f" (and {more} more problem{'s' if more != 1 else ''})" if more else "")
     if isinstance(exc, ServiceError):
-        return str(exc)
+        return clerk_text(str(exc))
     where = f" The details are in the log file {LOG_FILE}." if LOG_FILE else " The details are in the log."
     return f"Something went wrong that Keel did not expect ({type(exc).__name__}).{where}"
 
@@ -53,7 +117,7 @@ def error_text(exc: BaseException) -> str:
 def show_error(parent: QWidget | None, exc: BaseException) -> QMessageBox:
     """Show ``exc`` the way it should be shown; log it when it is a bug."""
     if isinstance(exc, FileRejected):
-        lines = [str(problem) for problem in exc.problems]
+        lines = [problem_text(problem) for problem in exc.problems]
         count = len(lines)
         text = f"{count} problem{'s' if count != 1 else ''} found; nothing was written.\n\n" + "\n".join(lines[:8])
         if count > 8:
@@ -61,7 +125,7 @@ def show_error(parent: QWidget | None, exc: BaseException) -> QMessageBox:
         box = _box(parent, QMessageBox.Icon.Warning, text, "\n".join(lines))
     elif isinstance(exc, ServiceError):
         log.info("refused: %s", exc)
-        box = _box(parent, QMessageBox.Icon.Warning, str(exc))
+        box = _box(parent, QMessageBox.Icon.Warning, error_text(exc))
     else:
         log.error("unexpected error", exc_info=exc)
         box = _box(parent, QMessageBox.Icon.Critical, error_text(exc))

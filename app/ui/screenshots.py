@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(OUT), help="folder for the PNG files")
     parser.add_argument("--scale", default="1", help="QT_SCALE_FACTOR, e.g. 2 for 200 %%")
     parser.add_argument("--only", nargs="*", help="names of the screenshots to take")
+    parser.add_argument("--size", default="1366x768", help="window size, WIDTHxHEIGHT (issue 11: a 1366x768 laptop)")
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ["QT_SCALE_FACTOR"] = args.scale
@@ -76,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
                               database_label="Demo database (keel-demo.sqlite3) \N{EM DASH} demo",
                               database_kind=info.kind)
         window = MainWindow(workspace)
-        window.resize(1500, 940)
+        width, height = (int(part) for part in args.size.lower().split("x"))
+        window.resize(width, height)
         window.show()
         wait()
         return window
@@ -160,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         wait()
         pay.amount_edit.setText("500.00")
         pay.amount_edit.value_changed.emit(pay.amount_edit.value())
+        pay.date_edit.line_edit.setText("11/20/2026")  # typed US style: read back in words beside the field
         pay.reference_edit.setText("CHK 10442")
         wait(0.6)
         shoot("payment-entry", window)
@@ -172,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from app.ui.models.batch_table_model import BatchEntry
 
+    batch.new_batch()
     batch.control_edit.set_value(Decimal("1250.00"))
     batch.model.set_entries([BatchEntry(loan_number=n, amount=Decimal(a), reference=f"CHK {1000 + i}")
                              for i, (n, a) in enumerate(zip(rows, ("400.00", "325.50", "287.25", "212.25")))])

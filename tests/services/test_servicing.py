@@ -208,7 +208,7 @@ def test_unbalanced_batch_cannot_post(contexts):
     with pytest.raises(FileRejected) as info:
         batches.post_batch(clerk, [batches.BatchRow(a, D("888.49"), "c1")], "888.48")
     assert [p.field for p in info.value.problems] == ["control_total"]
-    assert "difference 0.01" in str(info.value)
+    assert "difference $0.01" in str(info.value)
     assert entry_count(clerk) == before
 
 

@@ -31,7 +31,7 @@ def test_end_of_day_with_progress_and_summary(qtbot, desk, open_window) -> None:
     dialog = EodDialog(window.workspace, window)
     qtbot.addWidget(dialog)
     dialog.show()
-    assert dialog.through_edit.date().toPython() == date(2026, 6, 1)
+    assert dialog.through_edit.value() == date(2026, 6, 1)
     progress: list[tuple[int, int]] = []
     dialog.progress.valueChanged.connect(lambda v: progress.append((v, dialog.progress.maximum())))
     with qtbot.waitSignal(dialog.finished_run, timeout=60_000) as finished:
@@ -87,7 +87,7 @@ def test_a_product_and_a_new_version(qtbot, desk, open_window) -> None:
 
     again = ProductDialog(window.workspace, info, window)
     qtbot.addWidget(again)
-    assert not again.code_edit.isEnabled() and again.effective_edit.date().toPython() == date(2026, 6, 2)
+    assert not again.code_edit.isEnabled() and again.effective_edit.value() == date(2026, 6, 2)
     again.grace.setValue(15)
     with qtbot.waitSignal(again.saved, timeout=15_000):
         again.save_button.click()

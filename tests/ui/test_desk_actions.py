@@ -106,7 +106,7 @@ def test_lender_settings_are_edited_with_a_logo(qtbot, desk, open_window, tmp_pa
     panel.address_edit.setPlainText("1 Main St\nSpringfield, IL 62701")
     panel.phone_edit.setText("217-555")  # too short: the service names the field
     panel.save_button.click()
-    qtbot.waitUntil(lambda: panel.error.text().startswith("phone:"), timeout=15_000)
+    qtbot.waitUntil(lambda: panel.error.text().startswith("Phone:"), timeout=15_000)
     assert "border" in panel.phone_edit.styleSheet()
 
     assert not panel.load_logo(tmp_path / "missing.png") and panel.error.text().startswith("logo:")
@@ -150,7 +150,7 @@ def test_a_borrower_is_edited_with_field_errors_and_conflicts(qtbot, desk, open_
     # A problem names its field, shown under the form with the field outlined.
     dialog.edits["postal_code"].setText("1234")
     dialog.save_button.click()
-    qtbot.waitUntil(lambda: dialog.error.text().startswith("postal_code:"), timeout=15_000)
+    qtbot.waitUntil(lambda: dialog.error.text().startswith("Postal code:"), timeout=15_000)
     assert "border" in dialog.edits["postal_code"].styleSheet()
     dialog.edits["postal_code"].setText(party.fields["postal_code"])
 

@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
     QFormLayout,
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.services.context import CancelToken
 from app.ui import formatting, optional
+from app.ui.forms import no_default_buttons
 from app.ui.messages import error_text
 from app.ui.models.record_table_model import Column, RecordTableModel
 from app.ui.widgets.table import fit_columns, make_table
@@ -66,6 +68,10 @@ class DaySummaryTableModel(RecordTableModel[Any]):
 class EodDialog(QDialog):
     finished_run = Signal(object)  # EodSummary
 
+    def showEvent(self, event: QShowEvent) -> None:  # Qt's name
+        super().showEvent(event)
+        no_default_buttons(self)  # Enter in a field must not press the action button (issue 11)
+
     def __init__(self, workspace: Workspace, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("eodDialog")
@@ -82,12 +88,11 @@ class EodDialog(QDialog):
             "late fees are assessed, delinquency and statuses are updated, letters are queued and promises "
             "settled; then the business date moves on. Every desk sees the new date.")
         self.intro.setWordWrap(True)
-        self.through_edit = DateEdit()
+        self.through_edit = DateEdit(field="Through date")
         self.through_edit.setObjectName("eodThrough")
-        self.through_edit.setMinimumDate(formatting.to_qdate(today))
-        self.through_edit.setMaximumDate(formatting.to_qdate(max(date.today(), today)))
-        self.through_edit.setDate(formatting.to_qdate(today))
-        self.through_edit.setMaximumWidth(self.fontMetrics().averageCharWidth() * 18)
+        self.through_edit.set_range(today, max(date.today(), today), minimum_name="the open business date",
+                                    maximum_name="today's calendar date")
+        self.through_edit.set_value(today)
         form = QFormLayout()
         form.addRow("Close every day &through:", self.through_edit)
 
@@ -142,7 +147,11 @@ class EodDialog(QDialog):
     def start(self) -> None:
         if self.service is None or self._token is not None:
             return
-        through = formatting.from_qdate(self.through_edit.date())
+        through = self.through_edit.value()
+        if through is None:
+            self.through_edit.setFocus()
+            self.result.setText(self.through_edit.problem() or "Through date: type the last day to close.")
+            return
         ctx, service = self.workspace.ctx, self.service
         token = self._token = CancelToken()
         self._started = time.monotonic()

@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -39,6 +40,7 @@ from app.domain import terms as terms_module
 from app.services import products
 from app.services.products import ProductInfo, ProductRules
 from app.ui import formatting
+from app.ui.forms import no_default_buttons
 from app.ui.messages import error_text
 from app.ui.widgets.money_edit import MoneyEdit
 from app.ui.workers import Change
@@ -70,6 +72,10 @@ def _spin(name: str, value: int, maximum: int = products.MAX_DAYS) -> QSpinBox:
 class ProductDialog(QDialog):
     saved = Signal(object)  # ProductInfo
 
+    def showEvent(self, event: QShowEvent) -> None:  # Qt's name
+        super().showEvent(event)
+        no_default_buttons(self)  # Enter in a field must not press the action button (issue 11)
+
     def __init__(self, workspace: Workspace, product: ProductInfo | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("productDialog")
@@ -85,9 +91,9 @@ class ProductDialog(QDialog):
         self.description_edit = QLineEdit(product.description or "" if product else "")
         for widget in (self.code_edit, self.name_edit, self.description_edit):
             widget.setEnabled(product is None)
-        self.effective_edit = DateEdit()
+        self.effective_edit = DateEdit(field="Effective from")
         self.effective_edit.setObjectName("productEffective")
-        self.effective_edit.setDate(formatting.to_qdate(workspace.business_date + timedelta(days=1 if product else 0)))
+        self.effective_edit.set_value(workspace.business_date + timedelta(days=1 if product else 0))
 
         self.interest = _combo("ruleInterest", terms_module.INTEREST_METHODS, rules.interest)
         self.day_count = _combo("ruleDayCount", daycount.DAY_COUNTS, rules.day_count)
@@ -304,7 +310,12 @@ class ProductDialog(QDialog):
             return
         data, _ = self.rules()
         ctx = self.workspace.ctx
-        effective: date = formatting.from_qdate(self.effective_edit.date())
+        chosen = self.effective_edit.value()
+        if chosen is None:
+            self.problems.setText(self.effective_edit.problem() or "Effective from: type the date the rules start.")
+            self.effective_edit.setFocus()
+            return
+        effective: date = chosen
         if self.product is None:
             code, name = self.code_edit.text().strip(), self.name_edit.text().strip()
             description = self.description_edit.text().strip() or None

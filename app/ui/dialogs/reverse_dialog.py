@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -21,6 +22,7 @@ from app.services import permissions, servicing
 from app.services.accounts import LedgerLine
 from app.services.servicing import Posted, Preview
 from app.ui import formatting
+from app.ui.forms import no_default_buttons
 from app.ui.messages import error_text
 from app.ui.widgets.money_edit import MoneyEdit
 from app.ui.workers import Change
@@ -45,6 +47,10 @@ def describe_changes(preview: Preview) -> str:
 
 class ReverseDialog(QDialog):
     reversed = Signal(object)  # Posted
+
+    def showEvent(self, event: QShowEvent) -> None:  # Qt's name
+        super().showEvent(event)
+        no_default_buttons(self)  # Enter in a field must not press the action button (issue 11)
 
     def __init__(self, workspace: Workspace, line: LedgerLine, loan_number: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)

@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -34,6 +35,7 @@ from app.services import permissions, servicing
 from app.services.errors import InvalidInput
 from app.services.servicing import Posted, Preview
 from app.ui import formatting
+from app.ui.forms import no_default_buttons
 from app.ui.messages import error_text
 from app.ui.widgets.date_edit import DateEdit
 from app.ui.widgets.money_edit import MoneyEdit
@@ -57,6 +59,10 @@ class TermsDialog(QDialog):
     #: Emitted after each preview is shown (tests).
     previewed = Signal(object)
 
+    def showEvent(self, event: QShowEvent) -> None:  # Qt's name
+        super().showEvent(event)
+        no_default_buttons(self)  # Enter in a field must not press the action button (issue 11)
+
     def __init__(self, workspace: Workspace, loan_number: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("termsDialog")
@@ -66,10 +72,10 @@ class TermsDialog(QDialog):
         self.preview: Preview | None = None
         self._previewed_inputs: dict[str, Any] | None = None
 
-        self.effective_edit = DateEdit()
+        self.effective_edit = DateEdit(field="Effective date")
         self.effective_edit.setObjectName("termsEffective")
-        self.effective_edit.setMaximumDate(formatting.to_qdate(workspace.business_date))
-        self.effective_edit.setDate(formatting.to_qdate(workspace.business_date))
+        self.effective_edit.set_range(None, workspace.business_date, maximum_name="the open business date")
+        self.effective_edit.set_value(workspace.business_date)
         self.rate_edit = QLineEdit()
         self.rate_edit.setObjectName("termsRate")
         self.rate_edit.setPlaceholderText("unchanged (e.g. 6.5)")
@@ -83,9 +89,9 @@ class TermsDialog(QDialog):
         self.term_edit.setSuffix(" installments")
         self.next_due_check = QCheckBox("Move the next due date to")
         self.next_due_check.setObjectName("termsNextDueCheck")
-        self.next_due_edit = DateEdit()
+        self.next_due_edit = DateEdit(field="Next due date")
         self.next_due_edit.setObjectName("termsNextDue")
-        self.next_due_edit.setDate(formatting.to_qdate(workspace.business_date))
+        self.next_due_edit.set_value(workspace.business_date)
         self.next_due_edit.setEnabled(False)
         self.reason_edit = QLineEdit()
         self.reason_edit.setObjectName("termsReason")
@@ -140,17 +146,25 @@ class TermsDialog(QDialog):
         self._timer.setInterval(300)
         self._timer.timeout.connect(self.refresh_preview)
         self._generation = 0
-        self.effective_edit.dateChanged.connect(lambda _d: self._edited())
+        self.effective_edit.value_changed.connect(lambda _d: self._edited())
         self.rate_edit.textChanged.connect(lambda _t: self._edited())
         self.payment_edit.value_changed.connect(lambda _v: self._edited())
         self.term_edit.valueChanged.connect(lambda _v: self._edited())
         self.next_due_check.toggled.connect(self.next_due_edit.setEnabled)
         self.next_due_check.toggled.connect(lambda _on: self._edited())
-        self.next_due_edit.dateChanged.connect(lambda _d: self._edited())
+        self.next_due_edit.value_changed.connect(lambda _d: self._edited())
         self.reason_edit.textChanged.connect(lambda _t: self._update_ok())
         self.backdated_check.toggled.connect(lambda _on: self._update_ok())
 
     # ------------------------------------------------------------ inputs
+    def unsaved_work(self) -> str | None:
+        """A terms change typed and not applied, in words (quitting asks first)."""
+        if not self.isVisible():
+            return None
+        typed = (self.rate_edit.text().strip() or self.payment_edit.text().strip() or self.term_edit.value()
+                 or self.next_due_check.isChecked() or self.reason_edit.text().strip())
+        return f"a terms change to {self.loan_number} that is not applied" if typed else None
+
     def inputs(self) -> dict[str, Any]:
         """The form as service arguments (None: unchanged)."""
         rate_text = self.rate_edit.text().strip()
@@ -161,11 +175,11 @@ class TermsDialog(QDialog):
             except InvalidOperation:
                 rate = rate_text  # the service names the field
         return {
-            "effective_date": formatting.from_qdate(self.effective_edit.date()),
+            "effective_date": self.effective_edit.value(),
             "rate": rate,
             "payment": self.payment_edit.value(),
             "term": self.term_edit.value() or None,
-            "next_due": formatting.from_qdate(self.next_due_edit.date()) if self.next_due_check.isChecked() else None,
+            "next_due": self.next_due_edit.value() if self.next_due_check.isChecked() else None,
         }
 
     def _edited(self) -> None:
@@ -190,6 +204,12 @@ class TermsDialog(QDialog):
         inputs = self.inputs()
         self._generation += 1
         generation = self._generation
+        for edit in (self.effective_edit, self.next_due_edit):
+            if edit.isEnabled() and edit.value() is None:
+                self._show(None, inputs)
+                self.status.setText("")
+                self.error.setText(edit.problem() or f"{edit.field}: type the date.")
+                return
         if all(inputs[k] is None for k in ("rate", "payment", "term", "next_due")):
             self._show(None, inputs)
             self.status.setText("Enter a new rate, payment, remaining term or next due date.")

@@ -11,6 +11,9 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor
 
 from app.domain.money import ZERO
+from app.domain.date_input import in_words, parse_typed_date
+from app.domain.errors import InputError
+from app.services.batch_drafts import DraftRow
 from app.services.batches import BatchRow
 from app.ui import formatting
 from app.ui.models.record_table_model import LEFT, NEGATIVE, RIGHT, RawRole
@@ -44,20 +47,35 @@ class BatchEntry:
         if not self.effective_text:
             return None
         try:
-            return date.fromisoformat(self.effective_text.strip())
-        except ValueError:
+            return parse_typed_date(self.effective_text, "Effective date")
+        except InputError:
             return None
+
+    def draft_row(self) -> DraftRow:
+        """The row as typed, for the draft (amounts as their exact text)."""
+        amount = self.amount_text if self.amount is None else str(self.amount)
+        return DraftRow(self.loan_number, amount, self.reference, self.method, self.effective_text)
+
+    @classmethod
+    def from_draft(cls, row: DraftRow) -> BatchEntry:
+        amount = parse_money(row.amount)
+        return cls(loan_number=row.loan_number, amount=amount, amount_text="" if amount is not None else row.amount,
+                   reference=row.reference, method=row.method, effective_text=row.effective_date)
 
     def own_problem(self) -> str:
         """What is wrong with the row on its face (before any service check)."""
         if not self.loan_number.strip():
             return "Loan number is missing"
         if self.amount is None:
-            return f"Amount {self.amount_text!r} is not an amount" if self.amount_text else "Amount is missing"
+            return (f"Amount: \u201c{self.amount_text}\u201d is not an amount in dollars and cents"
+                    if self.amount_text else "Amount is missing")
         if self.amount <= 0:
-            return "Amount must be more than zero"
-        if self.effective_text and self.effective_date() is None:
-            return f"Effective date {self.effective_text!r} is not a date (YYYY-MM-DD)"
+            return "Amount: must be more than zero"
+        if self.effective_text:
+            try:
+                parse_typed_date(self.effective_text, "Effective date")
+            except InputError as exc:
+                return f"Effective date: {exc.problem}"
         return ""
 
 
@@ -167,6 +185,9 @@ class BatchTableModel(QAbstractTableModel):
                 return row.method if role == Qt.ItemDataRole.EditRole else (formatting.words(row.method) if row.method
                                                                             else "")
             if column == EFFECTIVE:
+                day = row.effective_date()
+                if role == Qt.ItemDataRole.DisplayRole and day is not None:
+                    return day.isoformat()  # typed as 05/20/2026, shown as 2026-05-20 (words in the tooltip)
                 return row.effective_text
             if column == CHECK:
                 if row.blank:
@@ -181,6 +202,8 @@ class BatchTableModel(QAbstractTableModel):
                 return QBrush(PROBLEM)
             if column == AMOUNT and row.amount is not None and row.amount < 0:
                 return QBrush(NEGATIVE)
+        if role == Qt.ItemDataRole.ToolTipRole and column == EFFECTIVE and row.effective_date() is not None:
+            return in_words(row.effective_date())  # type: ignore[arg-type]
         if role == Qt.ItemDataRole.ToolTipRole and column == CHECK and not row.blank:
             return row.own_problem() or row.problem or None
         return None

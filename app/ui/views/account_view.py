@@ -154,7 +154,7 @@ class AccountView(View):
         self.loan_label.setObjectName("loanLabel")
         self.loan_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.badge = StatusBadge()
-        self.as_of_edit = DateEdit()
+        self.as_of_edit = DateEdit(field="As of")
         self.as_of_edit.setObjectName("asOfDate")
         self.as_of_edit.setToolTip("Show the whole account as of this date (by effective date)")
         self.today_button = QPushButton("&Today")
@@ -233,7 +233,7 @@ class AccountView(View):
         self._as_of_timer.setInterval(300)
         self._as_of_timer.timeout.connect(self.refresh)
         self._set_date_limits()
-        self.as_of_edit.dateChanged.connect(lambda _d: self._as_of_timer.start())
+        self.as_of_edit.value_changed.connect(lambda d: self._as_of_timer.start() if d is not None else None)
         self.today_button.clicked.connect(self.show_today)
         self.terms_button.clicked.connect(self.change_terms)
         self.post_button.clicked.connect(lambda: self.loan_number and self.post_payment_requested.emit(self.loan_number))
@@ -461,22 +461,21 @@ class AccountView(View):
     def _set_date_limits(self, _day: object = None) -> None:
         today = self.workspace.business_date
         self.as_of_edit.blockSignals(True)
-        self.as_of_edit.setMaximumDate(formatting.to_qdate(today))
-        self.as_of_edit.setMinimumDate(QDate(1900, 1, 1))
+        self.as_of_edit.set_range(None, today, maximum_name="the open business date")
         if self.data is None or self.as_of() >= today:
-            self.as_of_edit.setDate(formatting.to_qdate(today))
+            self.as_of_edit.set_value(today)
         self.as_of_edit.blockSignals(False)
 
     def as_of(self) -> date:
-        return formatting.from_qdate(self.as_of_edit.date())
+        return self.as_of_edit.value() or self.workspace.business_date
 
     def show_today(self) -> None:
-        self.as_of_edit.setDate(formatting.to_qdate(self.workspace.business_date))
+        self.as_of_edit.set_value(self.workspace.business_date)
 
     def open_loan(self, loan_number: str) -> None:
         if loan_number != self.loan_number:
             self.as_of_edit.blockSignals(True)
-            self.as_of_edit.setDate(formatting.to_qdate(self.workspace.business_date))
+            self.as_of_edit.set_value(self.workspace.business_date)
             self.as_of_edit.blockSignals(False)
         self.loan_number = loan_number
         self._loaded = True

@@ -6,16 +6,23 @@ difference from the control total update as you type; "Post all" is enabled
 only when the batch balances and every row is complete.  Every problem the
 service finds is listed at once and marked on its row; nothing is posted
 until all are fixed.  A bank's lockbox file can be loaded into the grid too.
+
+The batch is a draft saved in the database a moment after each edit, for the
+signed-in user (issue 11): closing Keel, a crash or signing out loses
+nothing.  "Your drafts" lists them; one is resumed or deleted there, and the
+newest is resumed when the view opens with an empty grid.  Posting deletes
+the draft in the same transaction.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, QRegularExpression, Qt, QTimer, Signal
+from PySide6.QtGui import QKeyEvent, QKeySequence, QRegularExpressionValidator, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -25,6 +32,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
+    QListWidgetItem,
     QPushButton,
     QStyledItemDelegate,
     QStyleOptionViewItem,
@@ -33,11 +41,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services import batches, permissions, search, servicing
+from app.domain.date_input import FORMATS_HINT
+from app.services import batch_drafts, batches, permissions, search, servicing
+from app.services.batch_drafts import Draft
 from app.services.batches import BatchResult
-from app.services.errors import FileRejected, NeedsConfirmation, ServiceError
+from app.services.errors import FileRejected, NeedsConfirmation, Problem, ServiceError
 from app.ui import formatting
-from app.ui.messages import confirm, error_text, show_error
+from app.ui.messages import confirm, error_text, problem_text, show_error
 from app.ui.models.batch_table_model import (
     AMOUNT,
     CHECK,
@@ -74,7 +84,10 @@ class BatchDelegate(QStyledItemDelegate):
             return combo
         editor = QLineEdit(parent)
         if index.column() == EFFECTIVE:
+            # The same keys as the date field: digits and separators, which never leave the cell.
             editor.setPlaceholderText("YYYY-MM-DD")
+            editor.setToolTip(f"Type {FORMATS_HINT}; empty: the deposit date")
+            editor.setValidator(QRegularExpressionValidator(QRegularExpression(r"[0-9/\-]{0,10}"), editor))
         return editor
 
     def setEditorData(self, editor: QWidget, index: Index) -> None:  # Qt's name
@@ -154,15 +167,16 @@ class BatchView(View):
         self.control_edit = MoneyEdit()
         self.control_edit.setObjectName("controlTotal")
         self.control_edit.setToolTip("The deposit slip's total: the payments must add up to it")
-        self.deposit_date = DateEdit()
+        self.deposit_date = DateEdit(field="Deposit date")
         self.deposit_date.setObjectName("depositDate")
         self.method_combo = QComboBox()
         self.method_combo.setObjectName("batchMethod")
         for code in servicing.PAYMENT_METHODS:
             self.method_combo.addItem(METHOD_TEXT.get(code, code), code)
         width = self.fontMetrics().averageCharWidth() * 20
-        for widget in (self.control_edit, self.deposit_date, self.method_combo):
+        for widget in (self.control_edit, self.method_combo):
             widget.setMinimumWidth(width)
+            widget.setMaximumWidth(width)
         form = QFormLayout()
         form.addRow("&Control total:", self.control_edit)
         form.addRow("&Deposit date:", self.deposit_date)
@@ -181,11 +195,36 @@ class BatchView(View):
         for label in (self.count_label, self.total_label, self.difference_label):
             label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             label.setMinimumWidth(self.fontMetrics().averageCharWidth() * 18)
+        # ---------------------------------------------------------- drafts
+        self.drafts_list = QListWidget()
+        self.drafts_list.setObjectName("batchDrafts")
+        self.drafts_list.setMaximumHeight(self.fontMetrics().height() * 5)
+        self.drafts_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.drafts_list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.drafts_list.setMinimumWidth(self.fontMetrics().averageCharWidth() * 44)
+        self.drafts_list.setToolTip("Batches you have not posted yet, saved as you typed them")
+        self.resume_button = QPushButton("&Resume")
+        self.resume_button.setObjectName("resumeDraft")
+        self.delete_draft_button = QPushButton("De&lete draft\N{HORIZONTAL ELLIPSIS}")
+        self.delete_draft_button.setObjectName("deleteDraft")
+        self.draft_label = QLabel()
+        self.draft_label.setObjectName("draftStatus")
+        self.draft_label.setStyleSheet("color: #3c4650;")
+        drafts_buttons = QHBoxLayout()
+        drafts_buttons.addWidget(self.resume_button)
+        drafts_buttons.addWidget(self.delete_draft_button)
+        drafts_buttons.addStretch(1)
+        drafts_box = QVBoxLayout()
+        drafts_box.addWidget(QLabel("<b>Your drafts</b> (saved as you type)"))
+        drafts_box.addWidget(self.drafts_list)
+        drafts_box.addLayout(drafts_buttons)
+
         top = QHBoxLayout()
         top.addLayout(form)
         top.addSpacing(self.fontMetrics().averageCharWidth() * 4)
         top.addLayout(totals)
         top.addStretch(1)
+        top.addLayout(drafts_box)
 
         self.model = BatchTableModel(self)
         self.grid = BatchGrid()
@@ -224,6 +263,8 @@ class BatchView(View):
         self.post_button.setObjectName("postBatch")
         self.post_button.setToolTip("Post every payment in one go (Ctrl+Enter); enabled when the batch balances")
         self.post_button.setEnabled(False)
+        self.post_button.setAutoDefault(False)  # never pressed by a stray Enter or space (issue 11)
+        self.post_button.setDefault(False)
         self.clear_button = QPushButton("&New batch")
         self.clear_button.setObjectName("clearBatch")
         buttons = QHBoxLayout()
@@ -240,7 +281,26 @@ class BatchView(View):
         layout.addWidget(self.grid, 1)
         layout.addWidget(self.problems_list)
         layout.addWidget(self.status_label)
+        buttons.insertWidget(1, self.draft_label)
         layout.addLayout(buttons)
+
+        self._draft_id: int | None = None
+        self._draft_saving = False
+        self._draft_dirty = False
+        self._drafts: list[Draft] = []
+        self._save_timer = QTimer(self)
+        self._save_timer.setSingleShot(True)
+        self._save_timer.setInterval(600)
+        self._save_timer.timeout.connect(self.save_draft)
+        self.model.totals_changed.connect(self._edited)
+        self.model.dataChanged.connect(lambda *_a: self._edited())
+        self.control_edit.value_changed.connect(lambda _v: self._edited())
+        self.deposit_date.value_changed.connect(lambda _d: self._edited())
+        self.method_combo.currentIndexChanged.connect(lambda _i: self._edited())
+        self.resume_button.clicked.connect(self._resume_selected)
+        self.delete_draft_button.clicked.connect(self._delete_selected)
+        self.drafts_list.itemActivated.connect(lambda _item: self._resume_selected())
+        self._restoring = False
 
         self.model.totals_changed.connect(self._update_totals)
         self.model.loan_entered.connect(self._lookup)
@@ -262,14 +322,192 @@ class BatchView(View):
         self._update_totals()
 
     def _reset_date(self, _day: object = None) -> None:
-        today = formatting.to_qdate(self.workspace.business_date)
-        self.deposit_date.setMaximumDate(today)
-        self.deposit_date.setDate(today)
+        today = self.workspace.business_date
+        self.deposit_date.set_range(None, today, maximum_name="the open business date")
+        if self._restoring or not getattr(self, "_draft_id", None):
+            self.deposit_date.set_value(today)
 
     def activate(self) -> None:
         super().activate()
         if self.control_edit.value() is None:
             self.control_edit.setFocus()
+
+    def refresh(self) -> None:
+        self.load_drafts(resume_newest=self._draft_id is None and self.is_empty())
+
+    # ------------------------------------------------------------ drafts
+    def is_empty(self) -> bool:
+        return self.model.count() == 0 and not self.control_edit.text().strip()
+
+    def _edited(self) -> None:
+        if self._restoring or self._posting:
+            return
+        self._save_timer.start()
+        self.draft_label.setText("Saving\N{HORIZONTAL ELLIPSIS}" if not self.is_empty() or self._draft_id else "")
+
+    def _draft_fields(self) -> dict[str, object]:
+        return {
+            "control_total": self.control_edit.value(),
+            "deposit_date": self.deposit_date.value(),
+            "method": str(self.method_combo.currentData()),
+            "rows": [entry.draft_row() for entry in self.model.entries()],
+            "file_name": self._file_name,
+            "file_hash": self._file_hash,
+        }
+
+    def save_draft(self) -> None:
+        """Save what is on screen as the user's draft (a queued write; one at a time, in order)."""
+        self._save_timer.stop()
+        if not self.workspace.can(permissions.POST_BATCH) or self._posting:
+            return
+        if self._draft_saving:
+            self._draft_dirty = True
+            return
+        if self._draft_id is None and self.is_empty():
+            self.draft_label.setText("")
+            return
+        fields, ctx, draft_id = self._draft_fields(), self.workspace.ctx, self._draft_id
+        self._draft_saving, self._draft_dirty = True, False
+
+        def work() -> Draft:
+            if draft_id is None:
+                return batch_drafts.create_draft(ctx, **fields)  # type: ignore[arg-type]
+            return batch_drafts.save_draft(ctx, draft_id, **fields)  # type: ignore[arg-type]
+
+        def done(draft: Draft) -> None:
+            self._draft_saving = False
+            if self._draft_id is None and not self._posting:
+                self._draft_id = draft.id
+            self.draft_label.setText(f"Draft #{draft.id} saved {formatting.instant(draft.updated_at)[11:]}")
+            self._show_drafts_saved(draft)
+            if self._draft_dirty:
+                self.save_draft()
+
+        def failed(exc: BaseException) -> None:
+            self._draft_saving = False
+            self.draft_label.setText(f"The draft was not saved: {error_text(exc)}")
+            if not isinstance(exc, ServiceError):
+                show_error(self, exc)
+
+        self.workspace.tasks.write(work, done, failed, owner=self)
+
+    def flush_draft(self) -> None:
+        """Save now if a save is waiting (before the window closes)."""
+        if self._save_timer.isActive():
+            self.save_draft()
+
+    def load_drafts(self, resume_newest: bool = False) -> None:
+        if not self.workspace.can(permissions.POST_BATCH):
+            return
+        ctx = self.workspace.ctx
+
+        def done(drafts: list[Draft]) -> None:
+            self._set_drafts(drafts)
+            if resume_newest and drafts and self._draft_id is None and self.is_empty():
+                self.resume(drafts[0])
+                self.status_label.setText(f"Resumed your draft #{drafts[0].id} ({self._draft_summary(drafts[0])}), "
+                                          "as you left it.")
+
+        self.workspace.tasks.read(lambda: batch_drafts.list_drafts(ctx), done, owner=self)
+
+    @staticmethod
+    def _draft_summary(draft: Draft) -> str:
+        count = draft.count
+        text = f"{count:,} payment{'s' if count != 1 else ''}, {formatting.money(draft.total)}"
+        if draft.control_total is not None:
+            text += f" of {formatting.money(draft.control_total)}"
+        return text
+
+    def _set_drafts(self, drafts: list[Draft]) -> None:
+        self._drafts = list(drafts)
+        self.drafts_list.clear()
+        for draft in self._drafts:
+            current = " \N{EM DASH} on screen" if draft.id == self._draft_id else ""
+            item = QListWidgetItem(f"#{draft.id}  {self._draft_summary(draft)}\n"
+                                   f"      saved {formatting.instant(draft.updated_at)}{current}")
+            item.setData(Qt.ItemDataRole.UserRole, draft.id)
+            self.drafts_list.addItem(item)
+        if not self._drafts:
+            placeholder = QListWidgetItem("No drafts: a batch is saved here as you type it.")
+            placeholder.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.drafts_list.addItem(placeholder)
+        self.resume_button.setEnabled(bool(self._drafts))
+        self.delete_draft_button.setEnabled(bool(self._drafts))
+
+    def _show_drafts_saved(self, draft: Draft) -> None:
+        others = [d for d in self._drafts if d.id != draft.id]
+        self._set_drafts([draft, *others])
+
+    def drafts(self) -> list[Draft]:
+        return list(self._drafts)
+
+    def _selected_draft(self) -> Draft | None:
+        item = self.drafts_list.currentItem()
+        chosen = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        return next((d for d in self._drafts if d.id == chosen), None)
+
+    def _resume_selected(self) -> None:
+        draft = self._selected_draft()
+        if draft is None:
+            self.status_label.setText("Choose a draft in the list first.")
+            return
+        self.flush_draft()
+        self.resume(draft)
+        self.status_label.setText(f"Resumed draft #{draft.id} ({self._draft_summary(draft)}).")
+
+    def resume(self, draft: Draft) -> None:
+        """Put ``draft`` on screen; edits from now on are saved to it."""
+        self._restoring = True
+        try:
+            self._draft_id = draft.id
+            self.model.set_entries([BatchEntry.from_draft(row) for row in draft.rows])
+            self.control_edit.set_value(draft.control_total)
+            if draft.control_total is None:
+                self.control_edit.clear()
+            self.deposit_date.set_value(draft.deposit_date or self.workspace.business_date)
+            self.method_combo.setCurrentIndex(max(0, self.method_combo.findData(draft.method)))
+            self._file_name, self._file_hash = draft.file_name, draft.file_hash
+            self.problems_list.clear()
+            self.problems_list.hide()
+        finally:
+            self._restoring = False
+        for row, entry in enumerate(self.model.entries()):
+            if entry.loan_number:
+                self._lookup(row, entry.loan_number)
+        self._set_drafts(self._drafts)
+        self.draft_label.setText(f"Draft #{draft.id}")
+        self._update_totals()
+
+    def _delete_selected(self) -> None:
+        draft = self._selected_draft()
+        if draft is None:
+            self.status_label.setText("Choose a draft in the list first.")
+            return
+        confirm(self, f"Delete draft #{draft.id} ({self._draft_summary(draft)})? Its payments have not been "
+                      "posted and will be gone.", lambda: self.delete_draft(draft.id), yes_text="Delete the draft")
+
+    def delete_draft(self, draft_id: int) -> None:
+        ctx = self.workspace.ctx
+        if draft_id == self._draft_id:
+            self._save_timer.stop()
+
+        def done(_result: object) -> None:
+            if draft_id == self._draft_id:
+                self._draft_id = None
+                self._clear_screen()
+            self.status_label.setText(f"Draft #{draft_id} deleted.")
+            self.load_drafts()
+
+        self.workspace.tasks.write(lambda: batch_drafts.delete_draft(ctx, draft_id), done, owner=self)
+
+    def unsaved_work(self) -> str | None:
+        """What quitting would leave behind, in words (the draft itself is kept)."""
+        self.flush_draft()
+        if self.is_empty():
+            return None
+        count = self.model.count()
+        return (f"a batch of {count:,} payment{'s' if count != 1 else ''} that is not posted "
+                f"(kept as a draft: it will be here when you come back)")
 
     def _start_grid(self) -> None:
         self.grid.setFocus()
@@ -306,28 +544,41 @@ class BatchView(View):
     def _lookup(self, row: int, number: str) -> None:
         ctx = self.workspace.ctx
 
-        def done(hits: list[search.LoanHit]) -> None:
-            exact = [h for h in hits if h.loan_number.upper() == number.upper()]
-            if not exact:
-                self.model.set_info(row, number, "", f"No loan numbered {number!r}")
-            elif exact[0].loan_number != number:
-                self.model.setData(self.model.index(row, LOAN), exact[0].loan_number)
+        def done(hit: search.LoanHit | None) -> None:
+            if hit is None:
+                self.model.set_info(row, number, "", f"Loan number: there is no loan numbered \u201c{number}\u201d")
+            elif hit.loan_number != number:
+                self.model.setData(self.model.index(row, LOAN), hit.loan_number)  # 100118 -> KL-100118
             else:
-                hit = exact[0]
                 note = "" if hit.status == "active" else f" ({formatting.words(hit.status).lower()})"
                 self.model.set_info(row, number, f"{hit.borrower}{note}, due {formatting.money(hit.amount_due)}", "")
             self._update_totals()
 
-        self.workspace.tasks.read(lambda: search.search_loans(ctx, number, 5), done, owner=self)
+        self.workspace.tasks.read(lambda: search.find_loan(ctx, number), done, owner=self)
 
     def new_batch(self) -> None:
-        self.model.clear()
-        self.control_edit.clear()
-        self._file_hash = self._file_name = None
-        self.problems_list.clear()
-        self.problems_list.hide()
-        self.status_label.clear()
-        self._reset_date()
+        """Start an empty batch; the one on screen stays in "Your drafts"."""
+        self.flush_draft()
+        kept = self._draft_id
+        self._draft_id = None
+        self._clear_screen()
+        if kept is not None:
+            self.status_label.setText(f"Draft #{kept} is kept in Your drafts.")
+        self.load_drafts()
+
+    def _clear_screen(self) -> None:
+        self._restoring = True
+        try:
+            self.model.clear()
+            self.control_edit.clear()
+            self._file_hash = self._file_name = None
+            self.problems_list.clear()
+            self.problems_list.hide()
+            self.status_label.clear()
+            self.draft_label.clear()
+            self.deposit_date.set_value(self.workspace.business_date)
+        finally:
+            self._restoring = False
         self.control_edit.setFocus()
 
     def _rows(self) -> list[batches.BatchRow]:
@@ -337,10 +588,10 @@ class BatchView(View):
         self.problems_list.clear()
         by_row: dict[int, str] = {}
         for problem in problems:
-            self.problems_list.addItem(str(problem))
+            self.problems_list.addItem(problem_text(problem) if isinstance(problem, Problem) else str(problem))
             row = getattr(problem, "row", None)
-            if row is not None:
-                by_row.setdefault(row, f"{getattr(problem, 'field', '')}: {getattr(problem, 'reason', '')}")
+            if isinstance(problem, Problem) and row is not None:
+                by_row.setdefault(row, problem_text(replace(problem, row=None, file="batch")))
         self.model.set_problems(by_row)
         self.problems_list.setVisible(bool(problems))
         self._update_totals()
@@ -379,14 +630,25 @@ class BatchView(View):
         control = self.control_edit.value()
         assert control is not None
         rows, ctx = self._rows(), self.workspace.ctx
-        deposit = formatting.from_qdate(self.deposit_date.date())
+        deposit = self.deposit_date.value()
+        if deposit is None:
+            self.status_label.setText(self.deposit_date.problem() or "Deposit date: type the date of the deposit.")
+            self.deposit_date.setFocus()
+            return
         source, file_hash = self._file_name or "batch", self._file_hash
+        self._save_timer.stop()
+        draft_id = self._draft_id if not self._draft_saving else None
+        if self._draft_saving:  # a save is in flight: post after it, so the draft it creates is the one deleted
+            QTimer.singleShot(100, lambda: self._post(confirm_duplicates=confirm_duplicates,
+                                                      confirm_backdated=confirm_backdated))
+            return
         self._posting = True
         self._update_totals()
 
         def work() -> BatchResult:
             return batches.post_batch(ctx, rows, control, source=source, file_hash=file_hash, deposit_date=deposit,
-                                      confirm_duplicates=confirm_duplicates, confirm_backdated=confirm_backdated)
+                                      confirm_duplicates=confirm_duplicates, confirm_backdated=confirm_backdated,
+                                      draft_id=draft_id)
 
         def failed(exc: BaseException) -> None:
             self._posting = False
@@ -401,16 +663,15 @@ class BatchView(View):
                     confirm_backdated=confirm_backdated or not duplicate),
                     yes_text="Post anyway" if duplicate else "Post back-dated")
             else:
-                self.status_label.setText(f"Nothing was posted: {error_text(exc)}")
+                self.status_label.setText(f"Nothing was posted. {error_text(exc)}")
                 if not isinstance(exc, ServiceError):
                     show_error(self, exc)  # a bug: logged with its traceback
 
         def done(result: BatchResult) -> None:
             self._posting = False
-            self.model.clear()
-            self.control_edit.clear()
-            self._file_hash = self._file_name = None
-            self.problems_list.hide()
+            self._draft_id = None
+            self._clear_screen()
+            self.load_drafts()
             self.status_label.setText(f"<b>Posted</b> batch #{result.batch_id}: {result.count:,} payments, "
                                       f"{formatting.money(result.total)}.")
             self.batch_posted.emit(result)

@@ -62,7 +62,7 @@ CHANNEL_TEXT = {"call": "Phone call", "text": "Text message", "email": "E-mail",
 class PromiseRow(QWidget):
     def __init__(self, index: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.date_edit = DateEdit()
+        self.date_edit = DateEdit(field=f"Promise {index} date")
         self.date_edit.setObjectName(f"promiseDate{index}")
         self.amount_edit = MoneyEdit()
         self.amount_edit.setObjectName(f"promiseAmount{index}")
@@ -438,12 +438,12 @@ class CollectionsView(View):
 
     def _reset_promise_dates(self) -> None:
         today = self.workspace.business_date
-        earliest = formatting.to_qdate(today + timedelta(days=1))
-        latest = formatting.to_qdate(today + timedelta(days=getattr(self.service, "MAX_PROMISE_DAYS", 60)))
+        earliest = today + timedelta(days=1)
+        days = getattr(self.service, "MAX_PROMISE_DAYS", 60)
         for index, row in enumerate(self.promise_rows):
-            row.date_edit.setMinimumDate(earliest)
-            row.date_edit.setMaximumDate(latest)
-            row.date_edit.setDate(formatting.to_qdate(today + timedelta(days=7 * (index + 1))))
+            row.date_edit.set_range(earliest, today + timedelta(days=days), minimum_name="the day after today",
+                                    maximum_name=f"the latest a promise may be ({days} days ahead)")
+            row.date_edit.set_value(today + timedelta(days=7 * (index + 1)))
 
     def _load_details(self, number: str) -> None:
         service, ctx = self.service, self.workspace.ctx
@@ -505,7 +505,12 @@ class CollectionsView(View):
             if amount <= 0:
                 self.form_message.setText(f"Promise {index}: the amount must be more than zero.")
                 return None
-            plan.append((formatting.from_qdate(row.date_edit.date()), amount))
+            day = row.date_edit.value()
+            if day is None:
+                self.form_message.setText(row.date_edit.problem() or f"Promise {index}: type the date promised.")
+                row.date_edit.setFocus()
+                return None
+            plan.append((day, amount))
         return plan
 
     def log_contact(self, override_reason: str | None = None) -> None:

@@ -158,7 +158,7 @@ class DashboardView(View):
         self.setObjectName("dashboardView")
         self.data: Dashboard | None = None
 
-        self.as_of_edit = DateEdit()
+        self.as_of_edit = DateEdit(field="As of")
         self.as_of_edit.setObjectName("dashboardAsOf")
         self.refresh_button = QPushButton("&Refresh")
         self.refresh_button.setObjectName("dashboardRefresh")
@@ -240,18 +240,18 @@ class DashboardView(View):
 
         self._reset_date()
         self.refresh_button.clicked.connect(self.refresh)
-        self.as_of_edit.dateChanged.connect(lambda _d: self.refresh())
+        self.as_of_edit.value_changed.connect(lambda d: self.refresh() if d is not None else None)
         workspace.business_date_changed.connect(self._reset_date)
 
     def _reset_date(self, _day: object = None) -> None:
-        today = formatting.to_qdate(self.workspace.business_date)
+        today = self.workspace.business_date
         self.as_of_edit.blockSignals(True)
-        self.as_of_edit.setMaximumDate(today)
-        self.as_of_edit.setDate(today)
+        self.as_of_edit.set_range(None, today, maximum_name="the open business date")
+        self.as_of_edit.set_value(today)
         self.as_of_edit.blockSignals(False)
 
     def as_of(self) -> date:
-        return formatting.from_qdate(self.as_of_edit.date())
+        return self.as_of_edit.value() or self.workspace.business_date
 
     def refresh(self) -> None:
         ctx, day = self.workspace.ctx, self.as_of()

@@ -1,11 +1,14 @@
 """Post one payment: loan, amount, effective date, method, reference, and a preview first.
 
-Entirely keyboard-driven: Tab moves between fields; Enter in the loan field
-goes to the amount; Enter anywhere else (or Ctrl+Enter) posts -- but only
-once the preview on screen is the preview of exactly what is typed, so the
-clerk always sees how the payment will be applied before it is posted.  A bad
-loan number, a zero or negative amount and a date after the open business
-date are refused on the spot, in words.
+Entirely keyboard-driven: Tab or Enter moves to the next field; Ctrl+Enter
+(or Ctrl+P, or a click on Post) posts -- but only once the preview on screen
+is the preview of exactly what is typed, so the clerk always sees how the
+payment will be applied before it is posted.  Enter never posts and the Post
+button is not a default button: a stray Enter or space while typing in a
+field cannot post anything (issue 11).  A payment dated other than the
+business date is confirmed in words first.  A bad loan number, a zero or
+negative amount and a date after the open business date are refused on the
+spot, in words, with the field outlined.
 """
 
 from __future__ import annotations
@@ -30,11 +33,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.domain.date_input import distance_in_words, in_words
 from app.services import permissions, search, servicing
 from app.services.errors import NeedsConfirmation
 from app.services.servicing import Posted, Preview
 from app.ui import formatting
-from app.ui.messages import confirm, error_text, preview_detail
+from app.ui.messages import confirm, error_field, error_text, mark_problem, preview_detail
 from app.ui.views.view import View
 from app.ui.widgets.money_edit import MoneyEdit
 from app.ui.workers import Change
@@ -87,7 +91,7 @@ class PaymentView(View):
         self.loan_info.setWordWrap(True)
         self.amount_edit = MoneyEdit()
         self.amount_edit.setObjectName("paymentAmount")
-        self.date_edit = DateEdit()
+        self.date_edit = DateEdit(field="Effective date")
         self.date_edit.setObjectName("paymentDate")
         self.method_combo = QComboBox()
         self.method_combo.setObjectName("paymentMethod")
@@ -98,8 +102,9 @@ class PaymentView(View):
         self.reference_edit.setPlaceholderText("Check number, ACH trace, receipt")
         self.reference_edit.setMaxLength(64)
         width = self.fontMetrics().averageCharWidth() * 28
-        for widget in (self.loan_edit, self.amount_edit, self.date_edit, self.method_combo, self.reference_edit):
+        for widget in (self.loan_edit, self.amount_edit, self.method_combo, self.reference_edit):
             widget.setMinimumWidth(width)
+            widget.setMaximumWidth(width * 2)
 
         form = QFormLayout()
         form.addRow("&Loan number:", self.loan_edit)
@@ -115,9 +120,11 @@ class PaymentView(View):
         self.problem_label.setStyleSheet("color: #a00000;")
         self.post_button = QPushButton("&Post payment")
         self.post_button.setObjectName("postPaymentButton")
-        self.post_button.setToolTip("Post exactly as previewed (Enter or Ctrl+Enter)")
+        self.post_button.setToolTip("Post exactly as previewed (Ctrl+Enter or Ctrl+P)")
         self.post_button.setEnabled(False)
-        self.post_button.setAutoDefault(True)
+        # Never a default button: Enter or a stray space in a field must not post (issue 11).
+        self.post_button.setAutoDefault(False)
+        self.post_button.setDefault(False)
         self.clear_button = QPushButton("C&lear")
         self.clear_button.setObjectName("clearPayment")
         buttons = QHBoxLayout()
@@ -197,17 +204,17 @@ class PaymentView(View):
         self._lookup_timer.timeout.connect(self._lookup)
         self.loan_edit.textEdited.connect(lambda _t: (self._lookup_timer.start(), self._inputs_changed()))
         self.amount_edit.value_changed.connect(lambda _v: self._inputs_changed())
-        self.date_edit.dateChanged.connect(lambda _d: self._inputs_changed())
+        self.date_edit.value_changed.connect(lambda _d: self._inputs_changed())
         self.method_combo.currentIndexChanged.connect(lambda _i: self._inputs_changed())
         self.reference_edit.textEdited.connect(lambda _t: self._inputs_changed())
         self.loan_edit.returnPressed.connect(self._loan_entered)
-        self.amount_edit.returnPressed.connect(self.post)
-        self.reference_edit.returnPressed.connect(self.post)
+        self.amount_edit.returnPressed.connect(self.date_edit.setFocus)
+        self.date_edit.line_edit.returnPressed.connect(self.method_combo.setFocus)
+        self.reference_edit.returnPressed.connect(self._last_field_entered)
         self.post_button.clicked.connect(self.post)
         self.clear_button.clicked.connect(lambda: self.start(None))
         self.open_account_button.clicked.connect(self._open_posted)
-        for widget in (self.date_edit, self.method_combo):
-            widget.installEventFilter(self)
+        self.method_combo.installEventFilter(self)
         for sequence in ("Ctrl+Return", "Ctrl+Enter"):
             shortcut = QShortcut(QKeySequence(sequence), self)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -223,9 +230,9 @@ class PaymentView(View):
 
     # ------------------------------------------------------------ entry
     def _reset_date(self, _day: object = None) -> None:
-        today = formatting.to_qdate(self.workspace.business_date)
-        self.date_edit.setMaximumDate(today)
-        self.date_edit.setDate(today)
+        today = self.workspace.business_date
+        self.date_edit.set_range(None, today, maximum_name="the open business date")
+        self.date_edit.set_value(today)
 
     def start(self, loan_number: str | None) -> None:
         """Begin a new payment, optionally for ``loan_number``; focus the first empty field."""
@@ -235,6 +242,7 @@ class PaymentView(View):
         self.problem_label.clear()
         self._reset_date()
         self._clear_preview()
+        mark_problem(self._fields(), None)
         if loan_number:
             self._lookup()
             self.amount_edit.setFocus()
@@ -250,12 +258,39 @@ class PaymentView(View):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # Qt's name
         if event.type() == QEvent.Type.KeyPress:
             assert isinstance(event, QKeyEvent)
-            if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not (
-                watched is self.method_combo and self.method_combo.view().isVisible()
-            ):
-                self.post()
+            if (event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+                    and not event.modifiers() & Qt.KeyboardModifier.ControlModifier
+                    and not self.method_combo.view().isVisible()):
+                self.reference_edit.setFocus()  # Enter in the method list: the next field, never Post
                 return True
         return super().eventFilter(watched, event)
+
+    def _fields(self) -> dict[str, QWidget]:
+        """The entry widgets by the field names services use, for outlining a problem."""
+        return {"loan_number": self.loan_edit, "loan": self.loan_edit, "amount": self.amount_edit,
+                "effective_date": self.date_edit.line_edit,
+                "method": self.method_combo, "reference": self.reference_edit}
+
+    def _last_field_entered(self) -> None:
+        """Enter in the reference: show the preview (if it is not on screen) and say how to post."""
+        if self.preview_is_current():
+            self.problem_label.setText("Press Ctrl+Enter (or click Post payment) to post it.")
+        else:
+            self._timer.stop()
+            self._request_preview()
+
+    def unsaved_work(self) -> str | None:
+        """A half-typed payment, in words; None when the form is empty (quitting asks first)."""
+        number = self.loan_edit.text().strip()
+        amount = self.amount_edit.value()
+        if not (number or self.amount_edit.text().strip() or self.reference_edit.text().strip()):
+            return None
+        what = "a payment"
+        if amount is not None:
+            what += f" of {formatting.money(amount)}"
+        if number:
+            what += f" to {self._canonical.get(number.upper(), number)}"
+        return f"{what} typed in payment entry and not posted"
 
     def _loan_entered(self) -> None:
         self._lookup_timer.stop()
@@ -273,16 +308,17 @@ class PaymentView(View):
         if amount <= 0:
             self.problem_label.setText("Amount: a payment must be more than zero.")
             return None
-        day = formatting.from_qdate(self.date_edit.date())
-        if day > self.workspace.business_date:
-            self.problem_label.setText(f"Effective date: {day} is after the open business date "
-                                       f"{self.workspace.business_date}.")
+        day = self.date_edit.value()
+        if day is None:
+            self.problem_label.setText(self.date_edit.problem()
+                                       or "Effective date: type the date the payment was received.")
             return None
         return Inputs(self._canonical.get(number.upper(), number), amount, day,
                       str(self.method_combo.currentData()), self.reference_edit.text().strip() or None)
 
     def _inputs_changed(self) -> None:
         self.problem_label.clear()
+        mark_problem(self._fields(), None)
         inputs = self.inputs()  # says at once what is wrong (a zero amount, a future date)
         if self._preview_inputs is not None and inputs != self._preview_inputs:
             self._clear_preview(keep_loan=True)
@@ -296,15 +332,13 @@ class PaymentView(View):
             return
         ctx = self.workspace.ctx
 
-        def done(hits: list[search.LoanHit]) -> None:
+        def done(hit: search.LoanHit | None) -> None:
             if self.loan_edit.text().strip() != number:
                 return
-            exact = [h for h in hits if h.loan_number.upper() == number.upper()]
-            if not exact:
-                self.loan_info.setText(f"No loan numbered \u201c{number}\u201d.")
+            if hit is None:
+                self.loan_info.setText(f"Loan number: there is no loan numbered \u201c{number}\u201d.")
                 self.loan_info.setStyleSheet("color: #a00000;")
                 return
-            hit = exact[0]
             if hit.loan_number not in self._canonical.values() or hit.loan_number != number:
                 self._canonical[number.upper()] = hit.loan_number
                 self._inputs_changed()
@@ -313,7 +347,7 @@ class PaymentView(View):
                                    f"{formatting.days_past_due_text(hit.days_past_due, hit.bucket).lower()}, "
                                    f"{formatting.words(hit.status).lower()}")
 
-        self.workspace.tasks.read(lambda: search.search_loans(ctx, number, 5), done, owner=self)
+        self.workspace.tasks.read(lambda: search.find_loan(ctx, number), done, owner=self)
 
     # ------------------------------------------------------------ preview
     def _clear_preview(self, keep_loan: bool = False) -> None:
@@ -342,6 +376,7 @@ class PaymentView(View):
                 return
             self._clear_preview()
             self.problem_label.setText(error_text(exc))
+            mark_problem(self._fields(), error_field(exc))
 
         self.workspace.tasks.read(
             lambda: servicing.preview_payment(ctx, inputs.loan_number, inputs.amount, inputs.effective_date),
@@ -390,7 +425,16 @@ class PaymentView(View):
             # Never post what the clerk has not seen: show the preview, post on the next Enter.
             self._timer.stop()
             self._request_preview()
-            self.problem_label.setText("Check how the payment will be applied, then press Enter to post.")
+            self.problem_label.setText("Check how the payment will be applied, then press Ctrl+Enter to post.")
+            return
+        today = self.workspace.business_date
+        if inputs.effective_date != today:
+            # Said in words, with the weekday and the distance: a mistyped date is seen here (issue 11).
+            text = (f"This payment will be posted as received on {in_words(inputs.effective_date)}, "
+                    f"{distance_in_words(inputs.effective_date, today)} today's business date, {in_words(today)}. "
+                    "Everything on the account after that day is worked out again.")
+            confirm(self, text, lambda: self._post(inputs, confirm_duplicate=False, confirm_backdated=True),
+                    detail=None, yes_text=f"Post as received {inputs.effective_date.isoformat()}")
             return
         self._post(inputs, confirm_duplicate=False, confirm_backdated=False)
 
@@ -419,6 +463,7 @@ class PaymentView(View):
                         on_no=lambda: self.post_button.setEnabled(True))
                 return
             self.problem_label.setText(error_text(exc))
+            mark_problem(self._fields(), error_field(exc))
             self.post_button.setEnabled(True)
 
         self.workspace.tasks.write(work, self._posted, failed, owner=self,

@@ -32,6 +32,13 @@ class View(QWidget):
     def apply_change(self, change: Change) -> None:
         """A write somewhere changed something; refresh if it concerns this view."""
 
+    def unsaved_work(self) -> str | None:
+        """Work typed and not saved, in words ("a payment of $250.00 to KL-000123 ..."); None when there is none.
+
+        Quitting or signing out asks first when any view has some (issue 11).
+        """
+        return None
+
     def save_state(self) -> None:
         """Persist splitter and column layout to the workspace settings."""
 
