@@ -1,7 +1,7 @@
 """Batch drafts: a deposit being typed, saved as the clerk types, per user (issue 11).
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-28 09:00:00
 
 Column types as the database sees them (Money is BIGINT cents, JSONText is
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | Sequence[str] | None = "0003"
+down_revision: str | Sequence[str] | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
