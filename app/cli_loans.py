@@ -62,7 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_db_user_args(payoff)
     payoff.set_defaults(handler=run_payoff)
 
-    verify = sub.add_parser("verify", help="replay every loan and compare with the cached state")
+    verify = sub.add_parser("verify", help="replay every loan; compare the cached state and the booked ledger with it")
     verify.add_argument("--json", action="store_true")
     add_db_user_args(verify)
     verify.set_defaults(handler=run_verify)
@@ -266,17 +266,33 @@ def run_verify(args: argparse.Namespace) -> int:
     if sys.stderr.isatty():
         print(file=sys.stderr)
     if args.json:
+        loans: dict[str, list[dict[str, object]]] = {}
+        for b in report.book_differences:
+            loans.setdefault(b.loan_number, []).append(b.as_dict())
         _print({
             "loans_checked": report.loans_checked,
+            "ok": report.ok,
             "differences": [
                 {"loan_number": d.loan_number, "field": d.field, "cached": d.cached, "derived": d.derived}
                 for d in report.differences
             ],
+            "book_differences": [b.as_dict() for b in report.book_differences],
+            "loans": [{"loan_number": number, "books": figures} for number, figures in sorted(loans.items())],
+            "books": {"booked": report.booked.as_dict(), "memo_non_accrual": report.memo_non_accrual.as_dict(),
+                      "charged_off_deficiency": report.deficiency.as_dict(), "recovered": str(report.recovered)},
         })
     else:
         for d in report.differences:
             print(f"{d.loan_number}: {d.field} cached {d.cached} but the ledger gives {d.derived}")
-        print(f"{report.loans_checked:,} loans checked, {len(report.differences)} differences")
+        for b in report.book_differences:
+            print(f"{b.loan_number}: booked {b.figure} {b.booked} but the replay gives {b.expected} "
+                  f"(replayed {b.replayed}, cached {b.cached if b.cached is not None else '-'})")
+        print(f"{report.loans_checked:,} loans checked, {len(report.differences)} cache differences, "
+              f"{len(report.book_differences)} booked-ledger differences")
+        print(f"books: deficiency charged off {report.deficiency.principal + report.deficiency.interest + report.deficiency.fees}"
+              f" (principal {report.deficiency.principal}, interest {report.deficiency.interest}, fees "
+              f"{report.deficiency.fees}), recovered {report.recovered}; interest off the books on non-accrual "
+              f"{report.memo_non_accrual.interest}")
     return 0 if report.ok else 1
 
 
