@@ -6,9 +6,17 @@ For each day D being closed and each loan whose cached state is still at D-1:
   ``advance`` over that day's entries (no second copy of any rule; a loan with
   a reversal that day, or a cache that is behind, is replayed in full);
 * day D's interest accrual is booked as ``round(earned through D+1) -
-  round(earned through D)`` (:func:`app.domain.engine.interest_earned`), so
-  the daily entries add up exactly; accrual entries are for the books and are
-  not inputs to the replay; none is booked at non-accrual or after charge-off;
+  round(earned through D)`` (:func:`app.domain.engine.interest_earned`, both on
+  the state at the end of D: what D's own entries changed was booked when they
+  were posted), so the daily entries add up exactly; accrual entries are for
+  the books and are not inputs to the replay; at non-accrual the day's
+  interest is a memo entry (``nonaccrual_interest``), none after charge-off;
+* money the engine applied from suspense is booked (``suspense_applied``);
+* a loan replayed in full, moving on or off non-accrual, or charged off gets
+  the full books check (:func:`app.domain.books.plan_adjustments`): a
+  charge-off takes the booked balances, unpaid interest is reversed from
+  income at non-accrual and recognised again when the loan returns to accrual
+  after the product's ``accrual_after_months`` current;
 * the late fees the engine derived that day are posted (``late_fee`` rows,
   one per loan and installment); a loan flagged hardship or dispute gets the
   fee waived at once (fees pause while the flag is set);
@@ -577,10 +585,12 @@ def _process_chunk(session: Session, ctx: ServiceContext, ids: list[int], day: d
                     entry(loan_id, "suspense_applied", applied.amount or ZERO, interest=applied.interest,
                           principal=applied.principal, fees=applied.fees, suspense=applied.suspense,
                           refund=applied.refund, payload={"engine_id": applied.id})
-            before = state if state is not None and state.date == day - timedelta(days=1) else None
-            if before is not None and status == "active":
+            if status == "active":
+                # Day D's interest on the state at the end of D.  What the day's entries changed in
+                # interest earned before D (a payment billing an installment early, say) was booked
+                # when they were posted (services.books.reconcile), so it is not counted again.
                 accrual = round_money(interest_earned(new_state, terms, tomorrow)) - round_money(
-                    interest_earned(before, terms, day)
+                    interest_earned(new_state, terms, day)
                 )
                 if new_state.status == CHARGED_OFF:
                     accrual = ZERO
