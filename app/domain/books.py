@@ -267,13 +267,20 @@ def allocate_recovery(deficiency: Balances, amount: Decimal) -> Balances:
     return Balances.of(parts)
 
 
-def replay_books(state: LoanState, terms: Terms, entries: Sequence[Entry], on: date | None = None) -> ReplayBooks:
+def replay_books(
+    state: LoanState, terms: Terms, entries: Sequence[Entry], on: date | None = None,
+    pending_from: date | None = None,
+) -> ReplayBooks:
     """The booked-equivalent balances of ``state`` and the entries that made it.
 
     Interest is owed for the days before ``on`` (default: the state's date) —
-    what the daily accruals booked through the day before ``on`` cover.
+    what the daily accruals booked through the day before ``on`` cover.  What
+    the engine does by itself on or after ``pending_from`` (a late fee assessed
+    this morning, suspense applied to an installment due today) is left out:
+    end of day books it when it closes that day.
     """
     snap = snapshot(state, terms, on)
+    pending = Balances()
     late: dict[str, Decimal] = {}
     derived: dict[str, Entry] = {}
     by_row: dict[str, Entry] = {}
@@ -281,6 +288,10 @@ def replay_books(state: LoanState, terms: Terms, entries: Sequence[Entry], on: d
     charged = Balances()
     deficiency = Balances()
     for entry in entries:
+        if entry.type in ("late_fee", "suspense_applied") and pending_from is not None and entry.date >= pending_from:
+            pending = pending + row_effect(Row(None, entry.type, entry.amount or ZERO, entry.interest, entry.principal,
+                                               entry.fees, entry.suspense, entry.refund))[0]
+            continue
         if entry.type == "late_fee":
             late[entry.id] = entry.amount or ZERO
         elif entry.type == "suspense_applied":
@@ -297,6 +308,7 @@ def replay_books(state: LoanState, terms: Terms, entries: Sequence[Entry], on: d
     if state.status != CHARGED_OFF:
         deficiency = Balances()
     total = Balances(snap.principal, snap.accrued_interest, snap.fees, snap.suspense, snap.refund_due) + deficiency
+    total = total - pending
     return ReplayBooks(state.status, total, deficiency, late, derived, by_row, recoveries, charged)
 
 

@@ -80,7 +80,8 @@ def product_rules(book: Book) -> ProductRules:
 def replay_of(book: Book, today: date, extra: Sequence[Event] = ()) -> ReplayBooks:
     """The booked-equivalent balances of the loan replayed to the end of ``today``."""
     state, entries = book.derive(today, extra)
-    return replay_books(state, book.terms, entries)
+    # Today's late fees and suspense applied are booked when end of day closes today.
+    return replay_books(state, book.terms, entries, pending_from=today)
 
 
 def plan(

@@ -175,7 +175,7 @@ def _check_books(loan: Loan, rows: list[Any], book: Book, current: Any, entries:
     for row in rows:
         if row.type == "conversion":
             booked = booked + conversion_opening(row.payload)
-    replay = replay_books(current, book.terms, entries)
+    replay = replay_books(current, book.terms, entries, pending_from=current.date)
     non_accrual = loan.delinquency == "non_accrual"
     target = memo_target(replay, memo, non_accrual=non_accrual)
     expected = replay.total - target
