@@ -208,6 +208,12 @@ def _finish(
     return Posted(row.id, book.loan.loan_number, preview.allocation, snap, preview)
 
 
+def _refuse_charged_off(book: Book, what: str) -> None:
+    """A charged-off balance is off the books: no new fee or adjustment goes on it (money in is a recovery)."""
+    if book.loan.status == "charged_off":
+        raise InvalidInput("loan", f"{book.loan.loan_number} is charged off: {what} cannot be posted to it")
+
+
 def _confirm_backdated(preview: Preview, confirmed: bool) -> None:
     if preview.backdated and not confirmed:
         raise NeedsConfirmation(
@@ -479,6 +485,7 @@ def assess_fee(
     def work(session: Session) -> Posted:
         today = business_date(session)
         book = open_book(session, load_loan(session, loan_number, lock=True))
+        _refuse_charged_off(book, "a fee")
         day = _check_date(book, effective_date, today)
         preview = _preview(book, today, [Event(PENDING, "fee", day, value, kind=chosen)], day)
         _confirm_backdated(preview, confirm_backdated)
@@ -539,6 +546,7 @@ def adjust_principal(ctx: ServiceContext, loan_number: str, amount: object, *, r
     def work(session: Session) -> Posted:
         today = business_date(session)
         book = open_book(session, load_loan(session, loan_number, lock=True))
+        _refuse_charged_off(book, "a principal adjustment")
         state, _ = live(book, today)
         if state.principal + value < 0:
             raise InvalidInput("amount", f"{value} would make principal {state.principal + value} negative")
