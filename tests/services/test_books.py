@@ -11,11 +11,13 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal as D
 
+import pytest
 from sqlalchemy import select, text
 
 from app.db.models import LedgerEntry, Loan
 from app.services import accounts, servicing, verify
 from app.services.eod import run_eod
+from app.services.errors import InvalidInput
 
 from .loans import make_loan
 
@@ -131,6 +133,9 @@ def test_charge_off_carries_only_booked_interest_and_keeps_the_deficiency(contex
     account = accounts.account(clerk, number)
     assert account.deficiency is not None and account.deficiency.principal == D("9500.00")
     assert account.recovered == D("500.00")
+    # No new fee goes on a charged-off balance (it is off the books).
+    with pytest.raises(InvalidInput, match="charged off"):
+        servicing.assess_fee(admin, number, "15.00", "other")
 
 
 def test_cash_on_non_accrual_is_income_when_received(contexts):
