@@ -67,6 +67,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_db_user_args(verify)
     verify.set_defaults(handler=run_verify)
 
+    books = sub.add_parser("reconcile-books", help="book the adjusting entries that make every loan's booked "
+                           "ledger equal the replay (once, for a database from before the rule)")
+    books.add_argument("--json", action="store_true")
+    add_db_user_args(books)
+    books.set_defaults(handler=run_reconcile_books)
+
     batch = sub.add_parser("batch", help="post a lockbox file as one balanced deposit")
     batch.add_argument("file")
     batch.add_argument("--control-total", required=True)
@@ -294,6 +300,19 @@ def run_verify(args: argparse.Namespace) -> int:
               f"{report.deficiency.fees}), recovered {report.recovered}; interest off the books on non-accrual "
               f"{report.memo_non_accrual.interest}")
     return 0 if report.ok else 1
+
+
+def run_reconcile_books(args: argparse.Namespace) -> int:
+    from app.cli_support import cli_context
+    from app.services.books import reconcile_books
+
+    ctx = cli_context(args)
+    loans, entries = _service(reconcile_books, ctx)
+    if args.json:
+        _print({"loans_adjusted": loans, "entries_booked": entries})
+    else:
+        print(f"{entries} adjusting entries booked on {loans} loans")
+    return 0
 
 
 def run_batch(args: argparse.Namespace) -> int:

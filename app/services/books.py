@@ -128,3 +128,40 @@ def adjustment_details(rows: Sequence[LedgerEntry]) -> list[dict[str, Any]]:
              "parts": {c: str(getattr(row, c)) for c in ("interest", "principal", "fees", "suspense", "refund")
                        if getattr(row, c) != ZERO},
              "reverses": row.reverses_id, **(row.payload or {})} for row in rows]
+
+
+def reconcile_books(ctx: ServiceContext, *, chunk: int = 500) -> tuple[int, int]:
+    """Book the adjusting entries every loan needs now; returns (loans adjusted, entries booked).
+
+    For a database whose loans were boarded before the booked ledger was kept
+    equal to the replay (issue 9): their interest earned before boarding, late
+    fees and back-dated differences are booked once, dated the open business
+    date, each with its reason.  Afterwards services and end of day keep the
+    rule.  One transaction per chunk of loans, with an audit record each;
+    running it again books nothing.
+    """
+    from sqlalchemy import select as _select
+
+    from app.db.models import Loan
+    from app.services import audit, permissions
+    from app.services.ledger import business_date, open_book
+
+    permissions.require(ctx.actor, permissions.RUN_EOD)
+    with ctx.unit(write=False) as session:
+        ids = list(session.scalars(_select(Loan.id).order_by(Loan.id)))
+    adjusted = booked = 0
+    for start in range(0, len(ids), chunk):
+        with ctx.unit() as session:
+            today = business_date(session)
+            lines: list[dict[str, Any]] = []
+            for loan in session.scalars(_select(Loan).where(Loan.id.in_(ids[start : start + chunk]))
+                                        .order_by(Loan.id).with_for_update()):
+                rows = reconcile(session, ctx, open_book(session, loan), today, cause=None)
+                if rows:
+                    adjusted += 1
+                    booked += len(rows)
+                    lines.append({"loan": loan.loan_number, "entries": adjustment_details(rows)})
+            if lines:
+                audit.record(session, ctx.actor, "books.reconciled", entity="ledger", entity_id=None,
+                             details={"business_date": today.isoformat(), "loans": lines})
+    return adjusted, booked

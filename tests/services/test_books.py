@@ -203,3 +203,24 @@ def test_a_row_inserted_behind_the_applications_back_fails_verify_naming_the_loa
     # 12.34 of interest booked that the replay never earned.
     assert (difference.loan_number, difference.figure) == (number, "interest")
     assert (difference.booked, difference.expected) == (D("112.34"), D("100.00"))
+
+
+def test_reconcile_books_brings_an_older_database_to_the_rule_once(contexts):
+    admin = contexts["admin"]
+    number = make_loan(admin, **NEW_LOAN)
+    with admin.unit() as session:
+        loan = session.scalars(select(Loan).where(Loan.loan_number == number)).one()
+        # As an older Keel left it: a late fee booked that the replay does not assess.
+        session.execute(text(
+            "INSERT INTO ledger_entries (loan_id, seq, type, effective_date, business_date, posted_at, amount, "
+            "interest, principal, fees, escrow, suspense, refund, user_id, payload) VALUES "
+            "(:loan, 999, 'late_fee', '2026-06-01', '2026-06-01', '2026-06-01 12:00:00', 2500, 0, 0, 2500, 0, 0, 0, "
+            ":user, '{\"engine_id\": \"late_fee:1\"}')"), {"loan": loan.id, "user": admin.actor.user_id})
+    assert not verify.verify(admin).ok
+    from app.services.books import reconcile_books
+
+    assert reconcile_books(admin) == (1, 1)
+    [reversal] = entries(admin, number, "late_fee_reversal")
+    assert reversal.fees == D("-25.00") and reversal.payload["reason"] == "late_fee:1 is no longer assessed by the replay"
+    books_clean(admin)
+    assert reconcile_books(admin) == (0, 0)
