@@ -62,10 +62,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_db_user_args(payoff)
     payoff.set_defaults(handler=run_payoff)
 
-    verify = sub.add_parser("verify", help="replay every loan and compare with the cached state")
+    verify = sub.add_parser("verify", help="replay every loan; compare the cached state and the booked ledger with it")
     verify.add_argument("--json", action="store_true")
     add_db_user_args(verify)
     verify.set_defaults(handler=run_verify)
+
+    books = sub.add_parser("reconcile-books", help="book the adjusting entries that make every loan's booked "
+                           "ledger equal the replay (once, for a database from before the rule)")
+    books.add_argument("--json", action="store_true")
+    add_db_user_args(books)
+    books.set_defaults(handler=run_reconcile_books)
 
     batch = sub.add_parser("batch", help="post a lockbox file as one balanced deposit")
     batch.add_argument("file")
@@ -277,18 +283,47 @@ def run_verify(args: argparse.Namespace) -> int:
     if sys.stderr.isatty():
         print(file=sys.stderr)
     if args.json:
+        loans: dict[str, list[dict[str, object]]] = {}
+        for b in report.book_differences:
+            loans.setdefault(b.loan_number, []).append(b.as_dict())
         _print({
             "loans_checked": report.loans_checked,
+            "ok": report.ok,
             "differences": [
                 {"loan_number": d.loan_number, "field": d.field, "cached": d.cached, "derived": d.derived}
                 for d in report.differences
             ],
+            "book_differences": [b.as_dict() for b in report.book_differences],
+            "loans": [{"loan_number": number, "books": figures} for number, figures in sorted(loans.items())],
+            "books": {"booked": report.booked.as_dict(), "memo_non_accrual": report.memo_non_accrual.as_dict(),
+                      "charged_off_deficiency": report.deficiency.as_dict(), "recovered": str(report.recovered)},
         })
     else:
         for d in report.differences:
             print(f"{d.loan_number}: {d.field} cached {d.cached} but the ledger gives {d.derived}")
-        print(f"{report.loans_checked:,} loans checked, {len(report.differences)} differences")
+        for b in report.book_differences:
+            print(f"{b.loan_number}: booked {b.figure} {b.booked} but the replay gives {b.expected} "
+                  f"(replayed {b.replayed}, cached {b.cached if b.cached is not None else '-'})")
+        print(f"{report.loans_checked:,} loans checked, {len(report.differences)} cache differences, "
+              f"{len(report.book_differences)} booked-ledger differences")
+        print(f"books: deficiency charged off {report.deficiency.principal + report.deficiency.interest + report.deficiency.fees}"
+              f" (principal {report.deficiency.principal}, interest {report.deficiency.interest}, fees "
+              f"{report.deficiency.fees}), recovered {report.recovered}; interest off the books on non-accrual "
+              f"{report.memo_non_accrual.interest}")
     return 0 if report.ok else 1
+
+
+def run_reconcile_books(args: argparse.Namespace) -> int:
+    from app.cli_support import cli_context
+    from app.services.books import reconcile_books
+
+    ctx = cli_context(args)
+    loans, entries = _service(reconcile_books, ctx)
+    if args.json:
+        _print({"loans_adjusted": loans, "entries_booked": entries})
+    else:
+        print(f"{entries} adjusting entries booked on {loans} loans")
+    return 0
 
 
 def run_batch(args: argparse.Namespace) -> int:

@@ -58,6 +58,23 @@ def test_a_fresh_database_from_the_terminal(tmp_path):
     assert quote["date"] == "2026-06-10" and quote["fees"] == "25.00"
     report = json.loads(keel(db, "verify", "--json").stdout)
     assert report["differences"] == [] and report["loans_checked"] == len(numbers)
+    assert report["book_differences"] == []
+    # A row written behind the application's back (the ledger only refuses UPDATE and DELETE):
+    # verify names the loan and the figure, booked against replayed and cached, and exits 1.
+    import sqlite3
+
+    with sqlite3.connect(db) as raw:
+        loan_id = raw.execute("SELECT id FROM loans WHERE loan_number = ?", (number,)).fetchone()[0]
+        raw.execute("INSERT INTO ledger_entries (loan_id, seq, type, effective_date, business_date, posted_at, "
+                    "amount, interest, principal, fees, escrow, suspense, refund, user_id) VALUES "
+                    "(?, 999, 'late_fee', '2026-06-01', '2026-06-01', '2026-06-01 12:00:00', 500, 0, 0, 500, 0, 0, 0, 1)",
+                    (loan_id,))
+    failed = keel(db, "verify", check=False)
+    assert failed.returncode == 1 and f"{number}: booked fees" in failed.stdout and "cached 25.00" in failed.stdout
+    failed = json.loads(keel(db, "verify", "--json", check=False).stdout)
+    assert failed["loans"] == [{"loan_number": number, "books": [
+        {"loan_number": number, "figure": "fees", "booked": "30.00", "expected": "25.00", "replayed": "25.00",
+         "cached": "25.00"}]}]
     bad = keel(db, "pay", "KL-999999", "5", check=False)
     assert bad.returncode != 0 and bad.stderr.count("\n") == 1 and "KL-999999" in bad.stderr
 
@@ -68,7 +85,8 @@ def test_the_demo_portfolio_verifies(tmp_path):
     built = keel(db, "demo", "--loans", "25", "--days", "35", "--seed", "11")
     assert "Demo portfolio" in built.stdout
     report = json.loads(keel(db, "verify", "--json", password="demo").stdout)
-    assert report["differences"] == []
+    # The cache and the booked ledger both equal the replay (issue 9).
+    assert report["differences"] == [] and report["book_differences"] == [] and report["ok"]
     queue = json.loads(keel(db, "queue", "--json", "--all", user="collector", password="demo").stdout)
     assert all({"loan_number", "borrower", "days_past_due", "amount_due", "score", "collector"} <= set(q) for q in queue)
     # Demo passwords are refused on a database that is not a demo one.

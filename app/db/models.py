@@ -98,6 +98,16 @@ LEDGER_TYPES = (
     "payoff_write_off",
     "refund",
     "disbursement",
+    # For the books only (issue 9; signs in app/domain/books.py)
+    "suspense_applied",
+    "reallocation",
+    "late_fee_reversal",
+    "accrual_adjustment",
+    "nonaccrual_interest",
+    "interest_reversal",
+    "interest_recognition",
+    "cost_recovery",
+    "charge_off_adjustment",
 )
 PAYMENT_METHODS = ("check", "ach", "cash", "card", "money_order")
 BATCH_STATUSES = ("open", "posted", "cancelled")
@@ -333,6 +343,9 @@ class Loan(Versioned, Base):
     los_reference: Mapped[str | None] = mapped_column(String(64), unique=True)
     status: Mapped[str] = mapped_column(String(32), default="active", index=True)
     delinquency: Mapped[str] = mapped_column(String(32), default="current")
+    # While on non-accrual: the first morning end of day found the loan current (0 days past
+    # due), unbroken since; the loan returns to accrual after the product's N months current.
+    current_since: Mapped[_dt.date | None] = mapped_column(Date)
     # The loan's own copy of the note's terms, in the engine's canonical form.
     # Changing one loan's terms is a terms_change ledger entry; this column then
     # holds the current terms and the entry's payload the change.

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db.models import LedgerEntry, Loan, LoanParty, User
+from app.domain.books import ADJUSTING_TYPES, Balances, describe, replay_books
 from app.domain.engine import Snapshot, snapshot
 from app.domain.schedule import ScheduleRow, build_schedule
 from app.domain.terms import Terms
@@ -47,6 +48,9 @@ class LedgerLine:
     reference: str | None
     user: str | None
     note: str | None
+    #: An adjusting entry's cause (the entry whose posting changed history), and the entry it re-applies.
+    cause_id: int | None = None
+    reapplies_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,9 @@ class Account:
     terms: Terms
     snapshot: Snapshot
     lines: tuple[LedgerLine, ...]
+    #: Charged off: the deficiency still owed by part (off the books), and the recoveries received.
+    deficiency: Balances | None = None
+    recovered: Decimal = Decimal("0.00")
 
 
 @dataclass(frozen=True)
@@ -130,6 +137,17 @@ def account(ctx: ServiceContext, loan_number: str, as_of: date | None = None) ->
                     note=(row.payload or {}).get("reason") if row is not None and row.payload else None,
                 )
             )
+        # The books' own adjusting entries (issue 9), each with its reason and cause, where they were posted.
+        for row in book.rows:
+            payload = row.payload or {}
+            if row.effective_date <= day and (row.type in ADJUSTING_TYPES or (
+                    row.type in ("late_fee", "suspense_applied") and "cause" in payload)):
+                lines.append(LedgerLine(
+                    row.id, str(row.id), row.seq, row.type, row.effective_date, row.posted_at, row.amount,
+                    row.interest, row.principal, row.fees, row.suspense, row.refund, False, row.reverses_id,
+                    None, None, users.get(row.user_id), payload.get("reason") or describe(row.type),
+                    payload.get("cause"), payload.get("reallocates")))
+        lines.sort(key=lambda line: (line.effective_date, line.seq if line.seq is not None else 0))
         for row in book.rows:
             if row.type in ("boarding", "conversion") and row.effective_date <= day:
                 lines.insert(
@@ -139,6 +157,7 @@ def account(ctx: ServiceContext, loan_number: str, as_of: date | None = None) ->
                                row.method, row.reference, users.get(row.user_id), None),
                 )
         product = loan.product_version.product.code if loan.product_version is not None else ""
+        books = replay_books(state, book.terms, entries)
         return Account(
             loan_id=loan.id,
             loan_number=loan.loan_number,
@@ -149,6 +168,8 @@ def account(ctx: ServiceContext, loan_number: str, as_of: date | None = None) ->
             terms=book.terms,
             snapshot=snap,
             lines=tuple(lines),
+            deficiency=books.deficiency if state.status == "charged_off" else None,
+            recovered=state.recovered,
         )
 
 

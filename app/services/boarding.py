@@ -1076,6 +1076,11 @@ def _write_batch(
         loan = book.loan
         # The book is the loan's whole ledger, just written (what open_book would read back).
         snap = store_cache(session, book, today, rederive=True)
+        # The books start equal to the replay: interest earned and late fees assessed before
+        # boarding are booked now, pointing at the boarding entry (issue 9).
+        from app.services import books as books_service
+
+        books_service.reconcile(session, ctx, book, today, cause=book.rows[0].id if book.rows else None)
         audit.record(
             session, ctx.actor, "loan.boarded", entity="loan", entity_id=loan.loan_number, loan_id=loan.id,
             details={"los_reference": candidate.los_reference, "file": file_name, "row": candidate.row,

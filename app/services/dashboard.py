@@ -56,9 +56,11 @@ HUNDRED = Decimal(100)
 _OPENING_TYPES = ("boarding", "conversion")
 #: Every ledger type whose entries can move principal (accruals, fees and waivers never do).  Naming
 #: them lets an index on (type, effective_date) skip the daily accruals, most of a ledger's rows.
-PRINCIPAL_TYPES = (
-    "boarding", "conversion", "payment", "reversal", "adjustment", "write_off", "payoff_write_off", "charge_off"
-)
+PRINCIPAL_TYPES = ("boarding", "conversion", "payment", "reversal", "adjustment", "write_off", "payoff_write_off",
+                   "charge_off",
+                   # the books' re-applications of principal (issue 9; cost recovery and interest
+                   # recognition move only booked principal, not the contract's, and are left out)
+                   "reallocation", "suspense_applied", "charge_off_adjustment")
 COLLECTED_TYPES = ("payment", "reversal")
 
 

@@ -6,9 +6,17 @@ For each day D being closed and each loan whose cached state is still at D-1:
   ``advance`` over that day's entries (no second copy of any rule; a loan with
   a reversal that day, or a cache that is behind, is replayed in full);
 * day D's interest accrual is booked as ``round(earned through D+1) -
-  round(earned through D)`` (:func:`app.domain.engine.interest_earned`), so
-  the daily entries add up exactly; accrual entries are for the books and are
-  not inputs to the replay; none is booked at non-accrual or after charge-off;
+  round(earned through D)`` (:func:`app.domain.engine.interest_earned`, both on
+  the state at the end of D: what D's own entries changed was booked when they
+  were posted), so the daily entries add up exactly; accrual entries are for
+  the books and are not inputs to the replay; at non-accrual the day's
+  interest is a memo entry (``nonaccrual_interest``), none after charge-off;
+* money the engine applied from suspense is booked (``suspense_applied``);
+* a loan replayed in full, moving on or off non-accrual, or charged off gets
+  the full books check (:func:`app.domain.books.plan_adjustments`): a
+  charge-off takes the booked balances, unpaid interest is reversed from
+  income at non-accrual and recognised again when the loan returns to accrual
+  after the product's ``accrual_after_months`` current;
 * the late fees the engine derived that day are posted (``late_fee`` rows,
   one per loan and installment); a loan flagged hardship or dispute gets the
   fee waived at once (fees pause while the flag is set);
@@ -64,6 +72,7 @@ from app.domain.engine import (
     state_from_dict,
     state_to_dict,
 )
+from app.domain.books import Row, back_on_accrual, plan_adjustments, replay_books
 from app.domain.money import ZERO, round_money
 from app.domain.terms import terms_from_stored
 from app.services import audit, permissions
@@ -427,11 +436,59 @@ def _delinquency(days_past_due: int, rules: ProductRules) -> str:
     return "current"
 
 
+def _next_delinquency(
+    days_past_due: int, rules: ProductRules, delinquency: str, current_since: date | None, tomorrow: date
+) -> tuple[str, date | None]:
+    """Tomorrow's delinquency state, and (on non-accrual) since when the loan has been current.
+
+    Once on non-accrual a loan stays there, whatever its days past due, until it
+    has been current (0 days past due, unbroken) for the product's
+    ``accrual_after_months`` (issue 9; default 6).
+    """
+    plain = _delinquency(days_past_due, rules)
+    if delinquency != "non_accrual" or days_past_due >= rules.non_accrual_days:
+        return plain, None
+    since = (current_since or tomorrow) if days_past_due == 0 else None
+    if since is not None and back_on_accrual(since, tomorrow, rules.accrual_after_months):
+        return plain, None
+    return "non_accrual", since
+
+
+def _book_loan(
+    session: Session, loan_id: int, day: date, extra: list[Event], delinquency: str,
+    charge_row: dict[str, Any] | None, tonight: list[dict[str, Any]], entry: Any,
+) -> None:
+    """The booked ledger made equal to the replay for one loan (issue 9), tonight's rows included.
+
+    A charge-off row takes the booked balances as its parts (after any missing
+    accrual is booked); the other differences are booked as explained entries.
+    """
+    loan = session.get(Loan, loan_id)
+    assert loan is not None
+    book = open_book(session, loan)
+    rows = [Row.of(row) for row in book.rows] + [
+        Row(None, r["type"], r["amount"], r["interest"], r["principal"], r["fees"], r["suspense"], r["refund"],
+            r["reverses_id"], r["payload"]) for r in tonight
+    ]
+    state, entries = book.derive(day, extra)
+    replay = replay_books(state, book.terms, entries, on=day + timedelta(days=1))
+    rules = rules_or_defaults(loan.product_version.rules if loan.product_version is not None else None)
+    planned = plan_adjustments(rows, replay, non_accrual=delinquency == "non_accrual",
+                               cost_recovery=rules.non_accrual_cash == "cost_recovery", cause=None)
+    for item in planned:
+        if charge_row is not None and item.type == "charge_off_adjustment":
+            charge_row.update(amount=item.amount, interest=item.interest, principal=item.principal, fees=item.fees)
+            continue
+        entry(loan_id, item.type, item.amount, interest=item.interest, principal=item.principal, fees=item.fees,
+              suspense=item.suspense, refund=item.refund, reverses_id=item.reverses_id, fee_kind=item.fee_kind,
+              payload=item.payload, reason_code="books")
+
+
 def _process_chunk(session: Session, ctx: ServiceContext, ids: list[int], day: date, tally: _Tally) -> None:
     loans = session.execute(
         select(Loan.id, Loan.loan_number, Loan.terms, Loan.status, Loan.delinquency, Loan.hardship, Loan.dispute,
                Loan.version, Loan.product_version_id, LoanState.engine_state, LoanState.version,
-               LoanState.days_past_due)
+               LoanState.days_past_due, Loan.current_since)
         .join(LoanState, LoanState.loan_id == Loan.id)
         .where(Loan.id.in_(ids))
         .order_by(Loan.id)
@@ -471,22 +528,27 @@ def _process_chunk(session: Session, ctx: ServiceContext, ids: list[int], day: d
         row.update(extra)
         new_entries.append(row)
 
+    # Loans whose books need the full check tonight (issue 9): replayed in full, moving on or off
+    # non-accrual, or charged off.  loan id -> (extra events, new delinquency, charge-off row or None).
+    to_books: dict[int, tuple[list[Event], str, dict[str, Any] | None]] = {}
     for (loan_id, number, terms_doc, status, delinquency, hardship, dispute, loan_version, version_id, cached,
-         state_version, old_dpd) in loans:
+         state_version, old_dpd, current_since) in loans:
         rules = rules_of.get(version_id) or ProductRules()
         try:
             terms = terms_from_stored(terms_doc)
             state = state_from_dict(cached) if cached else None
             events = [e for e in (to_event(r) for r in todays.get(loan_id, [])) if e is not None]
+            replayed = state is None or state.date != day - timedelta(days=1) or any(
+                e.type == "reversal" for e in events
+            )
 
             def roll(extra: list[Event]) -> tuple[Any, list[Any]]:
-                if state is None or state.date != day - timedelta(days=1) or any(
-                    e.type == "reversal" for e in events
-                ):
+                if replayed:
                     loan = session.get(Loan, loan_id)
                     assert loan is not None
                     book = open_book(session, loan)
                     return book.derive(day, extra)
+                assert state is not None
                 return advance(state, terms, [*events, *extra], day)
 
             extra: list[Event] = []
@@ -500,14 +562,16 @@ def _process_chunk(session: Session, ctx: ServiceContext, ids: list[int], day: d
                           payload={"of": fee.id, "whole": True, "reason": "hardship or dispute flag"})
                 new_state, produced = roll(extra)
             snap_next = snapshot(advance(new_state, terms, [], tomorrow)[0], terms)
+            charge_row: dict[str, Any] | None = None
             if (status == "active" and snap_next.days_past_due >= rules.charge_off_days
                     and new_state.status not in (CHARGED_OFF, PAID_OFF)):
                 extra.append(Event(f"eod-chargeoff-{loan_id}", "charge_off", day))
                 new_state, produced = roll(extra)
-                co = next(e for e in produced if e.type == "charge_off")
-                entry(loan_id, "charge_off", co.amount or ZERO, interest=co.interest, principal=co.principal,
-                      fees=co.fees, reason_code="threshold",
+                # The parts are what is *booked* (filled in by the books pass below): interest kept
+                # off the books on non-accrual stays in the memo as part of the deficiency.
+                entry(loan_id, "charge_off", ZERO, reason_code="threshold",
                       payload={"reason": f"{rules.charge_off_days} days past due"})
+                charge_row = new_entries[-1]
                 tally.charge_offs += 1
                 snap_next = snapshot(advance(new_state, terms, [], tomorrow)[0], terms)
             for fee in late:
@@ -515,24 +579,43 @@ def _process_chunk(session: Session, ctx: ServiceContext, ids: list[int], day: d
                       payload={"engine_id": fee.id})
                 tally.late_fees += 1
                 tally.fees += fee.amount or ZERO
-            before = state if state is not None and state.date == day - timedelta(days=1) else None
-            if before is not None and delinquency != "non_accrual" and status == "active":
+            for applied in produced:
+                # Money held in suspense that the engine applied today: booked as the engine applied it.
+                if applied.type == "suspense_applied" and applied.date == day:
+                    entry(loan_id, "suspense_applied", applied.amount or ZERO, interest=applied.interest,
+                          principal=applied.principal, fees=applied.fees, suspense=applied.suspense,
+                          refund=applied.refund, payload={"engine_id": applied.id})
+            if status == "active":
+                # Day D's interest on the state at the end of D.  What the day's entries changed in
+                # interest earned before D (a payment billing an installment early, say) was booked
+                # when they were posted (services.books.reconcile), so it is not counted again.
                 accrual = round_money(interest_earned(new_state, terms, tomorrow)) - round_money(
-                    interest_earned(before, terms, day)
+                    interest_earned(new_state, terms, day)
                 )
                 if new_state.status == CHARGED_OFF:
                     accrual = ZERO
-                if accrual != 0:
+                if accrual != 0 and delinquency == "non_accrual":
+                    # Earned, not recognised: kept off the books (memo) while on non-accrual.
+                    entry(loan_id, "nonaccrual_interest", accrual, interest=accrual)
+                elif accrual != 0:
                     entry(loan_id, "accrual", accrual, interest=accrual)
                     tally.interest += accrual
             new_status = status
             if status in ("active", "paid_off"):
                 new_status = {CHARGED_OFF: "charged_off", PAID_OFF: "paid_off"}.get(snap_next.status, "active")
-            new_delinquency = _delinquency(snap_next.days_past_due, rules) if new_status == "active" else "current"
-            if new_status != status or new_delinquency != delinquency:
+            new_delinquency, new_since = "current", None
+            if new_status == "active":
+                new_delinquency, new_since = _next_delinquency(snap_next.days_past_due, rules, delinquency,
+                                                               current_since, tomorrow)
+            if new_status != status or new_delinquency != delinquency or new_since != current_since:
                 loan_updates.append({"b_id": loan_id, "b_version": loan_version, "status": new_status,
-                                     "delinquency": new_delinquency})
-                tally.status_changes += 1
+                                     "delinquency": new_delinquency, "current_since": new_since})
+                if new_status != status or new_delinquency != delinquency:
+                    tally.status_changes += 1
+            if replayed or charge_row is not None or (
+                (new_delinquency == "non_accrual") != (delinquency == "non_accrual")
+            ):
+                to_books[loan_id] = (list(extra), new_delinquency, charge_row)
             if new_status == "active" and not (hardship or dispute):
                 for trigger in rules.letter_triggers:
                     threshold = trigger.days_past_due
@@ -555,6 +638,9 @@ def _process_chunk(session: Session, ctx: ServiceContext, ids: list[int], day: d
             tally.processed += 1
         except Exception as exc:  # a loan whose data is broken is reported and skipped
             tally.errors.append((number, f"{type(exc).__name__}: {exc}"))
+    for loan_id, (extra_events, new_delinquency, charge_row) in to_books.items():
+        _book_loan(session, loan_id, day, extra_events, new_delinquency, charge_row,
+                   [row for row in new_entries if row["loan_id"] == loan_id], entry)
     _write_chunk(session, state_updates, loan_updates, new_entries, letters)
     tally.letters += len(letters)
 
@@ -667,7 +753,8 @@ def _write_chunk(
         stmt = (
             update(loans)
             .where(and_(loans.c.id == bindparam("b_id"), loans.c.version == bindparam("b_version")))
-            .values(status=bindparam("status"), delinquency=bindparam("delinquency"), version=loans.c.version + 1)
+            .values(status=bindparam("status"), delinquency=bindparam("delinquency"),
+                    current_since=bindparam("current_since"), version=loans.c.version + 1)
         )
         result = session.connection().execute(stmt, loan_updates)
         if sane and result.rowcount != len(loan_updates):

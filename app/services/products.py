@@ -68,7 +68,12 @@ ENGINE_RULES = ("interest", "day_count", "frequency", "amortization", "late_fee"
 THRESHOLDS = {"delinquent_days": 1, "default_days": 90, "non_accrual_days": 90, "charge_off_days": 120}
 DEFAULT_SMALL_BALANCE = Decimal("5.00")
 MAX_DAYS = 3650
-KNOWN_RULES = frozenset({*ENGINE_RULES, *THRESHOLDS, "small_balance_threshold", "letter_triggers"})
+#: Non-accrual (issue 9): cash received while on non-accrual is interest income when received ("income")
+#: or applied to principal on the books ("cost_recovery"); back on accrual after this many months current.
+NON_ACCRUAL_CASH = ("income", "cost_recovery")
+DEFAULT_ACCRUAL_AFTER_MONTHS = 6
+KNOWN_RULES = frozenset({*ENGINE_RULES, *THRESHOLDS, "small_balance_threshold", "letter_triggers",
+                         "non_accrual_cash", "accrual_after_months"})
 
 _CODE_RE = re.compile(r"[A-Z0-9][A-Z0-9_-]{0,31}")
 
@@ -108,6 +113,8 @@ class ProductRules:
     charge_off_days: int = 120
     small_balance_threshold: Decimal = DEFAULT_SMALL_BALANCE
     letter_triggers: tuple[LetterTrigger, ...] = field(default=DEFAULT_LETTER_TRIGGERS)
+    non_accrual_cash: str = "income"
+    accrual_after_months: int = DEFAULT_ACCRUAL_AFTER_MONTHS
 
     def engine_dict(self) -> dict[str, Any]:
         """The engine rules in the canonical terms form (what a loan's ``terms`` holds)."""
@@ -126,6 +133,8 @@ class ProductRules:
                 "letter_triggers": [
                     {"letter": t.letter, "days_past_due": t.days_past_due} for t in self.letter_triggers
                 ],
+                "non_accrual_cash": self.non_accrual_cash,
+                "accrual_after_months": self.accrual_after_months,
             }
         )
         return out
@@ -218,6 +227,8 @@ def check_rules(data: object, prefix: str = "rules") -> tuple[ProductRules | Non
     for name in THRESHOLDS:
         attempt(name, _read_days)
     attempt("letter_triggers", _read_letter_triggers)
+    attempt("non_accrual_cash", lambda v, f: parse_choice(v, f, NON_ACCRUAL_CASH))
+    attempt("accrual_after_months", _read_months)
     days = {name: values.get(name, default) for name, default in THRESHOLDS.items()}
     if days["default_days"] < days["delinquent_days"]:
         problems.append((f"{prefix}.default_days", f"{days['default_days']} is before delinquent_days "
@@ -297,6 +308,13 @@ def _read_days(value: object, field_name: str) -> int:
     if not 1 <= days <= MAX_DAYS:
         raise InputError(field_name, f"{days} is outside 1 to {MAX_DAYS} days")
     return days
+
+
+def _read_months(value: object, field_name: str) -> int:
+    months = parse_int(value, field_name)
+    if not 1 <= months <= 120:
+        raise InputError(field_name, f"{months} is outside 1 to 120 months")
+    return months
 
 
 def _read_letter_triggers(value: object, field_name: str) -> tuple[LetterTrigger, ...]:

@@ -13,6 +13,7 @@ kept with the audit record.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -27,7 +28,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.db.models import PAYMENT_METHODS, LedgerEntry, Loan
 from app.domain.engine import Entry, Event, Snapshot, snapshot
 from app.domain.money import ZERO, money_str
-from app.services import audit, permissions
+from app.services import audit, books, permissions
 from app.services.context import ServiceContext
 from app.services.errors import Conflict, InvalidInput, NeedsConfirmation, NotFound, ServiceError
 from app.services.ledger import (
@@ -197,6 +198,9 @@ def _finish(
     details: dict[str, Any],
 ) -> Posted:
     snap = store_cache(session, book, today, rederive=preview.backdated or row.type == "reversal")
+    # The rule for the ledger (issue 9): what the entry changed in history is booked now, explained.
+    adjusting = books.reconcile(session, ctx, book, today, cause=row.id)
+    extra = {"adjusting_entries": books.adjustment_details(adjusting)} if adjusting else {}
     audit.record(
         session,
         ctx.actor,
@@ -205,9 +209,15 @@ def _finish(
         entity_id=row.id,
         loan_id=book.loan.id,
         details={**details, "preview": preview.as_dict(), "before": snapshot_dict(preview.before),
-                 "after": snapshot_dict(snap)},
+                 "after": snapshot_dict(snap), **extra},
     )
     return Posted(row.id, book.loan.loan_number, preview.allocation, snap, preview)
+
+
+def _refuse_charged_off(book: Book, what: str) -> None:
+    """A charged-off balance is off the books: no new fee or adjustment goes on it (money in is a recovery)."""
+    if book.loan.status == "charged_off":
+        raise InvalidInput("loan", f"{book.loan.loan_number} is charged off: {what} cannot be posted to it")
 
 
 def _confirm_backdated(preview: Preview, confirmed: bool) -> None:
@@ -302,6 +312,12 @@ def post_payment(
         event = Event(PENDING, kind, day, value, split=tuple(sorted(parts.items())) if parts else None)
         preview = _preview(book, today, [event], day)
         _confirm_backdated(preview, confirm_backdated)
+        if kind == "recovery":
+            # Off the books: a recovery meets the charged-off deficiency, principal first (books.RECOVERY_ORDER).
+            share = books.replay_of(book, today, [event]).recoveries.get(PENDING)
+            if share is not None:
+                preview = dataclasses.replace(
+                    preview, allocation=Allocation(share.interest, share.principal, share.fees, ZERO, ZERO))
         extra: dict[str, Any] = {}
         if parts is not None:
             extra = {"reason_code": override_reason,
@@ -331,8 +347,9 @@ def _book_payoff_write_off(
     amount = shortfall.interest + shortfall.principal + shortfall.fees
     row = _append(session, ctx, book, today, type="payoff_write_off", effective=day, amount=amount,
                   allocation=shortfall, reason_code="payoff_tolerance",
-                  payload={"cause": payment.id, "reason": f"payment {payment.id} was within the payoff tolerance "
-                                                          f"{money_str(book.terms.payoff_tolerance)} of the payoff"})
+                  payload={"cause": payment.id, "engine_id": f"{payment.id}:payoff_write_off",
+                           "reason": f"payment {payment.id} was within the payoff tolerance "
+                                     f"{money_str(book.terms.payoff_tolerance)} of the payoff"})
     audit.record(session, ctx.actor, "payoff.shortfall_written_off", entity="ledger_entry", entity_id=row.id,
                  loan_id=book.loan.id,
                  details={"payment_entry": payment.id, "amount": str(amount),
@@ -499,6 +516,7 @@ def assess_fee(
     def work(session: Session) -> Posted:
         today = business_date(session)
         book = open_book(session, load_loan(session, loan_number, lock=True))
+        _refuse_charged_off(book, "a fee")
         day = _check_date(book, effective_date, today)
         preview = _preview(book, today, [Event(PENDING, "fee", day, value, kind=chosen)], day)
         _confirm_backdated(preview, confirm_backdated)
@@ -559,6 +577,7 @@ def adjust_principal(ctx: ServiceContext, loan_number: str, amount: object, *, r
     def work(session: Session) -> Posted:
         today = business_date(session)
         book = open_book(session, load_loan(session, loan_number, lock=True))
+        _refuse_charged_off(book, "a principal adjustment")
         state, _ = live(book, today)
         if state.principal + value < 0:
             raise InvalidInput("amount", f"{value} would make principal {state.principal + value} negative")
@@ -705,14 +724,33 @@ def charge_off(ctx: ServiceContext, loan_number: str, *, reason: str) -> Posted:
         if loan.status != "active":
             raise InvalidInput("loan", f"{loan.loan_number} is {loan.status.replace('_', ' ')}, not active")
         book = open_book(session, loan)
-        preview = _preview(book, today, [Event(PENDING, "charge_off", today)], today)
-        snap = preview.before
-        total = snap.principal + snap.accrued_interest + snap.fees
+        event = Event(PENDING, "charge_off", today)
+        preview = _preview(book, today, [event], today)
+        parts = _charge_off_parts(session, ctx, book, today, event)
+        total = parts.interest + parts.principal + parts.fees
+        preview = dataclasses.replace(preview, allocation=parts)
         row = _append(session, ctx, book, today, type="charge_off", effective=today, amount=total,
-                      allocation=preview.allocation, reason_code="manager", payload={"reason": reason.strip()})
+                      allocation=parts, reason_code="manager", payload={"reason": reason.strip()})
         loan.status = "charged_off"
         loan.delinquency = "current"
         return _finish(session, ctx, book, today, preview, row, "loan.charged_off",
                        {"amount": str(total), "reason": reason.strip()})
 
     return _write(ctx, work)
+
+
+def _charge_off_parts(session: Session, ctx: ServiceContext, book: Book, today: date, event: Event) -> Allocation:
+    """What a charge-off takes off the books: the *booked* principal, interest and fees (issue 9).
+
+    Interest the replay has earned but the books have not (an accrual missed)
+    is booked first as an accrual adjustment; interest kept off the books on
+    non-accrual stays in the memo and becomes part of the deficiency.
+    """
+    from app.domain.books import Row
+
+    planned = books.plan(book, today, cause=None, extra=[event], extra_rows=[Row(None, "charge_off")])
+    moved = next((p for p in planned if p.type == "charge_off_adjustment"), None)
+    books.book_entries(session, ctx, book, today, [p for p in planned if p.type != "charge_off_adjustment"])
+    if moved is None:
+        return Allocation(ZERO, ZERO, ZERO, ZERO, ZERO)
+    return Allocation(moved.interest, moved.principal, moved.fees, ZERO, ZERO)

@@ -291,6 +291,15 @@ def _month_end_loan() -> tuple[dict[str, object], list[Event]]:
     return data, events
 
 
+def _insert_old_loan(session: Session, number: str, version_id: int, terms: dict, user_id: int) -> None:
+    """A loan row as revision 0003 had it: only the columns that existed then (later
+    revisions add columns the ORM model already knows)."""
+    columns = {"loan_number": number, "product_version_id": version_id, "terms": terms,
+               "boarded_on": dt.date(2025, 12, 31), "boarded_by_id": user_id, "version": 1}
+    table = Loan.__table__
+    session.execute(table.insert().values(**columns))
+
+
 def test_0004_sets_calendar_on_boarded_loans_and_products_and_their_replay_is_unchanged(
     fresh_db_url: str,
 ) -> None:
@@ -308,15 +317,9 @@ def test_0004_sets_calendar_on_boarded_loans_and_products_and_their_replay_is_un
             version = ProductVersion(
                 product=Product(code="OLD", name="Old product"), effective_date=dt.date(2025, 1, 1), rules=old_rules
             )
-            session.add(
-                Loan(
-                    loan_number="KL-000001",
-                    product_version=version,
-                    terms=stored_terms,
-                    boarded_on=dt.date(2025, 12, 31),
-                    boarded_by=user,
-                )
-            )
+            session.add_all([user, version])
+            session.flush()
+            _insert_old_loan(session, "KL-000001", version.id, stored_terms, user.id)
         assert upgrade(engine) == head_revision()
         with Session(engine) as session:
             loan = session.scalars(select(Loan)).one()
@@ -355,15 +358,9 @@ def test_0004_leaves_a_document_that_already_says_period(fresh_db_url: str) -> N
                 effective_date=dt.date(2025, 1, 1),
                 rules=ProductRules().to_dict(),
             )
-            session.add(
-                Loan(
-                    loan_number="KL-000002",
-                    product_version=version,
-                    terms={**stored_terms, "thirty360": "period"},
-                    boarded_on=dt.date(2025, 12, 31),
-                    boarded_by=user,
-                )
-            )
+            session.add_all([user, version])
+            session.flush()
+            _insert_old_loan(session, "KL-000002", version.id, {**stored_terms, "thirty360": "period"}, user.id)
         upgrade(engine)
         with Session(engine) as session:
             assert session.scalars(select(Loan)).one().terms["thirty360"] == "period"

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from app.db.models import LedgerEntry, Loan, LoanParty, Person, Product, ProductVersion
 from app.domain.terms import terms_from_dict, terms_to_dict
+from app.services import books
 from app.services.context import ServiceContext
 from app.services.ledger import business_date, open_book, store_cache
 
@@ -52,5 +53,8 @@ def make_loan(ctx: ServiceContext, *, rules: dict | None = None, **overrides: ob
                                 business_date=today, amount=terms.principal,
                                 principal=Decimal("0.00"), user_id=ctx.actor.user_id))
         session.flush()
-        store_cache(session, open_book(session, loan), today, rederive=True)
+        book = open_book(session, loan)
+        store_cache(session, book, today, rederive=True)
+        # As boarding does: interest earned before the business date is booked (issue 9).
+        books.reconcile(session, ctx, book, today, cause=None)
         return number

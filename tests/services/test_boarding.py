@@ -116,8 +116,10 @@ def test_csv_boards_every_loan_with_the_right_cached_state(admin):
         book = open_book(session, loan)
         assert snapshot(book.derive(TODAY)[0], book.terms).next_payment == D("166.07")
         entries = book.rows
+        # The interest earned before the open day is booked at boarding (issue 9): 26.67, as accrued.
         assert [(e.type, e.effective_date, e.amount, e.seq) for e in entries] == [
-            ("boarding", date(2026, 5, 15), D("5000.00"), 1)]
+            ("boarding", date(2026, 5, 15), D("5000.00"), 1),
+            ("accrual_adjustment", date(2026, 6, 1), D("26.67"), 2)]
         (party,) = loan.parties
         assert party.role == "borrower" and party.person.display_name == "Aisha Patel"
         assert party.person.tax_id == "987654323" and party.person.tax_id_masked == "***-**-4323"
@@ -367,8 +369,9 @@ def test_history_loan_that_ties_out_is_boarded(admin):
             D("12098.56"), date(2026, 5, 12), date(2026, 6, 12), D("0.00"))
         book = open_book(session, loan)
         types = [row.type for row in book.rows]
-        assert types == ["boarding"] + ["payment"] * 9
-        payments = book.rows[1:]
+        # ...then what the books need to equal the replay: interest earned before boarding (issue 9).
+        assert types == ["boarding"] + ["payment"] * 9 + ["accrual_adjustment"]
+        payments = book.rows[1:10]
         assert payments[2].reference == "CHK 1043" and payments[2].effective_date == date(2025, 11, 14)
         assert all(p.interest + p.principal + p.fees + p.suspense == D("350.53") for p in payments)
         assert sum(p.principal for p in payments) == D("14500.00") - D("12098.56")

@@ -137,3 +137,28 @@ def test_one_writer_thread(qtbot) -> None:
         runner.write(write)
     settle(qtbot, runner)
     assert overlap == [False] * 5
+
+
+def test_the_ledger_tab_names_adjusting_entries_and_links_them_to_their_cause(qapp):
+    """Issue 9: an adjusting entry reads in plain words, says why, and points at its cause."""
+    import datetime as dt
+
+    from app.services.accounts import LedgerLine
+    from app.ui.models.ledger_table_model import LedgerTableModel, type_name
+
+    def line(entry_id, kind, **extra):
+        base = dict(entry_id=entry_id, engine_id=str(entry_id), seq=entry_id, type=kind,
+                    effective_date=dt.date(2026, 6, 16), posted_at=None, amount=Decimal("25.00"),
+                    interest=Decimal("0"), principal=Decimal("0"), fees=Decimal("-25.00"), suspense=Decimal("0"),
+                    refund=Decimal("0"), reversed=False, reverses_id=None, method=None, reference=None, user="clerk",
+                    note=None)
+        base.update(extra)
+        return LedgerLine(**base)
+
+    model = LedgerTableModel()
+    reversal = line(9, "late_fee_reversal", reverses_id=4, cause_id=8, note="late_fee:1 is no longer assessed")
+    moved = line(10, "reallocation", cause_id=8, reapplies_id=6, note="payment 6 re-applied")
+    model.set_rows([reversal, moved])
+    assert type_name("late_fee_reversal") == "Late fee reversed" and type_name("reallocation") == "Payment re-applied"
+    assert model._link(reversal) == "reverses #4"
+    assert model._link(moved) == "re-applies #6, caused by #8"

@@ -143,6 +143,11 @@ class ProductDialog(QDialog):
         self.default = _spin("ruleDefault", rules.default_days)
         self.non_accrual = _spin("ruleNonAccrual", rules.non_accrual_days)
         self.charge_off = _spin("ruleChargeOff", rules.charge_off_days)
+        # Non-accrual books (issue 9): cash on non-accrual as income or to principal; months current to return.
+        self.non_accrual_cash = _combo("ruleNonAccrualCash", products.NON_ACCRUAL_CASH, rules.non_accrual_cash)
+        self.accrual_after = _spin("ruleAccrualAfterMonths", rules.accrual_after_months, 120)
+        self.accrual_after.setMinimum(1)
+        self.accrual_after.setSuffix(" months current")
         self.small_balance = MoneyEdit()
         self.small_balance.setObjectName("ruleSmallBalance")
         self.small_balance.set_value(rules.small_balance_threshold)
@@ -192,6 +197,8 @@ class ProductDialog(QDialog):
         form.addRow("Default after:", self.default)
         form.addRow("Non-accrual after:", self.non_accrual)
         form.addRow("Charge off after:", self.charge_off)
+        form.addRow("Cash on non-accrual:", self.non_accrual_cash)
+        form.addRow("Back on accrual after:", self.accrual_after)
         form.addRow("Small-balance write-off up to:", self.small_balance)
         form.addRow("Letters (letter days past due):", self.triggers)
 
@@ -253,6 +260,8 @@ class ProductDialog(QDialog):
             "default_days": self.default.value(),
             "non_accrual_days": self.non_accrual.value(),
             "charge_off_days": self.charge_off.value(),
+            "non_accrual_cash": self.non_accrual_cash.currentData(),
+            "accrual_after_months": self.accrual_after.value(),
         }
         for key, edit, label in (("tolerance", self.tolerance, "Tolerance"),
                                  ("payoff_tolerance", self.payoff_tolerance, "Payoff tolerance"),

@@ -28,6 +28,15 @@ TYPE_NAMES = {
     "refund": "Refund",
     "suspense_applied": "Suspense applied",
     "disbursement": "Disbursement",
+    # The books' adjusting entries (issue 9; signs in app/domain/books.py)
+    "reallocation": "Payment re-applied",
+    "late_fee_reversal": "Late fee reversed",
+    "accrual_adjustment": "Interest adjustment",
+    "nonaccrual_interest": "Interest off the books",
+    "interest_reversal": "Interest reversed (non-accrual)",
+    "interest_recognition": "Interest recognised",
+    "cost_recovery": "Cost recovery",
+    "charge_off_adjustment": "Charge-off adjustment",
 }
 
 
@@ -71,6 +80,10 @@ class LedgerTableModel(RecordTableModel[LedgerLine]):
     def _link(self, line: LedgerLine) -> str:
         if line.reverses_id is not None:
             return f"reverses #{line.reverses_id}"
+        if line.reapplies_id is not None:
+            return f"re-applies #{line.reapplies_id}" + (f", caused by #{line.cause_id}" if line.cause_id else "")
+        if line.cause_id is not None:
+            return f"caused by #{line.cause_id}"
         by = self.reversed_by(line)
         if by is not None:
             return f"reversed by #{by}"

@@ -308,7 +308,8 @@ class AccountView(View):
         self.reverse_button.setEnabled(False)
         self.reverse_button.clicked.connect(self.reverse_selected)
         self.ledger_hint = QLabel("Struck-through payments were reversed; they show how they were applied when "
-                                  "received. Double-click a reversal to find its payment.")
+                                  "received. Double-click a reversal to find its payment, or an adjusting entry to find "
+                                  "its cause; the Note column says why each adjusting entry was booked.")
         self.ledger_hint.setWordWrap(True)
         buttons = QHBoxLayout()
         buttons.addWidget(self.ledger_hint, 1)
@@ -670,7 +671,8 @@ class AccountView(View):
         line = self.selected_line()
         if line is None:
             return
-        target = line.reverses_id or self.ledger_model.reversed_by(line)
+        # A reversal leads to its original; an adjusting entry to the entry that caused it.
+        target = line.reverses_id or line.reapplies_id or line.cause_id or self.ledger_model.reversed_by(line)
         if target is not None:
             row = self.ledger_model.row_of_entry(target)
             if row is not None:

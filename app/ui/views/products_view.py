@@ -71,6 +71,8 @@ def rules_rows(rules: ProductRules) -> list[tuple[str, str]]:
         ("Delinquent after", f"{rules.delinquent_days} days"),
         ("Default after", f"{rules.default_days} days"),
         ("Non-accrual after", f"{rules.non_accrual_days} days"),
+        ("Cash on non-accrual", formatting.words(rules.non_accrual_cash)),
+        ("Back on accrual after", f"{rules.accrual_after_months} months current"),
         ("Charge off after", f"{rules.charge_off_days} days"),
         ("Small-balance write-off", formatting.money(rules.small_balance_threshold)),
         ("Letters", ", ".join(f"{t.letter} at {t.days_past_due} days" for t in rules.letter_triggers) or "None"),
