@@ -310,6 +310,15 @@ def run_verify(args: argparse.Namespace) -> int:
               f" (principal {report.deficiency.principal}, interest {report.deficiency.interest}, fees "
               f"{report.deficiency.fees}), recovered {report.recovered}; interest off the books on non-accrual "
               f"{report.memo_non_accrual.interest}")
+        if not report.ok:
+            from app.domain.engine import RULES_REVISION
+            from app.services.books import rules_revision
+
+            stored = rules_revision(ctx)
+            if stored != RULES_REVISION:
+                print(f"This book was derived under older servicing rules (revision {stored or 'before 9'}; this Keel "
+                      f"has {RULES_REVISION}): an admin's 'keel reconcile-books' re-derives it and books the "
+                      "differences as dated, explained entries.")
     return 0 if report.ok else 1
 
 
@@ -322,7 +331,8 @@ def run_reconcile_books(args: argparse.Namespace) -> int:
     if args.json:
         _print({"loans_adjusted": loans, "entries_booked": entries})
     else:
-        print(f"{entries} adjusting entries booked on {loans} loans")
+        print(f"{entries} adjusting entries booked on {loans} loans; every loan's cache re-derived under the "
+              "current servicing rules")
     return 0
 
 

@@ -121,6 +121,9 @@ SETTING_LENDER_PHONE = "lender_phone"
 SETTING_LENDER_LOGO = "lender_logo_png"  # base64 PNG
 SETTING_LENDER_WEBSITE = "lender_website"
 SETTING_LENDER_EMAIL = "lender_email"
+# The servicing rules (app.domain.engine.RULES_REVISION) the book's cache and adjusting
+# entries were last derived under; a book from an older Keel has none.
+SETTING_RULES_REVISION = "servicing_rules_revision"
 DATABASE_KINDS = ("demo", "production")
 
 

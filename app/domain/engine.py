@@ -50,6 +50,11 @@ from app.domain.money import ENGINE_CONTEXT, ZERO, divide, in_engine_context, mu
 from app.domain.schedule import equal_principal_part, level_payment, scheduled_payment
 from app.domain.terms import Terms, due_date
 
+#: Raised whenever a rule change makes the replay of an existing ledger differ (issue 9
+#: changed simple-interest allocation, payoffs, same-day payments, waivers and event
+#: order).  A book derived under an older revision is re-derived by ``keel reconcile-books``.
+RULES_REVISION = 9
+
 ACTIVE = "active"
 PAID_OFF = "paid_off"
 CHARGED_OFF = "charged_off"

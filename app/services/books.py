@@ -17,7 +17,8 @@ from sqlalchemy import BigInteger, case, func, literal, select, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.db.models import LedgerEntry
+from app.db.models import SETTING_RULES_REVISION, LedgerEntry
+from app.db.settings import get_setting, set_setting
 from app.domain.books import (
     PARTS,
     SIGNS,
@@ -28,7 +29,7 @@ from app.domain.books import (
     plan_adjustments,
     replay_books,
 )
-from app.domain.engine import Event
+from app.domain.engine import RULES_REVISION, Event
 from app.domain.money import ZERO
 from app.services.context import ServiceContext
 from app.services.ledger import Book, next_seq
@@ -144,7 +145,7 @@ def reconcile_books(ctx: ServiceContext, *, chunk: int = 500) -> tuple[int, int]
 
     from app.db.models import Loan
     from app.services import audit, permissions
-    from app.services.ledger import business_date, open_book
+    from app.services.ledger import business_date, open_book, store_cache
 
     permissions.require(ctx.actor, permissions.RUN_EOD)
     with ctx.unit(write=False) as session:
@@ -156,7 +157,11 @@ def reconcile_books(ctx: ServiceContext, *, chunk: int = 500) -> tuple[int, int]
             lines: list[dict[str, Any]] = []
             for loan in session.scalars(_select(Loan).where(Loan.id.in_(ids[start : start + chunk]))
                                         .order_by(Loan.id).with_for_update()):
-                rows = reconcile(session, ctx, open_book(session, loan), today, cause=None)
+                book = open_book(session, loan)
+                rows = reconcile(session, ctx, book, today, cause=None)
+                # The cache is re-derived too: a book from an older Keel was cached under
+                # older servicing rules (app.domain.engine.RULES_REVISION).
+                store_cache(session, open_book(session, loan), today, rederive=True)
                 if rows:
                     adjusted += 1
                     booked += len(rows)
@@ -164,4 +169,16 @@ def reconcile_books(ctx: ServiceContext, *, chunk: int = 500) -> tuple[int, int]
             if lines:
                 audit.record(session, ctx.actor, "books.reconciled", entity="ledger", entity_id=None,
                              details={"business_date": today.isoformat(), "loans": lines})
+    with ctx.unit() as session:
+        before = get_setting(session, SETTING_RULES_REVISION)
+        set_setting(session, SETTING_RULES_REVISION, str(RULES_REVISION))
+        audit.record(session, ctx.actor, "books.rules_revision", entity="settings", entity_id=None,
+                     details={"before": before, "after": str(RULES_REVISION), "loans": len(ids)})
     return adjusted, booked
+
+
+def rules_revision(ctx: ServiceContext) -> int | None:
+    """The servicing rules revision the book was last derived under (None: a book from before revisions)."""
+    with ctx.unit(write=False) as session:
+        value = get_setting(session, SETTING_RULES_REVISION)
+    return int(value) if value and value.isdigit() else None

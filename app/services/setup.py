@@ -18,14 +18,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.migrate import MigrationError, prepare_database
-from app.db.models import DATABASE_KINDS, User
+from app.db.models import DATABASE_KINDS, SETTING_RULES_REVISION, User
 from app.db.session import display_url, resolve_url, session_factory, unit_of_work
 from app.db.settings import (
     get_business_date,
     get_database_kind,
+    get_setting,
     set_business_date,
     set_database_kind,
+    set_setting,
 )
+from app.domain.engine import RULES_REVISION
 from app.services import audit
 from app.services.errors import InvalidInput, ServiceError
 
@@ -116,6 +119,10 @@ def initialize_database(
             changes["business_date"] = new_date.isoformat()
             stored_date = new_date
 
+        if empty and get_setting(session, SETTING_RULES_REVISION) is None:
+            # A new book is derived under this Keel's servicing rules from its first entry.
+            set_setting(session, SETTING_RULES_REVISION, str(RULES_REVISION))
+            changes["servicing_rules_revision"] = str(RULES_REVISION)
         if changes:
             audit.record(session, None, "database.initialized", entity="settings", details=changes)
         return DatabaseInfo(stored_kind, stored_date)

@@ -224,3 +224,31 @@ def test_reconcile_books_brings_an_older_database_to_the_rule_once(contexts):
     assert reversal.fees == D("-25.00") and reversal.payload["reason"] == "late_fee:1 is no longer assessed by the replay"
     books_clean(admin)
     assert reconcile_books(admin) == (0, 0)
+
+
+def test_reconcile_books_re_derives_a_cache_left_by_older_rules(contexts):
+    # A book from before the servicing rules revision: its cache holds the engine state
+    # of older rules (here: a state cached before a payment the replay applies), and the
+    # book carries no rules revision.  reconcile_books re-derives every cache, and records
+    # the revision, so verify is clean and says nothing about older rules.
+    from app.db.models import SETTING_RULES_REVISION, LoanState, SystemSetting
+    from app.domain.engine import RULES_REVISION
+    from app.services.books import reconcile_books, rules_revision
+
+    admin = contexts["admin"]
+    number = make_loan(admin, **NEW_LOAN)
+    with admin.unit() as session:
+        loan = session.scalars(select(Loan).where(Loan.loan_number == number)).one()
+        state = session.get(LoanState, loan.id)
+        stale = dict(state.engine_state)
+        stale["principal"] = str(D(stale["principal"]) + D("1.00"))
+        state.engine_state = stale
+        session.execute(text("DELETE FROM system_settings WHERE key = :key"), {"key": SETTING_RULES_REVISION})
+    report = verify.verify(admin)
+    assert any(d.loan_number == number and d.field == "engine_state.principal" for d in report.differences)
+    assert rules_revision(admin) is None
+    reconcile_books(admin)
+    assert verify.verify(admin).ok
+    assert rules_revision(admin) == RULES_REVISION
+    with admin.unit(write=False) as session:
+        assert session.get(SystemSetting, SETTING_RULES_REVISION).value == str(RULES_REVISION)
