@@ -84,6 +84,10 @@ def run_eod_command(args: argparse.Namespace) -> int:
             ],
         }, indent=2))
     else:
+        loans, entries = summary.rederived
+        if loans or entries:
+            print(f"Re-derived the book under this Keel's servicing rules first: {entries} adjusting entries on "
+                  f"{loans} loans")
         if not summary.days:
             print(f"Nothing to close: the open business date is {summary.business_date}")
         for d in summary.days:

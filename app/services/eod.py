@@ -64,6 +64,7 @@ from app.db.models import (
 from app.db.settings import get_setting, set_business_date
 from app.domain.engine import (
     CHARGED_OFF,
+    RULES_REVISION,
     PAID_OFF,
     Event,
     advance,
@@ -75,7 +76,7 @@ from app.domain.engine import (
 from app.domain.books import Row, back_on_accrual, plan_adjustments, replay_books
 from app.domain.money import ZERO, round_money
 from app.domain.terms import terms_from_stored
-from app.services import audit, permissions
+from app.services import audit, books, permissions
 from app.services.context import CancelToken, Progress, ServiceContext, no_progress
 from app.services.errors import ServiceError
 from app.services.products import ProductRules, rules_or_defaults
@@ -111,6 +112,9 @@ class EodSummary:
     days: tuple[DaySummary, ...]
     business_date: date  # the open day after the run
     cancelled: bool = False
+    #: Loans and adjusting entries re-derived first because the book was derived under
+    #: older servicing rules (:data:`app.domain.engine.RULES_REVISION`).
+    rederived: tuple[int, int] = (0, 0)
 
     @property
     def loans_processed(self) -> int:
@@ -212,6 +216,12 @@ def run_eod(
     last = through if through is not None else date.today() - timedelta(days=1)
     if last < first:
         return EodSummary((), first)
+    rederived = (0, 0)
+    if books.rules_revision(ctx) != RULES_REVISION:
+        # A book derived under older servicing rules is re-derived before any day closes,
+        # or end of day would roll caches the replay no longer agrees with (issue 9).
+        progress(0, 0, "re-deriving the book under the current servicing rules")
+        rederived = books.reconcile_books(ctx)
     token = _acquire(ctx)
     days: list[DaySummary] = []
     try:
@@ -220,11 +230,11 @@ def run_eod(
             summary = _close_day(ctx, day, token, progress, cancel, chunk)
             days.append(summary)
             if summary.cancelled:
-                return EodSummary(tuple(days), day, cancelled=True)
+                return EodSummary(tuple(days), day, cancelled=True, rederived=rederived)
             day += timedelta(days=1)
     finally:
         _release(ctx, token)
-    return EodSummary(tuple(days), last + timedelta(days=1))
+    return EodSummary(tuple(days), last + timedelta(days=1), rederived=rederived)
 
 
 @dataclass

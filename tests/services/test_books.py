@@ -252,3 +252,27 @@ def test_reconcile_books_re_derives_a_cache_left_by_older_rules(contexts):
     assert rules_revision(admin) == RULES_REVISION
     with admin.unit(write=False) as session:
         assert session.get(SystemSetting, SETTING_RULES_REVISION).value == str(RULES_REVISION)
+
+
+def test_end_of_day_re_derives_a_book_from_older_rules_first(contexts):
+    # As above, but nobody ran reconcile_books: end of day does it before closing a day,
+    # so the day is closed on caches and books the current rules agree with.
+    from app.db.models import SETTING_RULES_REVISION
+    from app.domain.engine import RULES_REVISION
+    from app.services.books import rules_revision
+
+    admin = contexts["admin"]
+    number = make_loan(admin, **NEW_LOAN)
+    with admin.unit() as session:
+        loan = session.scalars(select(Loan).where(Loan.loan_number == number)).one()
+        session.execute(text(
+            "INSERT INTO ledger_entries (loan_id, seq, type, effective_date, business_date, posted_at, amount, "
+            "interest, principal, fees, escrow, suspense, refund, user_id, payload) VALUES "
+            "(:loan, 999, 'late_fee', '2026-06-01', '2026-06-01', '2026-06-01 12:00:00', 2500, 0, 0, 2500, 0, 0, 0, "
+            ":user, '{\"engine_id\": \"late_fee:1\"}')"), {"loan": loan.id, "user": admin.actor.user_id})
+        session.execute(text("DELETE FROM system_settings WHERE key = :key"), {"key": SETTING_RULES_REVISION})
+    summary = run_eod(admin, date(2026, 6, 1))
+    assert summary.rederived == (1, 1)
+    assert rules_revision(admin) == RULES_REVISION
+    assert verify.verify(admin).ok
+    assert run_eod(admin, date(2026, 6, 2)).rederived == (0, 0)

@@ -207,6 +207,10 @@ class EodDialog(QDialog):
             text = (f"Done: {len(days)} day{'s' if len(days) != 1 else ''} closed, "
                     f"{summary.loans_processed:,} loan-days. The business date is now "
                     f"{formatting.day(summary.business_date)}.")
+        loans, entries = getattr(summary, "rederived", (0, 0))
+        if loans or entries:
+            text += (f"\nFirst, the book was re-derived under this Keel's servicing rules: {entries:,} adjusting "
+                     f"entries on {loans:,} loans, each dated today and explained in the loan's ledger.")
         if errors:
             text += f"\n{len(errors)} loan(s) had problems and were left for review:\n" + "\n".join(errors[:10])
         self.result.setText(text)
