@@ -141,9 +141,19 @@ class Installment:
     shadow_paid: Decimal = ZERO  # paid as if fees had come last (no pyramiding)
     late_fee_decided: bool = False
     final: bool = False
-    #: scheduled interest billed before its due date (paid ahead): the period's first day,
-    #: so a payoff inside the period credits the interest for days not yet elapsed.
+    #: Scheduled interest billed before its due date (paid ahead): how the period's interest
+    #: was accruing when it was billed -- from ``start`` (the accrual date then), ``carried``
+    #: interest already accrued, on ``basis`` at ``rate`` -- so the interest earned by any day
+    #: of the period is exactly what accrual would have given (a payoff inside the period
+    #: credits the rest, and the booked daily accruals never jump when a payment bills ahead).
     start: Date | None = None
+    carried: Decimal = ZERO
+    basis: Decimal = ZERO
+    rate: Decimal = ZERO
+
+    def clear_ahead(self) -> None:
+        """The period has elapsed (or the loan is paid off): nothing is earned ahead any more."""
+        self.start, self.carried, self.basis, self.rate = None, ZERO, ZERO, ZERO
 
     def copy(self) -> Installment:
         return Installment(
@@ -159,6 +169,9 @@ class Installment:
             self.late_fee_decided,
             self.final,
             self.start,
+            self.carried,
+            self.basis,
+            self.rate,
         )
 
 
@@ -403,9 +416,10 @@ def _bill_next(state: LoanState, terms: Terms, on: date) -> Installment:
         _fix_basis(state, terms)
     final = n >= state.term
     if terms.interest == "scheduled":
-        # Billed before its due date (paid ahead): remember the period's first day so a
-        # payoff inside the period credits the interest for days not yet elapsed.
-        start = _period_first_day(state, terms, n) if due > on else None
+        # Billed before its due date (paid ahead): remember how the period was accruing, so
+        # a payoff inside the period credits the interest for days not yet elapsed.
+        ahead = due > on
+        start, carried, basis, rate = state.accrual_from, state.accrued, state.basis, state.rate
         interest = round_money(_accrued_exact(state, terms, due))
         if terms.amortization == "equal-principal":
             principal = state.payment
@@ -416,8 +430,9 @@ def _bill_next(state: LoanState, terms: Terms, on: date) -> Installment:
         unbilled = state.principal - _billed_principal_unpaid(state)
         if final or principal >= unbilled:
             principal, final = unbilled, True
-        inst = Installment(n, due, interest + principal, interest=interest, principal=principal, final=final,
-                           start=start)
+        inst = Installment(n, due, interest + principal, interest=interest, principal=principal, final=final)
+        if ahead:
+            inst.start, inst.carried, inst.basis, inst.rate = start, carried, basis, rate
         state.accrued = ZERO
         state.accrual_from = due
         state.basis_due = due
@@ -441,15 +456,6 @@ def _bill_next(state: LoanState, terms: Terms, on: date) -> Installment:
     state.next_n = n + 1
     state.installments.append(inst)
     return inst
-
-
-def _period_first_day(state: LoanState, terms: Terms, n: int) -> date:
-    """The first day of installment ``n``'s period: the previous due date, or the loan's start."""
-    if n > state.anchor_n:
-        return due_date(terms.frequency, state.anchor_due, n - 1 - state.anchor_n)
-    if n == 1:
-        return terms.start
-    return state.accrual_from
 
 
 def _fix_basis(state: LoanState, terms: Terms) -> None:
@@ -813,26 +819,21 @@ def _interest_owed(state: LoanState, terms: Terms, on: date) -> Decimal:
 
 
 def _earned_by(state: LoanState, inst: Installment, terms: Terms, on: date) -> Decimal:
-    """The part of an installment's scheduled interest earned by ``on``: its period's elapsed share.
+    """The scheduled interest of an installment paid ahead that is earned by ``on`` (exact).
 
-    The days are counted as accrual counts them (the 30/360 period rule included), so
-    a payoff on the due date earns exactly the installment's interest.
+    Exactly what accrual would have given had the installment not been billed early
+    (the same start, carried interest, basis, rate and day counting), capped at the
+    installment's billed interest; all of it once its due date has come.
     """
     assert inst.start is not None
-    if on <= inst.start:
-        return ZERO
     if on >= inst.due:
         return inst.interest
-
-    def days(end: date) -> Decimal:
-        # Interest on 1 at 100 % over the span: its year fraction under the loan's own counting.
-        return periods.interest(terms, Decimal(1), Decimal(1), inst.start or end, end, anchor_n=state.anchor_n,
-                                anchor_due=state.anchor_due, last_n=state.term, hint=inst.n)
-
-    whole = days(inst.due)
-    if whole <= 0:
-        return inst.interest
-    return divide(multiply(inst.interest, days(on)), whole)
+    if on <= inst.start:
+        return min(inst.carried, inst.interest)
+    accrued = ENGINE_CONTEXT.add(inst.carried, periods.interest(
+        terms, inst.basis, inst.rate, inst.start, on, anchor_n=state.anchor_n, anchor_due=state.anchor_due,
+        last_n=state.term, hint=inst.n))
+    return min(accrued, inst.interest)
 
 
 def _pay_off(state: LoanState, terms: Terms, on: date, amount: Decimal, entry: Entry) -> None:
@@ -847,7 +848,7 @@ def _pay_off(state: LoanState, terms: Terms, on: date, amount: Decimal, entry: E
     remainder = owed - take
     for inst in state.installments:
         inst.paid_interest = inst.interest
-        inst.start = None
+        inst.clear_ahead()
     state.accrued = ZERO if take == interest else round_interest(remainder)
     state.accrual_from = on
     entry.interest += take
@@ -1112,7 +1113,7 @@ def _elapse_paid_ahead(state: LoanState, terms: Terms, on: date) -> None:
     """An installment paid ahead whose due date has come is an ordinary paid installment."""
     for inst in state.installments:
         if inst.start is not None and inst.due <= on:
-            inst.start = None
+            inst.clear_ahead()
     state.installments = [
         inst for inst in state.installments
         if _remaining(state, terms, inst, on) > 0 or (inst.start is not None and inst.due > on)
@@ -1174,9 +1175,10 @@ def _next_date(state: LoanState, terms: Terms) -> date | None:
 
 
 #: Order within one date (issue 9): terms changes, then fees and waivers, then the day's
-#: payments taken together; write-offs and charge-offs take what is left after them.
-_DAY_ORDER = {"terms_change": 0, "adjustment": 1, "fee": 2, "waiver": 3, "payment": 4, "recovery": 5,
-              "refund": 6, "write_off": 7, "charge_off": 8, "reversal": 9}
+#: payments taken together; refunds, write-offs and charge-offs take what is left after
+#: them, and money received after a charge-off on the same day is a recovery of it.
+_DAY_ORDER = {"terms_change": 0, "adjustment": 1, "fee": 2, "waiver": 3, "payment": 4, "refund": 5,
+              "write_off": 6, "charge_off": 7, "recovery": 8, "reversal": 9}
 
 
 def event_order(event: Event) -> tuple[date, int, int, str]:
@@ -1466,7 +1468,7 @@ def state_to_dict(state: LoanState) -> dict[str, Any]:
                 i.final,
                 # Optional trailing values are written only when set, so states cached
                 # before they existed compare equal with a fresh replay.
-                *([d(i.start)] if i.start is not None else []),
+                *([d(i.start), str(i.carried), str(i.basis), str(i.rate)] if i.start is not None else []),
             ]
             for i in state.installments
         ],
@@ -1519,6 +1521,7 @@ def state_from_dict(data: dict[str, Any]) -> LoanState:
                 bool(i[9]),
                 bool(i[10]),
                 d(i[11]) if len(i) > 11 else None,
+                *((Decimal(i[12]), Decimal(i[13]), Decimal(i[14])) if len(i) > 14 else ()),
             )
             for i in data["installments"]
         ],

@@ -10,6 +10,7 @@ Bounded (15 examples of up to 8 calls) to keep the suite fast.
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from decimal import Decimal as D
 
@@ -88,8 +89,8 @@ def _call(ctx, number, call):
 def test_booked_ledger_equals_the_replay_after_every_service_call(contexts, connection):
     admin = contexts["admin"]
 
-    @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                     HealthCheck.too_slow])
+    @settings(max_examples=int(os.environ.get("KEEL_PROPERTY_EXAMPLES", "15")), deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
     @given(loan=loans, sequence=st.lists(calls, min_size=1, max_size=8))
     def check(loan, sequence):
         # Each example in its own savepoint, rolled back after it: examples (and shrinking) are independent.
