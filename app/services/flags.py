@@ -152,8 +152,7 @@ def set_flag(
             if day > today:
                 raise InvalidInput("effective_date", f"{day} is after the open business date {today}")
             loan = load_loan(session, loan_number, lock=True)
-            if day < loan.boarded_on and chosen != "reg_f":
-                raise InvalidInput("effective_date", f"{day} is before the loan was boarded on {loan.boarded_on}")
+            # An earlier date than boarding is allowed: a hardship or dispute can come with a transferred loan.
             column = _COLUMNS[chosen]
             before = bool(getattr(loan, column))
             setattr(loan, column, bool(on))
