@@ -6,7 +6,6 @@ from typing import Any
 
 from PySide6.QtWidgets import QComboBox, QLineEdit, QWidget
 
-from app.db.models import PAYMENT_METHODS
 from app.services import servicing
 from app.services.servicing import Posted, Preview
 from app.ui import formatting
@@ -29,7 +28,7 @@ class RefundDialog(LoanActionDialog):
         self.amount_edit.setPlaceholderText("blank: the whole refund due")
         self.method_combo = QComboBox()
         self.method_combo.setObjectName("refundMethod")
-        for method in PAYMENT_METHODS:
+        for method in servicing.PAYMENT_METHODS:
             self.method_combo.addItem(formatting.words(method) if method != "ach" else "ACH", method)
         self.reference_edit = QLineEdit()
         self.reference_edit.setObjectName("refundReference")
