@@ -44,6 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     reverse.add_argument("entry", type=int, help="the payment's ledger entry id")
     reverse.add_argument("--reason", required=True, help="nsf, posting_error, stop_payment, duplicate, other")
     reverse.add_argument("--fee", help="NSF fee to assess, e.g. 25.00")
+    reverse.add_argument("--note", help="the bank's return reason, who asked, ...")
+    reverse.add_argument("--yes", action="store_true", help="reverse without asking (after printing the preview)")
     reverse.add_argument("--json", action="store_true")
     add_db_user_args(reverse)
     reverse.set_defaults(handler=run_reverse)
@@ -185,14 +187,29 @@ def run_reverse(args: argparse.Namespace) -> int:
     from app.cli_support import cli_context
     from app.services.servicing import reverse_payment
 
+    from app.cli_actions import ask, print_preview
+    from app.services.servicing import preview_reversal
+
+    from app.services import permissions
+
     ctx = cli_context(args)
-    posted = _service(reverse_payment, ctx, args.entry, args.reason, nsf_fee=args.fee)
+    _service(permissions.require, ctx.actor, permissions.REVERSE)  # refused before any preview is shown
+    # The impact first, then the question (issue 11); --yes for scripts.  With --json the preview goes to
+    # stderr so stdout stays one JSON document.
+    preview = _service(preview_reversal, ctx, args.entry, args.fee)
+    if args.json:
+        import contextlib
+
+        with contextlib.redirect_stdout(sys.stderr):
+            print_preview(preview)
+    else:
+        print_preview(preview)
+    ask(f"Reverse payment {args.entry}?", args.yes)
+    posted = _service(reverse_payment, ctx, args.entry, args.reason, nsf_fee=args.fee, note=args.note)
     if args.json:
         _print(_posted_json(posted))
     else:
         print(_posted_text(posted, "Reversed with"))
-        for field, before, after in posted.preview.changes:
-            print(f"  {field}: {before} -> {after}")
     return 0
 
 

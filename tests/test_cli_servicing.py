@@ -50,7 +50,10 @@ def test_a_fresh_database_from_the_terminal(tmp_path):
     denied = keel(db, "reverse", str(paid["entry_id"]), "--reason", "nsf", user="clerk",
                   password="clerk-password-1", check=False)
     assert denied.returncode != 0 and "payment.reverse" in denied.stderr
-    keel(db, "reverse", str(paid["entry_id"]), "--reason", "nsf", "--fee", "25.00")
+    # Without a terminal to ask on, the preview is printed and nothing is done until --yes.
+    asked = keel(db, "reverse", str(paid["entry_id"]), "--reason", "nsf", "--fee", "25.00", check=False)
+    assert asked.returncode != 0 and "--yes" in asked.stderr and "fees" in asked.stdout
+    keel(db, "reverse", str(paid["entry_id"]), "--reason", "nsf", "--fee", "25.00", "--note", "bank: NSF", "--yes")
     after = json.loads(keel(db, "account", number, "--json").stdout)
     assert after["principal"] == before["principal"] and after["fees"] == "25.00"
     quote = json.loads(keel(db, "payoff", number, "--date", "2026-06-10", "--json").stdout)

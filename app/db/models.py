@@ -742,10 +742,53 @@ class Letter(Base):
         return _one_of(value, LETTER_KINDS, "letter kind")
 
 
+#: The loan flags a desk sets with a date and a reason (issue 11).
+LOAN_FLAGS = ("hardship", "dispute", "reg_f")
+DISPUTE_FORMS = ("written", "oral")
+#: Why the lender is a debt collector for a loan (12 CFR 1006.2(i), FDCPA 803(6)); "policy": the lender applies
+#: Regulation F's guardrails to the loan by choice.
+REG_F_BASES = ("serviced_in_default", "bought_in_default", "other_name", "policy")
+
+
+class LoanFlagEvent(Base):
+    """One change to a loan's hardship, dispute or Regulation F flag.  Append-only.
+
+    The loan's flag columns say what holds now; these rows say since when, why and who.
+    """
+
+    __tablename__ = "loan_flag_events"
+    __table_args__ = (Index(None, "loan_id"),)
+
+    id: Mapped[intpk]
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"))
+    flag: Mapped[code]
+    on: Mapped[bool] = mapped_column(nullable=False)
+    effective_date: Mapped[_dt.date] = mapped_column(Date)
+    reason: Mapped[long_text]
+    dispute_form: Mapped[code_or_none]
+    within_validation_period: Mapped[bool | None] = mapped_column(nullable=True)
+    reg_f_basis: Mapped[code_or_none]
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[created_at]
+
+    @validates("flag")
+    def _check_flag(self, key: str, value: str) -> str:
+        return _one_of(value, LOAN_FLAGS, "loan flag")
+
+    @validates("dispute_form")
+    def _check_form(self, key: str, value: str | None) -> str | None:
+        return None if value is None else _one_of(value, DISPUTE_FORMS, "dispute form")
+
+    @validates("reg_f_basis")
+    def _check_basis(self, key: str, value: str | None) -> str | None:
+        return None if value is None else _one_of(value, REG_F_BASES, "Regulation F basis")
+
+
 # ---------------------------------------------------------------------------
 # Append-only guards (the ORM half; the database half is in the migration)
 # ---------------------------------------------------------------------------
-APPEND_ONLY_MODELS: tuple[type[Base], ...] = (LedgerEntry, Note, AuditEvent, Contact, Letter, LetterTemplate)
+APPEND_ONLY_MODELS: tuple[type[Base], ...] = (LedgerEntry, Note, AuditEvent, Contact, Letter, LetterTemplate,
+                                               LoanFlagEvent)
 APPEND_ONLY_TABLES: tuple[str, ...] = tuple(m.__tablename__ for m in APPEND_ONLY_MODELS)
 
 
@@ -788,6 +831,7 @@ __all__ = [
     "LetterTemplate",
     "Promise",
     "APPEND_ONLY_TABLES",
+    "LoanFlagEvent",
     "AppendOnlyError",
     "AuditEvent",
     "Base",

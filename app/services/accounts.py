@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -51,6 +52,30 @@ class LedgerLine:
     #: An adjusting entry's cause (the entry whose posting changed history), and the entry it re-applies.
     cause_id: int | None = None
     reapplies_id: int | None = None
+
+
+def entry_note(payload: dict[str, Any] | None) -> str | None:
+    """The words kept with an entry: a reversal's note, or the reason given for a fee, waiver or adjustment.
+
+    Reversals keep ``note`` and the other entries ``reason`` (issue 11: the
+    ledger read only ``reason``, so every reversal note was blank).
+    """
+    if not payload:
+        return None
+    for key in ("note", "reason"):
+        value = payload.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def _method(row: Any) -> str | None:
+    """How the money came; a payment boarded from the prior servicer's history says so (issue 11: it showed a dash)."""
+    if row.method:
+        return str(row.method)
+    if row.type == "payment" and row.reason_code == "boarding_history":
+        return "prior_servicer"
+    return None
 
 
 @dataclass(frozen=True)
@@ -131,10 +156,10 @@ def account(ctx: ServiceContext, loan_number: str, as_of: date | None = None) ->
                     refund=entry.refund,
                     reversed=entry.reversed,
                     reverses_id=row.reverses_id if row is not None else None,
-                    method=row.method if row is not None else None,
+                    method=_method(row) if row is not None else None,
                     reference=row.reference if row is not None else None,
                     user=users.get(row.user_id) if row is not None else "engine",
-                    note=(row.payload or {}).get("reason") if row is not None and row.payload else None,
+                    note=entry_note(row.payload) if row is not None else None,
                 )
             )
         # The books' own adjusting entries (issue 9), each with its reason and cause, where they were posted.

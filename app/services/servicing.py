@@ -503,22 +503,50 @@ def reverse_payment(
 FEE_KINDS = ("nsf", "late", "returned_item", "extension", "payoff_statement", "other")
 
 
+def _fee_inputs(amount: object, kind: str) -> tuple[Decimal, str]:
+    value = money_field(amount, "amount")
+    chosen = (kind or "").strip().lower()
+    if chosen not in FEE_KINDS:
+        raise InvalidInput("kind", f"{kind!r} is not one of {', '.join(FEE_KINDS)}")
+    return value, chosen
+
+
+def _read_preview(ctx: ServiceContext, plan: Callable[[Session, bool], tuple[Book, date, Preview, Any]]) -> Preview:
+    """A preview in a read-only unit: the same plan the write runs, without the row lock or any write."""
+    permissions.require(ctx.actor, permissions.VIEW)
+    with ctx.unit(write=False) as session:
+        return plan(session, False)[2]
+
+
+def _fee_plan(loan_number: str, value: Decimal, kind: str, effective_date: date | None,
+              ) -> Callable[[Session, bool], tuple[Book, date, Preview, Any]]:
+    def plan(session: Session, lock: bool) -> tuple[Book, date, Preview, Any]:
+        today = business_date(session)
+        book = open_book(session, load_loan(session, loan_number, lock=lock))
+        _refuse_charged_off(book, "a fee")
+        day = _check_date(book, effective_date, today)
+        return book, today, _preview(book, today, [Event(PENDING, "fee", day, value, kind=kind)], day), day
+
+    return plan
+
+
+def preview_fee(ctx: ServiceContext, loan_number: str, amount: object, kind: str, *,
+                effective_date: date | None = None) -> Preview:
+    """What assessing a fee would change, writing nothing (the desk and ``keel fee`` show it first)."""
+    value, chosen = _fee_inputs(amount, kind)
+    return _read_preview(ctx, _fee_plan(loan_number, value, chosen, effective_date))
+
+
 def assess_fee(
     ctx: ServiceContext, loan_number: str, amount: object, kind: str, *, effective_date: date | None = None,
     reason: str | None = None, confirm_backdated: bool = False,
 ) -> Posted:
     permissions.require(ctx.actor, permissions.ASSESS_FEE)
-    value = money_field(amount, "amount")
-    chosen = (kind or "").strip().lower()
-    if chosen not in FEE_KINDS:
-        raise InvalidInput("kind", f"{kind!r} is not one of {', '.join(FEE_KINDS)}")
+    value, chosen = _fee_inputs(amount, kind)
+    plan = _fee_plan(loan_number, value, chosen, effective_date)
 
     def work(session: Session) -> Posted:
-        today = business_date(session)
-        book = open_book(session, load_loan(session, loan_number, lock=True))
-        _refuse_charged_off(book, "a fee")
-        day = _check_date(book, effective_date, today)
-        preview = _preview(book, today, [Event(PENDING, "fee", day, value, kind=chosen)], day)
+        book, today, preview, day = plan(session, True)
         _confirm_backdated(preview, confirm_backdated)
         row = _append(session, ctx, book, today, type="fee", effective=day, amount=value,
                       allocation=preview.allocation, fee_kind=chosen, payload={"reason": reason} if reason else None)
@@ -536,6 +564,30 @@ def outstanding_fees(ctx: ServiceContext, loan_number: str) -> list[tuple[str, s
         return [(fee.id, fee.kind, fee.remaining) for fee in state.fees]
 
 
+def _waiver_plan(loan_number: str, fee_id: str, value: Decimal | None,
+                 ) -> Callable[[Session, bool], tuple[Book, date, Preview, Any]]:
+    def plan(session: Session, lock: bool) -> tuple[Book, date, Preview, Any]:
+        today = business_date(session)
+        book = open_book(session, load_loan(session, loan_number, lock=lock))
+        state, _ = live(book, today)
+        fee = next((f for f in state.fees if f.id == str(fee_id)), None)
+        if fee is None:
+            raise InvalidInput("fee", f"{fee_id!r} is not an outstanding fee on {book.loan.loan_number}")
+        if value is not None and value > fee.remaining:
+            raise InvalidInput("amount", f"{money_str(value)} is more than the {money_str(fee.remaining)} "
+                                         f"outstanding on this fee")
+        preview = _preview(book, today, [Event(PENDING, "waiver", today, value, of=fee.id)], today)
+        return book, today, preview, fee
+
+    return plan
+
+
+def preview_waiver(ctx: ServiceContext, loan_number: str, fee_id: str, *, amount: object | None = None) -> Preview:
+    """What waiving (part of) a fee would change, writing nothing."""
+    value = money_field(amount, "amount") if amount is not None else None
+    return _read_preview(ctx, _waiver_plan(loan_number, fee_id, value))
+
+
 def waive_fee(
     ctx: ServiceContext, loan_number: str, fee_id: str, *, amount: object | None = None, reason: str,
 ) -> Posted:
@@ -544,18 +596,11 @@ def waive_fee(
     if not (reason or "").strip():
         raise InvalidInput("reason", "a reason is required to waive a fee")
     value = money_field(amount, "amount") if amount is not None else None
+    plan = _waiver_plan(loan_number, fee_id, value)
 
     def work(session: Session) -> Posted:
-        today = business_date(session)
-        book = open_book(session, load_loan(session, loan_number, lock=True))
-        state, _ = live(book, today)
-        fee = next((f for f in state.fees if f.id == str(fee_id)), None)
-        if fee is None:
-            raise InvalidInput("fee", f"{fee_id!r} is not an outstanding fee on {book.loan.loan_number}")
-        if value is not None and value > fee.remaining:
-            raise InvalidInput("amount", f"{value} is more than the {fee.remaining} outstanding on {fee_id}")
+        book, today, preview, fee = plan(session, True)
         waived = fee.remaining if value is None else value
-        preview = _preview(book, today, [Event(PENDING, "waiver", today, value, of=fee.id)], today)
         row = _append(session, ctx, book, today, type="waiver", effective=today, amount=waived,
                       allocation=Allocation(ZERO, ZERO, -waived, ZERO, ZERO), reason_code="waiver",
                       payload={"of": fee.id, "whole": value is None, "reason": reason.strip()})
@@ -565,23 +610,42 @@ def waive_fee(
     return _write(ctx, work)
 
 
-def adjust_principal(ctx: ServiceContext, loan_number: str, amount: object, *, reason: str) -> Posted:
-    """A principal adjustment (positive adds, negative reduces), with a reason; dated today."""
-    permissions.require(ctx.actor, permissions.ADJUST)
+def _adjustment_value(amount: object) -> Decimal:
     value = money_field(amount, "amount", positive=False)
     if value == 0:
         raise InvalidInput("amount", "an adjustment of 0.00 changes nothing")
-    if not (reason or "").strip():
-        raise InvalidInput("reason", "a reason is required for an adjustment")
+    return value
 
-    def work(session: Session) -> Posted:
+
+def _adjustment_plan(loan_number: str, value: Decimal) -> Callable[[Session, bool], tuple[Book, date, Preview, Any]]:
+    def plan(session: Session, lock: bool) -> tuple[Book, date, Preview, Any]:
         today = business_date(session)
-        book = open_book(session, load_loan(session, loan_number, lock=True))
+        book = open_book(session, load_loan(session, loan_number, lock=lock))
         _refuse_charged_off(book, "a principal adjustment")
         state, _ = live(book, today)
         if state.principal + value < 0:
-            raise InvalidInput("amount", f"{value} would make principal {state.principal + value} negative")
-        preview = _preview(book, today, [Event(PENDING, "adjustment", today, value)], today)
+            raise InvalidInput("amount", f"{money_str(value)} would make principal "
+                                         f"{money_str(state.principal + value)} negative")
+        return book, today, _preview(book, today, [Event(PENDING, "adjustment", today, value)], today), None
+
+    return plan
+
+
+def preview_adjustment(ctx: ServiceContext, loan_number: str, amount: object) -> Preview:
+    """What a principal adjustment would change, writing nothing."""
+    return _read_preview(ctx, _adjustment_plan(loan_number, _adjustment_value(amount)))
+
+
+def adjust_principal(ctx: ServiceContext, loan_number: str, amount: object, *, reason: str) -> Posted:
+    """A principal adjustment (positive adds, negative reduces), with a reason; dated today."""
+    permissions.require(ctx.actor, permissions.ADJUST)
+    value = _adjustment_value(amount)
+    if not (reason or "").strip():
+        raise InvalidInput("reason", "a reason is required for an adjustment")
+    plan = _adjustment_plan(loan_number, value)
+
+    def work(session: Session) -> Posted:
+        book, today, preview, _ = plan(session, True)
         row = _append(session, ctx, book, today, type="adjustment", effective=today, amount=value,
                       allocation=Allocation(ZERO, value, ZERO, ZERO, ZERO), payload={"reason": reason.strip()})
         return _finish(session, ctx, book, today, preview, row, "principal.adjusted",
@@ -596,13 +660,10 @@ def small_balance_threshold(loan: Loan) -> Decimal:
     return rules_or_defaults(loan.product_version.rules if loan.product_version is not None else None).small_balance_threshold
 
 
-def write_off_small_balance(ctx: ServiceContext, loan_number: str, *, reason: str = "small balance") -> Posted:
-    """Write off what is left after a payoff when it is under the product's small-balance threshold."""
-    permissions.require(ctx.actor, permissions.WRITE_OFF)
-
-    def work(session: Session) -> Posted:
+def _write_off_plan(loan_number: str) -> Callable[[Session, bool], tuple[Book, date, Preview, Any]]:
+    def plan(session: Session, lock: bool) -> tuple[Book, date, Preview, Any]:
         today = business_date(session)
-        loan = load_loan(session, loan_number, lock=True)
+        loan = load_loan(session, loan_number, lock=lock)
         book = open_book(session, loan)
         state, _ = live(book, today)
         snap = snapshot(state, book.terms)
@@ -610,29 +671,64 @@ def write_off_small_balance(ctx: ServiceContext, loan_number: str, *, reason: st
         if snap.status != "active" or snap.payoff <= 0:
             raise InvalidInput("loan", f"{loan.loan_number} has no balance to write off")
         if snap.payoff > threshold:
-            raise InvalidInput("loan", f"the balance {snap.payoff} is above the small-balance threshold {threshold}")
+            raise InvalidInput("loan", f"the balance {money_str(snap.payoff)} is above the small-balance "
+                                       f"threshold {money_str(threshold)}")
         preview = _preview(book, today, [Event(PENDING, "write_off", today)], today)
-        row = _append(session, ctx, book, today, type="write_off", effective=today, amount=snap.payoff,
-                      allocation=preview.allocation, reason_code="small_balance", payload={"reason": reason})
+        return book, today, preview, (snap.payoff, threshold)
+
+    return plan
+
+
+def preview_write_off(ctx: ServiceContext, loan_number: str) -> Preview:
+    """What writing off a small balance would change, writing nothing (refused above the threshold)."""
+    return _read_preview(ctx, _write_off_plan(loan_number))
+
+
+def write_off_small_balance(ctx: ServiceContext, loan_number: str, *, reason: str = "small balance") -> Posted:
+    """Write off what is left after a payoff when it is under the product's small-balance threshold."""
+    permissions.require(ctx.actor, permissions.WRITE_OFF)
+    why = (reason or "").strip() or "small balance"
+    plan = _write_off_plan(loan_number)
+
+    def work(session: Session) -> Posted:
+        book, today, preview, (payoff, threshold) = plan(session, True)
+        row = _append(session, ctx, book, today, type="write_off", effective=today, amount=payoff,
+                      allocation=preview.allocation, reason_code="small_balance", payload={"reason": why})
         return _finish(session, ctx, book, today, preview, row, "balance.written_off",
-                       {"amount": str(snap.payoff), "threshold": str(threshold)})
+                       {"amount": str(payoff), "threshold": str(threshold), "reason": why})
 
     return _write(ctx, work)
+
+
+def _refund_plan(loan_number: str, amount: object | None) -> Callable[[Session, bool], tuple[Book, date, Preview, Any]]:
+    def plan(session: Session, lock: bool) -> tuple[Book, date, Preview, Any]:
+        today = business_date(session)
+        book = open_book(session, load_loan(session, loan_number, lock=lock))
+        state, _ = live(book, today)
+        value = state.refund_due if amount is None else money_field(amount, "amount")
+        if state.refund_due <= 0:
+            raise InvalidInput("amount", f"{book.loan.loan_number} has no refund due")
+        if value <= 0 or value > state.refund_due:
+            raise InvalidInput("amount", f"{money_str(value)} is not between 0.01 and the refund due "
+                                         f"{money_str(state.refund_due)}")
+        return book, today, _preview(book, today, [Event(PENDING, "refund", today, value)], today), value
+
+    return plan
+
+
+def preview_refund(ctx: ServiceContext, loan_number: str, amount: object | None = None) -> Preview:
+    """What paying a refund would change, writing nothing (the whole refund due when no amount is given)."""
+    return _read_preview(ctx, _refund_plan(loan_number, amount))
 
 
 def pay_refund(ctx: ServiceContext, loan_number: str, amount: object | None = None, *, method: str = "check",
                reference: str | None = None) -> Posted:
     """Pay back money held beyond the payoff (refund due)."""
     permissions.require(ctx.actor, permissions.REFUND)
+    plan = _refund_plan(loan_number, amount)
 
     def work(session: Session) -> Posted:
-        today = business_date(session)
-        book = open_book(session, load_loan(session, loan_number, lock=True))
-        state, _ = live(book, today)
-        value = state.refund_due if amount is None else money_field(amount, "amount")
-        if value <= 0 or value > state.refund_due:
-            raise InvalidInput("amount", f"{value} is not between 0.01 and the refund due {state.refund_due}")
-        preview = _preview(book, today, [Event(PENDING, "refund", today, value)], today)
+        book, today, preview, value = plan(session, True)
         _, chosen, ref = _payment_inputs(value, method, reference)
         row = _append(session, ctx, book, today, type="refund", effective=today, amount=value,
                       allocation=preview.allocation, method=chosen, reference=ref)

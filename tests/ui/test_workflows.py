@@ -283,7 +283,8 @@ def test_reverse_a_payment(qtbot, desk, open_window) -> None:
     dialog = view.findChild(ReverseDialog)
     assert dialog is not None
     qtbot.waitUntil(lambda: dialog.ok.isEnabled(), timeout=15_000)
-    assert "Principal" in dialog.preview_label.text()
+    assert "Principal" in dialog.preview_label.toPlainText()
+    assert dialog.nsf_check.isChecked()  # NSF is the first reason: the fee box starts ticked (issue 11)
     dialog.reason.setCurrentIndex(dialog.reason.findData("nsf"))
     dialog.nsf_check.setChecked(False)
     qtbot.waitUntil(lambda: dialog.ok.isEnabled(), timeout=15_000)

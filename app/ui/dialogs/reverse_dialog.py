@@ -12,8 +12,10 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QFrame,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QVBoxLayout,
     QWidget,
 )
@@ -77,15 +79,20 @@ class ReverseDialog(QDialog):
         self.nsf_fee.setObjectName("nsfFee")
         self.nsf_fee.set_value(DEFAULT_NSF_FEE)
         may_fee = workspace.can(permissions.ASSESS_FEE)
+        # Kept: ``isVisible()`` is False until the dialog is shown, so the NSF default must not ask it (issue 11).
+        self.may_fee = may_fee
         self.nsf_check.setVisible(may_fee)
         self.nsf_fee.setVisible(may_fee)
         self.note = QLineEdit()
         self.note.setObjectName("reverseNote")
         self.note.setPlaceholderText("Optional: the bank's return reason, who asked, ...")
-        self.preview_label = QLabel("Working out what the reversal changes\N{HORIZONTAL ELLIPSIS}")
+        # A read-only text box, not a label: the preview arrives after the dialog has taken its size, and a
+        # label's new lines were clipped (issue 11); the box scrolls when a reversal changes many figures.
+        self.preview_label = QPlainTextEdit("Working out what the reversal changes\N{HORIZONTAL ELLIPSIS}")
         self.preview_label.setObjectName("reversePreview")
-        self.preview_label.setWordWrap(True)
-        self.preview_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.preview_label.setReadOnly(True)
+        self.preview_label.setFrameShape(QFrame.Shape.StyledPanel)
+        self.preview_label.setMinimumHeight(self.fontMetrics().lineSpacing() * 9)
 
         form = QFormLayout()
         form.addRow("&Reason:", self.reason)
@@ -107,10 +114,10 @@ class ReverseDialog(QDialog):
         layout.addWidget(summary)
         layout.addLayout(form)
         layout.addWidget(QLabel("<b>What changes on the account</b>"))
-        layout.addWidget(self.preview_label)
+        layout.addWidget(self.preview_label, 1)
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)
-        self.resize(self.fontMetrics().averageCharWidth() * 80, self.sizeHint().height())
+        self.resize(self.fontMetrics().averageCharWidth() * 80, self.fontMetrics().lineSpacing() * 24)
 
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -120,11 +127,14 @@ class ReverseDialog(QDialog):
         self.nsf_fee.value_changed.connect(lambda _v: self._timer.start())
         self.reason.currentIndexChanged.connect(self._reason_changed)
         self._generation = 0
+        self._reason_changed()
         self._preview()
 
     def _reason_changed(self) -> None:
-        if self.reason.currentData() == "nsf" and self.nsf_check.isVisible():
-            self.nsf_check.setChecked(True)
+        """A returned check (NSF) ticks the fee box; any other reason unticks it."""
+        if self.may_fee:
+            self.nsf_check.setChecked(self.reason.currentData() == "nsf")
+        self._timer.start()
 
     def _fee(self) -> Decimal | None:
         return self.nsf_fee.value() if self.nsf_check.isChecked() else None
@@ -134,20 +144,20 @@ class ReverseDialog(QDialog):
         generation = self._generation
         fee = self._fee()
         if self.nsf_check.isChecked() and (fee is None or fee <= 0):
-            self.preview_label.setText("Enter the NSF fee, or untick it.")
+            self.preview_label.setPlainText("Enter the NSF fee, or untick it.")
             self.ok.setEnabled(False)
             return
         ctx, entry_id = self.workspace.ctx, self.entry_id
 
         def done(preview: Preview) -> None:
             if generation == self._generation:
-                self.preview_label.setText(describe_changes(preview))
+                self.preview_label.setPlainText(describe_changes(preview))
                 self.error.setText("")
                 self.ok.setEnabled(True)
 
         def failed(exc: BaseException) -> None:
             if generation == self._generation:
-                self.preview_label.setText("")
+                self.preview_label.setPlainText("")
                 self.error.setText(error_text(exc))
                 self.ok.setEnabled(False)
 

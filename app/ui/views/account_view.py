@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
@@ -37,10 +38,17 @@ from PySide6.QtWidgets import (
 
 from app.domain.schedule import ScheduleRow
 from app.services import accounts, permissions, search
+from app.services import flags as flag_service
 from app.services.accounts import Account, LedgerLine
 from app.services.search import AuditLine, NoteLine, Party
 from app.ui import formatting, optional
+from app.ui.dialogs.adjust_dialog import AdjustDialog
 from app.ui.dialogs.borrower_dialog import BorrowerDialog
+from app.ui.dialogs.fee_dialog import FeeDialog
+from app.ui.dialogs.flag_dialog import FlagDialog
+from app.ui.dialogs.refund_dialog import RefundDialog
+from app.ui.dialogs.waive_dialog import WaiveDialog
+from app.ui.dialogs.write_off_dialog import WriteOffDialog
 from app.ui.dialogs.reverse_dialog import ReverseDialog
 from app.ui.dialogs.terms_dialog import TermsDialog
 from app.ui.messages import error_text
@@ -170,6 +178,7 @@ class AccountView(View):
                                      "seeing what changes before it is done")
         # Hidden, not just disabled: a user who may never change terms should not see the action.
         self.terms_button.setVisible(workspace.can(permissions.CHANGE_TERMS))
+        self._build_actions_menu(workspace)
         self.as_of_note = QLabel()
         self.as_of_note.setObjectName("asOfNote")
         self.as_of_note.setStyleSheet("color: #6b2e00;")
@@ -187,6 +196,7 @@ class AccountView(View):
         controls.addWidget(self.today_button, 1, 2)
         controls.addWidget(self.post_button, 2, 1, 1, 2)
         controls.addWidget(self.terms_button, 3, 1, 1, 2)
+        controls.addWidget(self.actions_button, 4, 1, 1, 2)
         header = QFrame()
         header.setObjectName("accountHeader")
         header.setFrameShape(QFrame.Shape.StyledPanel)
@@ -239,6 +249,83 @@ class AccountView(View):
         self.post_button.clicked.connect(lambda: self.loan_number and self.post_payment_requested.emit(self.loan_number))
         workspace.business_date_changed.connect(self._set_date_limits)
         restore_header(workspace.settings, "account/ledgerHeader", self.ledger_table)
+
+    # ------------------------------------------------------------ the Actions menu
+    #: (object name, menu text, permission, dialog opener name): every servicing action on one loan (issue 11).
+    DESK_ACTIONS = (
+        ("assessFeeAction", "&Assess a fee\N{HORIZONTAL ELLIPSIS}", permissions.ASSESS_FEE, "assess_fee"),
+        ("waiveFeeAction", "&Waive a fee\N{HORIZONTAL ELLIPSIS}", permissions.WAIVE_FEE, "waive_fee"),
+        ("adjustAction", "Adjust &principal\N{HORIZONTAL ELLIPSIS}", permissions.ADJUST, "adjust_principal"),
+        ("refundAction", "Pay a &refund\N{HORIZONTAL ELLIPSIS}", permissions.REFUND, "pay_refund"),
+        ("writeOffAction", "Write off a &small balance\N{HORIZONTAL ELLIPSIS}", permissions.WRITE_OFF,
+         "write_off"),
+        ("hardshipAction", "&Hardship flag\N{HORIZONTAL ELLIPSIS}", flag_service.FLAG_PERMISSIONS["hardship"],
+         "hardship_flag"),
+        ("disputeAction", "&Dispute\N{HORIZONTAL ELLIPSIS}", flag_service.FLAG_PERMISSIONS["dispute"],
+         "dispute_flag"),
+        ("regFAction", "Regulation &F applicability\N{HORIZONTAL ELLIPSIS}", flag_service.FLAG_PERMISSIONS["reg_f"],
+         "reg_f_flag"),
+    )
+
+    def _build_actions_menu(self, workspace: Workspace) -> None:
+        self.actions_button = QPushButton("A&ctions")
+        self.actions_button.setObjectName("accountActions")
+        self.actions_button.setToolTip("Fees, waivers, adjustments, refunds, write-offs and flags on this loan")
+        self.actions_menu = QMenu(self.actions_button)
+        self.actions_menu.setObjectName("accountActionsMenu")
+        self.desk_actions: dict[str, QAction] = {}
+        for name, text, permission, opener in self.DESK_ACTIONS:
+            action = QAction(text, self)
+            action.setObjectName(name)
+            # Hidden, not just disabled: a user who may never do it should not see the action.
+            action.setVisible(workspace.can(permission))
+            action.triggered.connect(lambda _checked=False, o=opener: getattr(self, o)())
+            if name == "hardshipAction":
+                self.actions_menu.addSeparator()
+            self.actions_menu.addAction(action)
+            self.desk_actions[name] = action
+        self.actions_button.setMenu(self.actions_menu)
+        self.actions_button.setVisible(any(a.isVisible() for a in self.desk_actions.values()))
+
+    def _open(self, dialog: Any) -> Any:
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def _may(self, name: str) -> bool:
+        permission = next(p for n, _t, p, _o in self.DESK_ACTIONS if n == name)
+        return self.loan_number is not None and self.workspace.can(permission)
+
+    def assess_fee(self) -> FeeDialog | None:
+        return self._open(FeeDialog(self.workspace, self.loan_number, self)) if self._may("assessFeeAction") else None
+
+    def waive_fee(self) -> WaiveDialog | None:
+        return self._open(WaiveDialog(self.workspace, self.loan_number, self)) if self._may("waiveFeeAction") else None
+
+    def adjust_principal(self) -> AdjustDialog | None:
+        return self._open(AdjustDialog(self.workspace, self.loan_number, self)) if self._may("adjustAction") else None
+
+    def pay_refund(self) -> RefundDialog | None:
+        return self._open(RefundDialog(self.workspace, self.loan_number, self)) if self._may("refundAction") else None
+
+    def write_off(self) -> WriteOffDialog | None:
+        if not self._may("writeOffAction"):
+            return None
+        return self._open(WriteOffDialog(self.workspace, self.loan_number, self))
+
+    def _flag(self, name: str, flag: str) -> FlagDialog | None:
+        if not self._may(name):
+            return None
+        return self._open(FlagDialog(self.workspace, self.loan_number, flag, self))
+
+    def hardship_flag(self) -> FlagDialog | None:
+        return self._flag("hardshipAction", "hardship")
+
+    def dispute_flag(self) -> FlagDialog | None:
+        return self._flag("disputeAction", "dispute")
+
+    def reg_f_flag(self) -> FlagDialog | None:
+        return self._flag("regFAction", "reg_f")
 
     # ------------------------------------------------------------ building tabs
     def _with_note(self, widget: QWidget, note: str) -> QWidget:
