@@ -75,7 +75,8 @@ class PdfPagesView(QScrollArea):
         if self.fit_width and self.pages.sizes:
             widest = max(width for width, _ in self.pages.sizes)
             room = max(self.viewport().width() - 2 * 24 - 4, 200)
-            return max(room / widest * 72, 24.0)
+            # Fit the width, but no larger than 125 %: a page blown up to a wide screen reads worse.
+            return min(max(room / widest * 72, 24.0), SCREEN_DPI * 1.25)
         return SCREEN_DPI * self.zoom
 
     def set_zoom(self, zoom: float | None) -> None:
