@@ -6,10 +6,14 @@
     late-notice, default-notice, validation-notice, payoff, statement,
     paid-in-full.
 
-``keel letters --queued --out FILE.pdf``
-    Print every letter end of day queued, re-checked and with figures as of
-    the print date, as one PDF; one record per letter.  ``--kind K --loan L
-    [--loan L2 ...]`` prints one kind for chosen loans instead.
+``keel letters --queued --out FILE.pdf [--mark-printed]``
+    Issue every letter end of day queued (re-checked, figures as of the print
+    date; one record per letter) and write the stored PDFs of every queued
+    letter waiting for the printer, joined page for page, so the file's bytes
+    are the hashed ones.  The letters stay waiting until ``--mark-printed``
+    says they were printed (audited; collection letters logged as contacts).
+    ``--kind K --loan L [--loan L2 ...]`` issues one kind for chosen loans
+    instead.
 
 Both print a one-line summary (or ``--json``) and list dropped letters with
 their reasons on stderr.
@@ -51,6 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     many.add_argument("--date", help="letter date (default: the open business date)")
     many.add_argument("--out", required=True, metavar="FILE.pdf")
     many.add_argument("--duplex", action="store_true", help="start every letter on a new sheet (two-sided printing)")
+    many.add_argument("--mark-printed", action="store_true",
+                      help="record the letters written as printed (after the file went to the printer)")
     many.add_argument("--json", action="store_true")
     add_db_user_args(many)
     many.set_defaults(handler=run_letters)
@@ -119,26 +125,32 @@ def run_letters(args: argparse.Namespace) -> int:
         ctx = cli_context(args)
         if args.queued:
             run = letters.run_queued(ctx, day, progress, duplex=args.duplex)
+            batch = letters.queued_batch(ctx, duplex=args.duplex)
+            pdf, pages, ids = batch.pdf_bytes, batch.pages, list(batch.letter_ids)
         else:
             run = letters.print_selected(ctx, args.kind, args.loan, day, progress, duplex=args.duplex)
+            pdf, pages, ids = run.pdf_bytes, run.pages, [r.id for r in run.records]
         if not args.json and sys.stderr.isatty():
             print("\r" + " " * 70 + "\r", end="", file=sys.stderr)
-        if run.pdf_bytes:
-            _write(args.out, run.pdf_bytes)
+        if pdf:
+            _write(args.out, pdf)
+        marked = letters.mark_printed(ctx, ids) if args.mark_printed and ids else None
         for drop in run.dropped:
             print(f"keel: dropped {drop.kind} for {drop.loan_number}: {drop.reason}", file=sys.stderr)
         if args.json:
             print(json.dumps({
                 "run_id": run.run_id, "letter_date": run.letter_date.isoformat(),
-                "out": args.out if run.pdf_bytes else None, "pages": run.pages,
+                "out": args.out if pdf else None, "pages": pages, "written": ids,
+                "marked_printed": list(marked.letter_ids) if marked else [],
                 "letters": [{"id": r.id, "kind": r.kind, "loan_number": r.loan_number, "sha256": r.file_hash}
                             for r in run.records],
                 "dropped": [{"kind": d.kind, "loan_number": d.loan_number, "reason": d.reason}
                             for d in run.dropped],
             }, indent=2))
-        elif run.records:
-            print(f"Wrote {args.out}: {len(run.records)} letters, {run.pages} pages, dated "
-                  f"{run.letter_date.isoformat()} (run {run.run_id}); {len(run.dropped)} dropped")
+        elif ids:
+            state = "marked printed" if marked else "waiting to be marked printed (--mark-printed)"
+            print(f"Wrote {args.out}: {len(ids)} letters, {pages} pages ({len(run.records)} issued now, dated "
+                  f"{run.letter_date.isoformat()}); {len(run.dropped)} dropped; {state}")
         else:
             print(f"No letters to print; {len(run.dropped)} dropped; nothing written")
         return 0

@@ -586,7 +586,8 @@ CONTACT_OUTCOMES = (
 )
 PROMISE_STATUSES = ("open", "kept", "partly_kept", "broken", "cancelled")
 LETTER_KINDS = ("late-notice", "default-notice", "validation-notice", "payoff", "statement", "paid-in-full")
-LETTER_QUEUE_STATUSES = ("queued", "printed", "dropped", "cancelled")
+# "issued": the letter is recorded (its PDF and hash kept) and waits for the printer (issue 11).
+LETTER_QUEUE_STATUSES = ("queued", "issued", "printed", "dropped", "cancelled")
 
 
 class EodRun(Versioned, Base):

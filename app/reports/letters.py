@@ -550,7 +550,8 @@ def _payoff(spec: LetterSpec) -> list[Flowable]:
     facts = amount_table(
         [
             ("Interest rate", f["interest_rate"]),
-            ("Interest paid through", long_date(f.get("paid_through")) or "\u2014"),
+            # The first day whose interest is unpaid, not the installment paid-through date (issue 11).
+            ("Interest paid to", long_date(f.get("interest_paid_to")) or "\u2014"),
             ("Next payment due", long_date(f.get("next_due")) or "\u2014"),
         ],
         heading=("Loan", ""), width=5.2 * inch, money_width=1.8 * inch,
@@ -602,7 +603,7 @@ def _statement(spec: LetterSpec) -> list[Flowable]:
             ("Outstanding principal", _dec(f, "principal_balance")),
             ("Interest rate", f["interest_rate"]),
             ("Prepayment penalty", "None"),
-            ("Interest paid through", long_date(f.get("paid_through")) or "\u2014"),
+            ("Interest paid to", long_date(f.get("interest_paid_to")) or "\u2014"),
         ],
         heading=("Account information", ""), width=half, money_width=1.25 * inch,
     )

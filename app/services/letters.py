@@ -36,9 +36,18 @@ be written down):
 A batch (:func:`run_queued`, :func:`print_selected`) reads and renders in a
 read-only unit, then writes every Letter record, queue status and audit
 record in one short transaction: all letters of a run are recorded together
-or not at all.  The merged PDF is built directly by reportlab (no PDF
-merging library at run time).  Each letter is also rendered on its own and
-stored with its SHA-256, so :func:`reprint` returns the very bytes that were sent.
+or not at all.  Each letter is rendered once and stored with its SHA-256;
+the file a run prints is those stored PDFs joined page for page (pypdf), so
+the printed bytes are the hashed ones, and :func:`reprint` returns the very
+bytes that were sent.
+
+A queued letter goes ``queued`` -> ``issued`` (recorded by a run, waiting for
+the printer) -> ``printed``.  Only the desk (or ``keel letters --mark-printed``)
+says a letter was printed, after the printer took it: :func:`queued_batch`
+joins every issued letter, and :func:`mark_printed` marks them printed in one
+transaction, audits each, and logs each collection letter as a contact
+(channel ``letter``) in the account's contact history.  A print that failed
+marks nothing, so the letters stay in the queue for the next try.
 """
 
 from __future__ import annotations
@@ -77,6 +86,7 @@ from app.db.models import (
 from app.db.settings import get_setting
 from app.domain.business_days import late_fee_day
 from app.domain.engine import Entry, LoanState as EngineState, Snapshot, snapshot
+from app.domain.interest_paid import interest_paid_to
 from app.domain.money import ZERO
 from app.domain.terms import add_months, due_date
 from app.reports import letters as documents
@@ -558,6 +568,7 @@ def _payoff(lo: _Loan, day: _dt.date, opts: dict[str, Any]) -> tuple[dict[str, A
         "per_diem": snap.per_diem,
         "interest_rate": _rate(state),
         "paid_through": today.paid_through,
+        "interest_paid_to": interest_paid_to(lo.state(day)[0], lo.book.terms),
         "next_due": today.next_due,
     }
     values = {
@@ -625,6 +636,7 @@ def _statement(lo: _Loan, day: _dt.date, opts: dict[str, Any]) -> tuple[dict[str
         "principal_balance": snap.principal,
         "interest_rate": _rate(state),
         "paid_through": snap.paid_through,
+        "interest_paid_to": interest_paid_to(state, terms),
         "suspense_held": snap.suspense,
         "days_past_due": snap.days_past_due,
         "current_principal": None,
@@ -944,12 +956,12 @@ def _record(session: Session, ctx: ServiceContext, prepared: _Prepared, pdf: byt
 
 
 def _fulfil_queue(session: Session, loan_id: int, kind: str, letter_id: int) -> None:
-    """Queued requests for the same letter are met by this one."""
+    """Queued requests for the same letter are met by this one (issued; printed once the printer took it)."""
     for item in session.scalars(
         select(LetterQueueItem).where(LetterQueueItem.loan_id == loan_id, LetterQueueItem.kind == kind,
                                       LetterQueueItem.status == "queued")
     ):
-        item.status = "printed"
+        item.status = "issued"
         item.letter_id = letter_id
 
 
@@ -1070,13 +1082,8 @@ def _run(
     if ready:
         if cancel is not None and cancel.cancelled:
             raise LettersCancelled()
-        result = documents.render(
-            [job.prepared.spec for job in ready if job.prepared is not None],
-            duplex_pages=[job.pages for job in ready] if duplex else None,
-            title=f"Keel letters {day.isoformat()} ({len(ready)})",
-        )
-        merged = result.pdf
-        pages = sum(result.pages) + (sum(1 for job in ready[:-1] if job.pages % 2) if duplex else 0)
+        # The stored documents joined, not a second rendering: the printed bytes are the hashed ones.
+        merged, pages = join_pdfs([job.pdf for job in ready], duplex=duplex)
     # 3. Record everything in one short transaction.
     records: list[LetterRecord] = []
     try:
@@ -1102,7 +1109,7 @@ def _run(
                 for queue_id in job.queue_ids:
                     item = session.get(LetterQueueItem, queue_id)
                     assert item is not None
-                    item.status = "printed"
+                    item.status = "issued"
                     item.letter_id = row.id
                 _fulfil_queue(session, job.loan_id, job.kind, row.id)
                 records.append(_as_record(row, job.prepared.loan_number, ctx.actor.username))
@@ -1205,6 +1212,132 @@ def print_selected(
                 {"good_through": good_through, "cure_days": cure_days}, "selected")
 
 
+# ---------------------------------------------------------------- printing the stored documents
+
+
+def join_pdfs(pdfs: Sequence[bytes], *, duplex: bool = False) -> tuple[bytes, int]:
+    """The PDFs joined page for page (pypdf), and the page count.
+
+    ``duplex`` adds a blank page after a document with an odd number of pages
+    (not after the last), so each starts on a new sheet when printed two-sided.
+    """
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    for index, data in enumerate(pdfs):
+        reader = PdfReader(io.BytesIO(data))
+        for page in reader.pages:
+            writer.add_page(page)
+        if duplex and len(reader.pages) % 2 and index < len(pdfs) - 1:
+            box = reader.pages[-1].mediabox
+            writer.add_blank_page(width=float(box.width), height=float(box.height))
+    if not pdfs:
+        return b"", 0
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue(), len(writer.pages)
+
+
+@dataclass(frozen=True)
+class PrintBatch:
+    """Issued letters waiting for the printer: their stored PDFs joined, in print order."""
+
+    pdf_bytes: bytes  # empty when nothing waits
+    pages: int
+    letter_ids: tuple[int, ...]
+    letters: tuple[LetterRecord, ...]
+
+
+@dataclass(frozen=True)
+class LettersPrinted:
+    """What :func:`mark_printed` recorded."""
+
+    letter_ids: tuple[int, ...]
+    queue_items: int
+    contacts: int  # collection letters logged as a contact
+
+
+def _checked_pdf(row: Letter) -> bytes:
+    data = bytes(row.pdf)
+    if _sha(data) != row.file_hash:
+        raise ServiceError(f"Letter {row.id}'s stored file does not match its recorded hash; do not send it "
+                           "and report it to an administrator")
+    return data
+
+
+def queued_batch(ctx: ServiceContext, *, duplex: bool = False) -> PrintBatch:
+    """Every issued queued letter's stored PDF (hash checked), joined in kind then loan order; records nothing."""
+    permissions.require(ctx.actor, permissions.PRINT_LETTERS)
+    with ctx.unit(write=False) as session:
+        users = {u.id: u.username for u in session.scalars(select(User))}
+        rows = session.execute(
+            select(Letter, Loan.loan_number)
+            .join(LetterQueueItem, LetterQueueItem.letter_id == Letter.id)
+            .join(Loan, Loan.id == Letter.loan_id)
+            .where(LetterQueueItem.status == "issued")
+            .distinct()
+        ).all()
+        ordered = sorted(rows, key=lambda r: (_KIND_ORDER.get(r[0].kind, 99), r[1], r[0].id))
+        pdfs = [_checked_pdf(row) for row, _ in ordered]
+        records = tuple(_as_record(row, number, users.get(row.user_id, "")) for row, number in ordered)
+    data, pages = join_pdfs(pdfs, duplex=duplex)
+    return PrintBatch(data, pages, tuple(r.id for r in records), records)
+
+
+def mark_printed(ctx: ServiceContext, letter_ids: Sequence[int]) -> LettersPrinted:
+    """Say these recorded letters went to the printer: one transaction, audited.
+
+    Queue items waiting on them become ``printed``; each collection letter
+    (late, default, validation notice) is logged as a contact by letter, so
+    the contact history shows the notice beside the calls.
+    """
+    permissions.require(ctx.actor, permissions.PRINT_LETTERS)
+    ids = list(dict.fromkeys(int(i) for i in letter_ids))
+    if not ids:
+        raise InvalidInput("letters", "choose at least one letter")
+    from app.db.models import Contact
+
+    now = _dt.datetime.now(_dt.timezone.utc)
+    items = contacts = 0
+    try:
+        with ctx.unit() as session:
+            for letter_id in ids:
+                row = session.get(Letter, letter_id)
+                if row is None:
+                    raise NotFound(f"letter: no letter {letter_id}")
+                waiting = list(session.scalars(
+                    select(LetterQueueItem).where(LetterQueueItem.letter_id == row.id,
+                                                  LetterQueueItem.status == "issued")))
+                for item in waiting:
+                    item.status = "printed"
+                items += len(waiting)
+                contact_id = None
+                if row.kind in COLLECTION_KINDS:
+                    party = session.scalars(
+                        select(LoanParty).where(LoanParty.loan_id == row.loan_id, LoanParty.role == "borrower")
+                        .order_by(LoanParty.id).limit(1)).first()
+                    title = row.kind.replace("-", " ").capitalize()
+                    contact = Contact(loan_id=row.loan_id, person_id=party.person_id if party else None, at=now,
+                                      channel="letter", outcome="contacted",
+                                      note=f"{title} dated {row.letter_date.isoformat()} printed for mailing "
+                                           f"(letter {row.id})",
+                                      user_id=ctx.actor.user_id)
+                    session.add(contact)
+                    session.flush()
+                    contact_id = contact.id
+                    contacts += 1
+                audit.record(session, ctx.actor, "letter.printed", entity="letter", entity_id=row.id,
+                             loan_id=row.loan_id,
+                             details={"kind": row.kind, "file_hash": row.file_hash, "queue_items": len(waiting),
+                                      "contact_id": contact_id})
+            session.flush()
+    except StaleDataError:
+        raise Conflict("The letter queue") from None
+    return LettersPrinted(tuple(ids), items, contacts)
+
+
 # ---------------------------------------------------------------- history and reprint
 
 
@@ -1227,10 +1360,7 @@ def reprint(ctx: ServiceContext, letter_id: int) -> bytes:
         row = session.get(Letter, letter_id)
         if row is None:
             raise NotFound(f"letter: no letter {letter_id}")
-        data = bytes(row.pdf)
-        if _sha(data) != row.file_hash:
-            raise ServiceError(f"Letter {letter_id}'s stored file does not match its recorded hash; do not send it "
-                               "and report it to an administrator")
+        data = _checked_pdf(row)
         audit.record(session, ctx.actor, "letter.reprinted", entity="letter", entity_id=row.id, loan_id=row.loan_id,
                      details={"kind": row.kind, "file_hash": row.file_hash})
         return data
@@ -1244,14 +1374,19 @@ __all__ = [
     "Dropped",
     "LetterRecord",
     "LetterRun",
+    "LettersPrinted",
+    "PrintBatch",
     "LettersCancelled",
     "RenderedLetter",
     "TemplateInfo",
     "business_days_after",
     "issue_letter",
+    "join_pdfs",
     "letter_history",
+    "mark_printed",
     "placeholders",
     "print_selected",
+    "queued_batch",
     "render_letter",
     "reprint",
     "run_queued",

@@ -58,7 +58,17 @@ def test_keel_letters_queued(database: tuple[str, object, str], tmp_path: Path,
         session.add(LetterQueueItem(loan_id=loan.id, kind="default-notice", queued_on=dt.date(2026, 6, 1)))
     out = tmp_path / "batch.pdf"
     assert main(["letters", "--queued", "--out", str(out), "--db", url]) == 0
-    assert "1 letters" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "1 letters" in said
     assert len(PdfReader(io.BytesIO(out.read_bytes())).pages) == 1
+    assert "waiting to be marked printed" in said
+    # Not marked yet: the next run writes the same stored letter again, byte for byte, and marks it.
+    again = tmp_path / "again.pdf"
+    assert main(["letters", "--queued", "--out", str(again), "--mark-printed", "--db", url]) == 0
+    assert "0 issued now" in (said := capsys.readouterr().out) and "marked printed" in said
+    assert [p.extract_text() for p in PdfReader(io.BytesIO(again.read_bytes())).pages] == \
+        [p.extract_text() for p in PdfReader(io.BytesIO(out.read_bytes())).pages]
+    with admin.unit(write=False) as session:  # type: ignore[attr-defined]
+        assert {i.status for i in session.scalars(select(LetterQueueItem))} == {"printed"}
     assert main(["letters", "--queued", "--out", str(tmp_path / "none.pdf"), "--db", url]) == 0
     assert "No letters to print" in capsys.readouterr().out

@@ -78,34 +78,28 @@ def test_a_lockbox_file_fills_the_grid(qtbot, desk, open_window, tmp_path) -> No
     assert "already posted" in view.status_label.text()
 
 
-def test_print_notices_for_the_selected_accounts(qtbot, desk, open_window, monkeypatch) -> None:
+def test_print_notices_for_the_selected_accounts(qtbot, desk, open_window) -> None:
     _, contexts = desk
     number = make_loan(contexts["admin"])  # nothing paid: well past due
     lender(contexts["admin"])
-    printed: list[list[bytes]] = []
-    import app.ui.views.collections_view as collections_view
-
-    monkeypatch.setattr(collections_view, "print_pdfs", lambda parent, pdfs, title: printed.append(pdfs))
     window = open_window("collector")
     view = window.collections_view
     settle(qtbot, window.workspace.tasks)
     assert view.current_loan() == number and view.print_button.isEnabled()
     view.print_notices("late-notice")
     settle(qtbot, window.workspace.tasks)
-    assert len(printed) == 1 and printed[0][0].startswith(b"%PDF")
+    dialog = view.preview_dialog
+    assert dialog.data.startswith(b"%PDF") and len(dialog.view.pages) == 1
     assert [r.kind for r in letters.letter_history(contexts["collector"], number)] == ["late-notice"]
-    assert "Printed 1 late notice" in view.form_message.text()
+    assert "Issued 1 late notice" in view.form_message.text()
+    dialog.close()
 
 
-def test_issue_and_reopen_a_letter(qtbot, desk, open_window, monkeypatch) -> None:
+def test_issue_and_reopen_a_letter(qtbot, desk, open_window) -> None:
     _, contexts = desk
     number = make_loan(contexts["admin"])
     lender(contexts["admin"])
     servicing.post_payment(contexts["admin"], number, "888.49", date(2026, 2, 1), confirm_backdated=True)
-    opened: list[bytes] = []
-    import app.ui.views.account_view as account_view
-
-    monkeypatch.setattr(account_view, "open_pdf", lambda pdf, prefix: opened.append(pdf))
     window = open_window("manager")
     window.open_account(number)
     view = window.account_view
@@ -113,9 +107,13 @@ def test_issue_and_reopen_a_letter(qtbot, desk, open_window, monkeypatch) -> Non
     view.letter_kind.setCurrentIndex(view.letter_kind.findData("statement"))
     view._letter(issue=True)
     settle(qtbot, window.workspace.tasks)
-    assert opened and opened[0].startswith(b"%PDF")
+    opened = [view.preview_dialog.data]
+    assert opened[0].startswith(b"%PDF") and view.preview_dialog.print_button.isVisibleTo(view.preview_dialog)
+    view.preview_dialog.close()
     qtbot.waitUntil(lambda: view.letters_model.rowCount() == 1, timeout=15_000)
     view.letters_table.selectRow(0)
     view._open_letter()
     settle(qtbot, window.workspace.tasks)
+    opened.append(view.preview_dialog.data)
     assert opened[1] == opened[0]  # reopened exactly as sent
+    view.preview_dialog.close()

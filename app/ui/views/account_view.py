@@ -10,14 +10,12 @@ date, from everything recorded up to now (accounts.account(..., as_of)).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from PySide6.QtCore import QDate, QItemSelection, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtCore import QDate, QItemSelection, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -40,6 +38,8 @@ from app.domain.schedule import ScheduleRow
 from app.services import accounts, permissions, search
 from app.services import flags as flag_service
 from app.services.accounts import Account, LedgerLine
+from app.ui.dialogs.letter_options_dialog import NEEDS_OPTIONS, LetterOptionsDialog
+from app.ui.dialogs.letter_preview_dialog import LetterPreviewDialog
 from app.services.search import AuditLine, NoteLine, Party
 from app.ui import formatting, optional
 from app.ui.dialogs.adjust_dialog import AdjustDialog
@@ -51,7 +51,7 @@ from app.ui.dialogs.waive_dialog import WaiveDialog
 from app.ui.dialogs.write_off_dialog import WriteOffDialog
 from app.ui.dialogs.reverse_dialog import ReverseDialog
 from app.ui.dialogs.terms_dialog import TermsDialog
-from app.ui.messages import error_text
+from app.ui.messages import error_text, show_error
 from app.ui.models.audit_table_model import AuditTableModel
 from app.ui.models.contact_table_model import ContactsTableModel, NotesTableModel, PromisesTableModel
 from app.ui.models.ledger_table_model import LedgerTableModel
@@ -109,15 +109,6 @@ class LettersTableModel(RecordTableModel[Any]):
         Column("Size", lambda r: r.size, "int", text=lambda r: f"{r.size / 1024:,.0f} KB"),
         Column("Number", lambda r: r.id, "id"),
     )
-
-
-def open_pdf(pdf: bytes, prefix: str) -> str:
-    """Write a PDF to a temporary file and open it in the desk's PDF viewer."""
-    handle, path = tempfile.mkstemp(prefix=prefix, suffix=".pdf")
-    with os.fdopen(handle, "wb") as out:
-        out.write(pdf)
-    QDesktopServices.openUrl(QUrl.fromLocalFile(path))
-    return path
 
 
 def _figure(name: str) -> QLabel:
@@ -782,29 +773,73 @@ class AccountView(View):
         record = self.letters_model.row_at(rows[0].row())
         letter_id = record.id
         ctx = self.workspace.ctx
+        title = f"{formatting.words(record.kind.replace('-', ' '))} {record.letter_date.isoformat()}"
+        note = (f"Letter {letter_id} exactly as recorded (SHA-256 {record.file_hash[:12]}\N{HORIZONTAL ELLIPSIS}, "
+                "checked); printing it is logged.")
         # A reprint is audited, so it is a write.
         self.workspace.tasks.write(lambda: letters.reprint(ctx, letter_id),
-                                   lambda pdf: open_pdf(pdf, f"keel-letter-{letter_id}-"), owner=self,
+                                   lambda pdf: self.show_letter(pdf, title, note, letter_id), owner=self,
                                    label="Opening the letter\N{HORIZONTAL ELLIPSIS}")
 
-    def _letter(self, *, issue: bool) -> None:
+    def show_letter(self, pdf: bytes, title: str, note: str, letter_id: int | None,
+                    issue: Any = None) -> LetterPreviewDialog:
+        """The preview window: a recorded letter can be printed (then marked printed); a preview can be issued."""
+        dialog = LetterPreviewDialog(self, pdf, title, note=note, can_print=letter_id is not None,
+                                     issue_text="&Issue letter" if issue is not None else None,
+                                     document_name=title)
+        if letter_id is not None:
+            dialog.printed.connect(lambda _pages: self._mark_printed(letter_id))
+        if issue is not None:
+            dialog.issue_requested.connect(lambda: (dialog.accept(), issue()))
+        self.preview_dialog = dialog
+        dialog.show_preview()
+        return dialog
+
+    def _mark_printed(self, letter_id: int) -> None:
+        letters = optional.service("letters")
+        ctx = self.workspace.ctx
+        self.workspace.tasks.write(lambda: letters.mark_printed(ctx, [letter_id]), lambda _r: None, owner=self,
+                                   label="Recording the print\N{HORIZONTAL ELLIPSIS}",
+                                   change=Change("letter_issued", (self.loan_number,)))
+
+    def _letter(self, *, issue: bool, options: dict[str, Any] | None = None) -> None:
         letters = optional.service("letters")
         if letters is None or self.loan_number is None:
             return
         ctx, number, kind = self.workspace.ctx, self.loan_number, self.letter_kind.currentData()
+        if options is None and kind in NEEDS_OPTIONS:
+            # Payoff good-through date, default notice cure days: asked first (issue 11).
+            chooser = LetterOptionsDialog(self, kind, self.workspace.business_date,
+                                          good_days=getattr(letters, "PAYOFF_GOOD_DAYS", 10),
+                                          cure_days=getattr(letters, "CURE_DAYS", 30))
+            chooser.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            chooser.accepted.connect(lambda: self._letter(issue=issue, options=chooser.options()))
+            self.options_dialog = chooser
+            chooser.open()
+            return
+        chosen = dict(options or {})
+        words = formatting.words(kind.replace("-", " "))
 
-        def done(result: Any) -> None:
-            pdf = getattr(result, "pdf_bytes", None)
-            if pdf:
-                open_pdf(pdf, f"keel-{kind}-{number}-")
+        def issued(record: Any) -> None:
+            self.show_letter(record.pdf_bytes, f"{words} for {number}",
+                             f"Recorded as letter {record.id} in the account's history; print it from here.",
+                             record.id)
+
+        def rendered(result: Any) -> None:
+            self.show_letter(result.pdf_bytes, f"{words} for {number} (preview)",
+                             "Preview: not recorded and not printable. Issue the letter to record and print it.",
+                             None, issue=lambda: self._letter(issue=True, options=chosen))
+
+        def failed(exc: BaseException) -> None:
+            show_error(self, exc)
 
         if issue:
-            self.workspace.tasks.write(lambda: letters.issue_letter(ctx, kind, number), done, owner=self,
-                                       label="Issuing the letter\N{HORIZONTAL ELLIPSIS}",
+            self.workspace.tasks.write(lambda: letters.issue_letter(ctx, kind, number, **chosen), issued, failed,
+                                       owner=self, label="Issuing the letter\N{HORIZONTAL ELLIPSIS}",
                                        change=Change("letter_issued", (number,)))
         else:
-            self.workspace.tasks.read(lambda: letters.render_letter(ctx, kind, number), done, owner=self,
-                                      label="Rendering the letter\N{HORIZONTAL ELLIPSIS}")
+            self.workspace.tasks.read(lambda: letters.render_letter(ctx, kind, number, **chosen), rendered, failed,
+                                      owner=self, label="Rendering the letter\N{HORIZONTAL ELLIPSIS}")
 
     # ------------------------------------------------------------ changes
     def apply_change(self, change: Change) -> None:

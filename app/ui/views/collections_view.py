@@ -40,8 +40,8 @@ from app.services import permissions
 from app.services.errors import NeedsConfirmation
 from app.ui import formatting, optional
 from app.ui.dialogs.override_dialog import OverrideDialog
-from app.ui.dialogs.print_dialog import print_pdfs
-from app.ui.messages import error_text, show_error
+from app.ui.dialogs.letter_preview_dialog import LetterPreviewDialog
+from app.ui.messages import error_text, inform, show_error
 from app.ui.models.contact_table_model import ContactsTableModel, PromisesTableModel
 from app.ui.models.queue_table_model import QueueTableModel, flags_text
 from app.ui.views.view import View
@@ -244,6 +244,11 @@ class CollectionsView(View):
                 action = menu.addAction(formatting.words(kind.replace("-", " ")))
                 action.triggered.connect(lambda _=False, k=kind: self.print_notices(k))
             self.print_button.setMenu(menu)
+        self.print_queue_button = QPushButton("Print the &queue\N{HORIZONTAL ELLIPSIS}")
+        self.print_queue_button.setObjectName("printQueue")
+        self.print_queue_button.setToolTip("The letters end of day queued: preview, then the system print dialog")
+        self.print_queue_button.clicked.connect(self.print_queue)
+        self.print_queue_button.setVisible(self._letters is not None and workspace.can(permissions.PRINT_LETTERS))
         if not workspace.can(permissions.PRINT_LETTERS):
             self.print_button.setVisible(False)
         may_log = workspace.can(permissions.LOG_CONTACT)
@@ -263,6 +268,7 @@ class CollectionsView(View):
         buttons.addWidget(self.next_button, 0, 2)
         buttons.addWidget(self.open_button, 1, 1)
         buttons.addWidget(self.print_button, 1, 2)
+        buttons.addWidget(self.print_queue_button, 1, 0)
         contact_layout.addLayout(buttons)
         if not may_log:
             self.log_button.setEnabled(False)
@@ -571,26 +577,84 @@ class CollectionsView(View):
             window.open_account(number)
 
     def print_notices(self, kind: str) -> None:
-        """Print ``kind`` for the selected accounts: one merged PDF, recorded in each account's history."""
+        """Issue ``kind`` for the selected accounts and show them to print; marked printed once the printer took them."""
         letters = self._letters
         numbers = self.selected_loans()
         if letters is None or not numbers:
             return
         ctx = self.workspace.ctx
+        words = kind.replace("-", " ")
 
         def done(run: Any) -> None:
             dropped = [f"{d.loan_number}: {d.reason}" for d in run.dropped]
-            if run.pdf_bytes:
-                print_pdfs(self, [run.pdf_bytes], f"{len(run.records)} {kind.replace('-', ' ')}(s)")
-            text = f"Printed {len(run.records)} {kind.replace('-', ' ')}(s)."
+            text = f"Issued {len(run.records)} {words}(s); print them from the preview."
             if dropped:
-                text += f" Not printed: {'; '.join(dropped)}."
+                text += f" Not issued: {'; '.join(dropped)}."
             self.form_message.setText(text)
+            if run.pdf_bytes:
+                ids = [r.id for r in run.records]
+                self.show_document(run.pdf_bytes, f"{len(run.records)} {words}(s)",
+                                   f"Recorded in each account's history; {run.pages} pages, the stored letters "
+                                   "joined.", ids)
 
         self.workspace.tasks.write(
-            lambda: letters.print_selected(ctx, kind, numbers), done, owner=self,
+            lambda: letters.print_selected(ctx, kind, numbers), done, lambda exc: show_error(self, exc), owner=self,
             label="Preparing the notices\N{HORIZONTAL ELLIPSIS}",
             change=Change("letter_issued", tuple(numbers)))
+
+    def print_queue(self) -> None:
+        """Print the letters end of day queued: issue what is queued, then the stored PDFs of all waiting, joined."""
+        letters = self._letters
+        if letters is None:
+            return
+        ctx = self.workspace.ctx
+
+        def work() -> Any:
+            run = letters.run_queued(ctx)
+            return run, letters.queued_batch(ctx), letters.queued_batch(ctx, duplex=True)
+
+        def done(result: Any) -> None:
+            run, batch, duplex = result
+            dropped = f" {len(run.dropped)} dropped (cured or stopped)." if run.dropped else ""
+            if not batch.letter_ids:
+                inform(self, f"No queued letters are waiting to print.{dropped}")
+                return
+            count = len(batch.letter_ids)
+            self.show_document(batch.pdf_bytes, f"Letter queue: {count} letter{'s' if count != 1 else ''}",
+                               f"{batch.pages} pages: the stored letters joined, exactly as recorded.{dropped} "
+                               "They are marked printed once the printer takes them.",
+                               list(batch.letter_ids), duplex.pdf_bytes)
+
+        self.workspace.tasks.write(work, done, lambda exc: show_error(self, exc), owner=self,
+                                   label="Preparing the letter queue\N{HORIZONTAL ELLIPSIS}",
+                                   change=Change("letter_issued", ()))
+
+    def show_document(self, pdf: bytes, title: str, note: str, letter_ids: list[int],
+                      duplex_pdf: bytes | None = None) -> LetterPreviewDialog:
+        dialog = LetterPreviewDialog(self, pdf, title, note=note, duplex_data=duplex_pdf, document_name=title)
+        dialog.printed.connect(lambda _pages: self._mark_printed(letter_ids, dialog))
+        self.preview_dialog = dialog
+        dialog.show_preview()
+        return dialog
+
+    def _mark_printed(self, letter_ids: list[int], dialog: LetterPreviewDialog) -> None:
+        letters = self._letters
+        ctx = self.workspace.ctx
+
+        def done(result: Any) -> None:
+            text = f"Marked {len(result.letter_ids)} letter(s) printed"
+            text += f"; {result.contacts} logged as contacts." if result.contacts else "."
+            self.form_message.setText(text)
+            if dialog is not None:
+                try:
+                    dialog.status_label.setText(dialog.status_label.text() + " " + text)
+                except RuntimeError:  # the dialog was closed meanwhile
+                    pass
+
+        self.workspace.tasks.write(lambda: letters.mark_printed(ctx, letter_ids), done,
+                                   lambda exc: show_error(self, exc), owner=self,
+                                   label="Recording the print\N{HORIZONTAL ELLIPSIS}",
+                                   change=Change("contact_logged", ()))
 
     def apply_change(self, change: Change) -> None:
         if change.kind in ("payment_posted", "payment_reversed", "batch_posted", "day_closed", "flags_changed"):
