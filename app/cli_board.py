@@ -30,6 +30,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_db_user_args(board)
     board.set_defaults(handler=_board)
 
+    held = sub.add_parser("boarding-exceptions",
+                          help="history loans held back at boarding because they do not tie out")
+    held.add_argument("--all", action="store_true", help="include those since resolved by a corrected file")
+    held.add_argument("--json", action="store_true")
+    add_db_user_args(held)
+    held.set_defaults(handler=_boarding_exceptions)
+
     product = sub.add_parser("product", help="loan products and their rules")
     product_sub = product.add_subparsers(dest="product_command")
     add = product_sub.add_parser("add", help="create products or add versions from a JSON file",
@@ -72,6 +79,20 @@ def _board(args: argparse.Namespace) -> int:
     else:
         _print_result(result)
     return 1 if result.exceptions else 0
+
+
+@run_service
+def _boarding_exceptions(args: argparse.Namespace) -> int:
+    ctx = cli_context(args)
+    found = boarding.list_boarding_exceptions(ctx, open_only=not args.all)
+    if args.json:
+        print_json([item.as_dict() for item in found])
+        return 0
+    if not found:
+        print("No boarding exceptions")
+    for item in found:
+        print(f"  {item}")
+    return 0
 
 
 def _print_result(result: boarding.BoardingResult) -> None:

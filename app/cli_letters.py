@@ -61,6 +61,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_db_user_args(many)
     many.set_defaults(handler=run_letters)
 
+    versions = sub.add_parser("letter-templates", help="every saved version of a letter's template, newest first")
+    versions.add_argument("kind", choices=KIND_CHOICES, metavar="KIND", help=", ".join(KIND_CHOICES))
+    versions.add_argument("--json", action="store_true")
+    add_db_user_args(versions)
+    versions.set_defaults(handler=run_letter_templates)
+
 
 def _write(path: str, data: bytes) -> None:
     target = Path(path)
@@ -69,6 +75,25 @@ def _write(path: str, data: bytes) -> None:
         target.write_bytes(data)
     except OSError as exc:
         raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def run_letter_templates(args: argparse.Namespace) -> int:
+    from app.cli_support import cli_context, run_service
+    from app.services import letters
+
+    ctx = cli_context(args)
+    found = run_service(letters.template_versions)(ctx, args.kind)
+    if args.json:
+        print(json.dumps([{"kind": t.kind, "version": t.version, "created_by": t.created_by,
+                           "created_at": t.created_at.isoformat() if t.created_at else None, "body": t.body}
+                          for t in found], indent=2))
+        return 0
+    if not found:
+        print(f"No saved versions of {args.kind}: letters use the template shipped with Keel")
+    for t in found:
+        when = f"{t.created_at.astimezone():%Y-%m-%d %H:%M}" if t.created_at else "-"
+        print(f"version {t.version}: saved {when} by {t.created_by or '-'} ({len(t.body.splitlines())} lines)")
+    return 0
 
 
 def run_letter(args: argparse.Namespace) -> int:

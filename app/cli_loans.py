@@ -87,6 +87,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     # Its own verb, not "batch drafts": "batch" takes a lockbox file name as its first argument.
     drafts = sub.add_parser("batch-drafts", help="list (or delete) your unposted batch drafts from the desktop")
     drafts.add_argument("--delete", type=int, metavar="ID", help="delete the draft with this number")
+    drafts.add_argument("--show", type=int, metavar="ID", help="list the rows of the draft with this number, as typed")
     drafts.add_argument("--json", action="store_true")
     add_db_user_args(drafts)
     drafts.set_defaults(handler=run_batch_drafts)
@@ -369,6 +370,15 @@ def run_batch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _draft_json(d: Any) -> dict[str, Any]:
+    return {"id": d.id, "count": d.count, "total": str(d.total),
+            "control_total": None if d.control_total is None else str(d.control_total),
+            "deposit_date": d.deposit_date.isoformat() if d.deposit_date else None,
+            "method": d.method, "file_name": d.file_name, "updated_at": d.updated_at.isoformat(),
+            "rows": [{"loan_number": r.loan_number, "amount": r.amount, "reference": r.reference,
+                      "method": r.method, "effective_date": r.effective_date} for r in d.rows]}
+
+
 def run_batch_drafts(args: argparse.Namespace) -> int:
     from app.cli_support import cli_context
     from app.domain.money import format_money
@@ -379,15 +389,20 @@ def run_batch_drafts(args: argparse.Namespace) -> int:
         _service(batch_drafts.delete_draft, ctx, args.delete)
         print(f"Draft {args.delete} deleted")
         return 0
+    if args.show is not None:
+        draft = _service(batch_drafts.get_draft, ctx, args.show)
+        if args.json:
+            _print(_draft_json(draft))
+            return 0
+        print(f"Draft {draft.id}: {draft.count} payments, {format_money(draft.total)}")
+        for row in draft.rows:
+            if row.loan_number or row.amount:
+                print(f"  {row.loan_number:<12} {row.amount:>14}  {row.reference or '-':<16} "
+                      f"{row.method or draft.method:<12} {row.effective_date or '(batch date)'}")
+        return 0
     found = _service(batch_drafts.list_drafts, ctx)
     if args.json:
-        _print({"drafts": [{"id": d.id, "count": d.count, "total": str(d.total),
-                            "control_total": None if d.control_total is None else str(d.control_total),
-                            "deposit_date": d.deposit_date.isoformat() if d.deposit_date else None,
-                            "method": d.method, "file_name": d.file_name, "updated_at": d.updated_at.isoformat(),
-                            "rows": [{"loan_number": r.loan_number, "amount": r.amount, "reference": r.reference,
-                                      "method": r.method, "effective_date": r.effective_date} for r in d.rows]}
-                           for d in found]})
+        _print({"drafts": [_draft_json(d) for d in found]})
         return 0
     if not found:
         print("No batch drafts")

@@ -118,6 +118,11 @@ def test_batch_drafts_are_listed_and_deleted_from_the_terminal(tmp_path, monkeyp
     listed = json.loads(keel(db, "batch-drafts", "--json").stdout)["drafts"]
     assert [(d["id"], d["count"], d["total"], d["control_total"]) for d in listed] == [(draft.id, 1, "60.00", "100.00")]
     assert f"Draft {draft.id}: 1 payments, $60.00 (control $100.00)" in keel(db, "batch-drafts").stdout
+    shown = keel(db, "batch-drafts", "--show", str(draft.id))
+    assert "T-1" in shown.stdout and "60.00" in shown.stdout and "CHK 1" in shown.stdout
+    one = json.loads(keel(db, "batch-drafts", "--show", str(draft.id), "--json").stdout)
+    assert one["rows"][0] == {"loan_number": "T-1", "amount": "60.00", "reference": "CHK 1", "method": "",
+                              "effective_date": ""}
     keel(db, "batch-drafts", "--delete", str(draft.id))
     assert json.loads(keel(db, "batch-drafts", "--json").stdout)["drafts"] == []
     missing = keel(db, "batch-drafts", "--delete", str(draft.id), check=False)

@@ -54,7 +54,7 @@ class LedgerLine:
     reapplies_id: int | None = None
 
 
-def entry_note(payload: dict[str, Any] | None) -> str | None:
+def _entry_note(payload: dict[str, Any] | None) -> str | None:
     """The words kept with an entry: a reversal's note, or the reason given for a fee, waiver or adjustment.
 
     Reversals keep ``note`` and the other entries ``reason`` (issue 11: the
@@ -159,7 +159,7 @@ def account(ctx: ServiceContext, loan_number: str, as_of: date | None = None) ->
                     method=_method(row) if row is not None else None,
                     reference=row.reference if row is not None else None,
                     user=users.get(row.user_id) if row is not None else "engine",
-                    note=entry_note(row.payload) if row is not None else None,
+                    note=_entry_note(row.payload) if row is not None else None,
                 )
             )
         # The books' own adjusting entries (issue 9), each with its reason and cause, where they were posted.
@@ -218,15 +218,6 @@ def original_schedule(ctx: ServiceContext, loan_number: str) -> tuple[ScheduleRo
     with ctx.unit(write=False) as session:
         book = open_book(session, load_loan(session, loan_number))
         return build_schedule(book.terms).rows
-
-
-def entry_loan_number(ctx: ServiceContext, entry_id: int) -> str:
-    permissions.require(ctx.actor, permissions.VIEW)
-    with ctx.unit(write=False) as session:
-        row = session.get(LedgerEntry, entry_id)
-        if row is None:
-            raise InvalidInput("entry", f"no ledger entry {entry_id}")
-        return row.loan.loan_number
 
 
 # ---------------------------------------------------------------- notes and borrowers

@@ -194,12 +194,12 @@ def delete_draft(ctx: ServiceContext, draft_id: int) -> None:
     try:
         with ctx.unit() as session:
             draft = _own(session, ctx, draft_id)
-            discard(session, ctx, draft, "batch_draft.deleted")
+            _discard(session, ctx, draft, "batch_draft.deleted")
     except StaleDataError:
         raise Conflict("This batch draft") from None
 
 
-def discard(session: Session, ctx: ServiceContext, draft: BatchDraft, action: str) -> None:
+def _discard(session: Session, ctx: ServiceContext, draft: BatchDraft, action: str) -> None:
     """Delete ``draft`` inside the caller's transaction, with its audit record (posting uses this too)."""
     frozen = _frozen(draft)
     audit.record(session, ctx.actor, action, entity="batch_draft", entity_id=draft.id,
@@ -211,4 +211,4 @@ def discard(session: Session, ctx: ServiceContext, draft: BatchDraft, action: st
 
 def discard_in(session: Session, ctx: ServiceContext, draft_id: int) -> None:
     """Delete the user's draft ``draft_id`` as part of posting its batch (same transaction)."""
-    discard(session, ctx, _own(session, ctx, draft_id), "batch_draft.posted")
+    _discard(session, ctx, _own(session, ctx, draft_id), "batch_draft.posted")

@@ -1163,16 +1163,20 @@ def board_file(
     after each loan is checked and again after each is boarded.
     """
     permissions.require(ctx.actor, permissions.BOARD)
+    if dry_run:
+        plan = check_file(ctx, path)
+        if plan.problems:
+            raise FileRejected(list(plan.problems))
+        assert plan.business_date is not None
+        return BoardingResult(plan.file, plan.business_date, True, plan.loans, plan.skipped, plan.exceptions)
     report = progress or no_progress
     source = _read(path)
     try:
-        with ctx.unit(write=not dry_run) as session:
+        with ctx.unit() as session:
             checker = _check(session, source, report, cancel)
             if checker.problems:
                 raise FileRejected(checker.problems)
             plan = _plan(checker)
-            if dry_run:
-                return BoardingResult(source.name, checker.today, True, plan.loans, plan.skipped, plan.exceptions)
             boarded: list[BoardedLoan] = []
             to_board = [c for c in checker.candidates if not c.exceptions]
             for first in range(0, len(to_board), WRITE_BATCH):

@@ -73,7 +73,7 @@ def booked_sums(session: Session, loan_ids: Sequence[int]) -> dict[int, tuple[Ba
     return out
 
 
-def product_rules(book: Book) -> ProductRules:
+def _product_rules(book: Book) -> ProductRules:
     version = book.loan.product_version
     return rules_or_defaults(version.rules if version is not None else None)
 
@@ -90,7 +90,7 @@ def plan(
     non_accrual: bool | None = None,
 ) -> list[PlannedEntry]:
     """The adjusting entries the loan needs now (nothing written)."""
-    rules = product_rules(book)
+    rules = _product_rules(book)
     rows = [Row.of(row) for row in book.rows] + list(extra_rows)
     flag = book.loan.delinquency == "non_accrual" if non_accrual is None else non_accrual
     return plan_adjustments(rows, replay_of(book, today, extra), non_accrual=flag,

@@ -11,7 +11,7 @@ The queue
 Every open loan past due (``loans.status = 'active'`` and
 ``loan_states.days_past_due > 0``), read from the cached figures in
 ``loan_states`` (as of the open business date) with one query, whatever the
-size of the portfolio.  Its order is :func:`priority_score`::
+size of the portfolio.  Its order is :func:`_priority_score`::
 
     score = days_past_due
           + min(amount_due // 10, 100)        one point per whole $10 due, at most 100
@@ -56,7 +56,7 @@ A ``promise_to_pay`` contact carries one or several dated amounts (after the
 business date, at most 60 days out).  A new promise replaces the loan's open
 ones (they become ``cancelled``): the borrower's latest word is the plan.
 End of day settles each promise when its due date plus the grace
-(``promise_grace_days``, default 3) is the day being closed; see
+(``_promise_grace_days``, default 3) is the day being closed; see
 :func:`settle_promises`.
 """
 
@@ -105,7 +105,7 @@ from app.services.ledger import business_date, load_loan, money_field
 #: system_settings key: 'true' applies the Regulation F guardrails to every loan.
 SETTING_REGF_ALL_LOANS = "regf_all_loans"
 #: system_settings key: days after a promise's due date before it is settled.
-SETTING_PROMISE_GRACE_DAYS = "promise_grace_days"
+SETTING_PROMISE_GRACE_DAYS = "_promise_grace_days"
 #: system_settings key: the saved assignment rules (JSON list), see :func:`save_assignment_rules`.
 SETTING_ASSIGNMENT_RULES = "collection_assignment_rules"
 DEFAULT_PROMISE_GRACE_DAYS = 3
@@ -309,7 +309,7 @@ def _key(text: str) -> str:
     return (text or "").strip().lower().replace("-", "_").replace(" ", "_")
 
 
-def normalize_outcome(outcome: str) -> str:
+def _normalize_outcome(outcome: str) -> str:
     """An outcome code from what a person types ('promise', 'left message', 'no-answer')."""
     key = _key(outcome)
     key = OUTCOME_ALIASES.get(key, OUTCOME_ALIASES.get(key.replace("_", ""), key))
@@ -318,7 +318,7 @@ def normalize_outcome(outcome: str) -> str:
     return key
 
 
-def normalize_channel(channel: str) -> str:
+def _normalize_channel(channel: str) -> str:
     key = _key(channel)
     key = CHANNEL_ALIASES.get(key, key)
     if key not in CONTACT_CHANNELS:
@@ -336,11 +336,11 @@ def _instant(at: _dt.datetime | None, field: str = "at") -> _dt.datetime:
     return at.astimezone(_dt.UTC)
 
 
-def regf_for_all_loans(session: Session) -> bool:
+def _regf_for_all_loans(session: Session) -> bool:
     return (get_setting(session, SETTING_REGF_ALL_LOANS) or "").strip().lower() in ("true", "1", "yes", "on")
 
 
-def promise_grace_days(session: Session) -> int:
+def _promise_grace_days(session: Session) -> int:
     value = get_setting(session, SETTING_PROMISE_GRACE_DAYS)
     if value is None or not value.strip():
         return DEFAULT_PROMISE_GRACE_DAYS
@@ -353,7 +353,7 @@ def promise_grace_days(session: Session) -> int:
     return days
 
 
-def priority_score(
+def _priority_score(
     days_past_due: int, amount_due: Decimal, broken_promises: int, days_since_contact: int | None
 ) -> int:
     """The queue's priority, an integer; the formula is in the module docstring and docs/collections.md."""
@@ -462,7 +462,7 @@ def queue(
 
     with ctx.unit(write=False) as session:
         today = business_date(session)
-        regf_all = regf_for_all_loans(session)
+        regf_all = _regf_for_all_loans(session)
 
         last_at = _last_contact(Contact.at).label("last_at")
         last_outcome = _last_contact(Contact.outcome).label("last_outcome")
@@ -530,7 +530,7 @@ def queue(
                 amount_due=amount_due,
                 principal=principal,
                 next_due=next_due,
-                score=priority_score(dpd, amount_due, int(broken_n), since),
+                score=_priority_score(dpd, amount_due, int(broken_n), since),
                 collector=username,
                 product=code,
                 last_contact=contact_at,
@@ -764,7 +764,7 @@ def _guardrails(session: Session, loan: Loan, person: Person | None, channel: st
             ATTORNEY,
             f"{who} is represented by an attorney (12 CFR 1006.6(b)(2)); contact the attorney, not the borrower",
             True))
-    if not (loan.reg_f_applies or regf_for_all_loans(session)):
+    if not (loan.reg_f_applies or _regf_for_all_loans(session)):
         return found
 
     if channel == "call":
@@ -812,7 +812,7 @@ def check_contact(
 ) -> list[Guardrail]:
     """The guardrails a contact at ``at`` (default now) would meet; blocking ones first."""
     permissions.require(ctx.actor, permissions.VIEW)
-    chosen = normalize_channel(channel)
+    chosen = _normalize_channel(channel)
     when = _instant(at)
     with ctx.unit(write=False) as session:
         loan = load_loan(session, loan_number)
@@ -883,8 +883,8 @@ def log_contact(
     contact and in the audit trail.
     """
     permissions.require(ctx.actor, permissions.LOG_CONTACT)
-    chosen_channel = normalize_channel(channel)
-    chosen_outcome = normalize_outcome(outcome)
+    chosen_channel = _normalize_channel(channel)
+    chosen_outcome = _normalize_outcome(outcome)
     when = _instant(at)
     if when > _now() + FUTURE_TOLERANCE:
         raise InvalidInput("at", f"{when:%Y-%m-%d %H:%M} UTC is in the future; log a contact once it happened")
@@ -1089,7 +1089,7 @@ def settle_promises(session: Session, day: _dt.date) -> PromiseSettlement:
     150.00 paid against 100.00 + 100.00 keeps the first and half keeps the
     second.  A promise without a contact is dated by its creation.
     """
-    grace = _dt.timedelta(days=promise_grace_days(session))
+    grace = _dt.timedelta(days=_promise_grace_days(session))
     cutoff = day - grace
     due = list(session.execute(
         select(Promise, Contact.at, Person.time_zone)
@@ -1180,13 +1180,13 @@ __all__ = [
     "check_contact",
     "contact_history",
     "log_contact",
-    "normalize_channel",
-    "normalize_outcome",
-    "priority_score",
-    "promise_grace_days",
+    "_normalize_channel",
+    "_normalize_outcome",
+    "_priority_score",
+    "_promise_grace_days",
     "promises",
     "reassign",
-    "regf_for_all_loans",
+    "_regf_for_all_loans",
     "save_assignment_rules",
     "set_flags",
     "settle_promises",

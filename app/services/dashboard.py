@@ -145,11 +145,11 @@ def _collected() -> ColumnElement[Any]:
     return case((LedgerEntry.type.in_(("payment", "reversal")), LedgerEntry.amount), else_=literal(0))
 
 
-def month_start(day: date) -> date:
+def _month_start(day: date) -> date:
     return day.replace(day=1)
 
 
-def month_end(day: date) -> date:
+def _month_end(day: date) -> date:
     return day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
@@ -159,7 +159,7 @@ def _add_months(day: date, months: int) -> date:
 
 
 def _window(as_of: date, months: int) -> list[date]:
-    first = _add_months(month_start(as_of), -(months - 1))
+    first = _add_months(_month_start(as_of), -(months - 1))
     return [_add_months(first, i) for i in range(months)]
 
 
@@ -215,7 +215,7 @@ def _ledger_months(session: Session, first: date, as_of: date) -> _Months:
     )
     months = _Months({}, {}, {})
     for day, moved, collected, count in session.execute(stmt):
-        key = month_start(day)
+        key = _month_start(day)
         months.moved[key] = months.moved.get(key, ZERO) + moved
         months.collected[key] = months.collected.get(key, ZERO) + collected
         months.payments[key] = months.payments.get(key, 0) + int(count or 0)
@@ -311,12 +311,12 @@ def dashboard(ctx: ServiceContext, as_of: date | None = None, *, months: int = M
         late_loans = sum(b.loans for b in buckets if b.bucket not in ("current", "1-29"))
         late_principal = sum((b.principal for b in buckets if b.bucket not in ("current", "1-29")), ZERO)
         cached_total = sum((b.principal for b in buckets), ZERO)
-        this_month = months_found.collected.get(month_start(day), ZERO)
-        previous = _add_months(month_start(day), -1)
+        this_month = months_found.collected.get(_month_start(day), ZERO)
+        previous = _add_months(_month_start(day), -1)
         if previous >= window[0]:
             last_month = months_found.collected.get(previous, ZERO)
         else:
-            last_month = _collected_between(session, previous, month_end(previous))
+            last_month = _collected_between(session, previous, _month_end(previous))
         promised = _promises(session, window[0], day)
         kept, partly, broken = promised.get("kept", 0), promised.get("partly_kept", 0), promised.get("broken", 0)
         settled = kept + partly + broken
@@ -389,7 +389,7 @@ def loans_in_bucket(ctx: ServiceContext, bucket: str, limit: int = 5000) -> list
 def loans_paid_in_month(ctx: ServiceContext, month: date, limit: int = 5000) -> list[LoanLine]:
     """The loans behind a payments bar: net received from each in that month (``amount``)."""
     permissions.require(ctx.actor, permissions.VIEW)
-    first, last = month_start(month), month_end(month)
+    first, last = _month_start(month), _month_end(month)
     with ctx.unit(write=False) as session:
         paid = (
             select(LedgerEntry.loan_id.label("loan_id"), func.sum(_collected()).label("received"))
@@ -410,6 +410,6 @@ __all__ = [
     "dashboard",
     "loans_in_bucket",
     "loans_paid_in_month",
-    "month_end",
-    "month_start",
+    "_month_end",
+    "_month_start",
 ]

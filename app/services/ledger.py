@@ -73,11 +73,11 @@ def load_loan(session: Session, loan_number: str, *, lock: bool = False) -> Loan
     return loan
 
 
-def loan_terms(loan: Loan) -> Terms:
+def _loan_terms(loan: Loan) -> Terms:
     return terms_from_dict(loan.terms)
 
 
-def ledger_rows(session: Session, loan_id: int) -> list[LedgerEntry]:
+def _ledger_rows(session: Session, loan_id: int) -> list[LedgerEntry]:
     """A loan's entries in replay order: effective date, then posting order."""
     stmt = select(LedgerEntry).where(LedgerEntry.loan_id == loan_id).order_by(LedgerEntry.effective_date, LedgerEntry.seq)
     return list(session.scalars(stmt))
@@ -160,8 +160,8 @@ class Book:
 
 
 def open_book(session: Session, loan: Loan) -> Book:
-    terms = loan_terms(loan)
-    rows = ledger_rows(session, loan.id)
+    terms = _loan_terms(loan)
+    rows = _ledger_rows(session, loan.id)
     return Book(loan, terms, rows, origin_state(terms, rows))
 
 
@@ -200,14 +200,14 @@ def store_cache(session: Session, book: Book, today: date, *, rederive: bool) ->
         row.as_of = state_closed.date
     current, _ = live(book, today)
     snap = snapshot(current, book.terms)
-    apply_snapshot(row, snap)
+    _apply_snapshot(row, snap)
     if book.loan.status in ("active", "paid_off") and book.loan.status != snap.status:
         book.loan.status = snap.status
     session.flush()
     return snap
 
 
-def apply_snapshot(row: LoanState, snap: Snapshot) -> None:
+def _apply_snapshot(row: LoanState, snap: Snapshot) -> None:
     row.principal = snap.principal
     row.accrued_interest = snap.accrued_interest
     row.fees = snap.fees

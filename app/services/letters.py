@@ -278,7 +278,7 @@ def _describe(e: Entry) -> tuple[str, Decimal | str, Decimal | str] | None:
     return None
 
 
-def business_days_after(day: _dt.date, count: int) -> _dt.date:
+def _business_days_after(day: _dt.date, count: int) -> _dt.date:
     """The ``count``-th day after ``day`` that is not a Saturday, Sunday or US federal holiday.
 
     Federal holidays are those of 5 U.S.C. 6103(a) from the ``holidays``
@@ -293,9 +293,9 @@ def business_days_after(day: _dt.date, count: int) -> _dt.date:
     return current
 
 
-def validation_period_end(letter_date: _dt.date) -> tuple[_dt.date, _dt.date]:
+def _validation_period_end(letter_date: _dt.date) -> tuple[_dt.date, _dt.date]:
     """(assumed receipt date, validation period end date) for a notice mailed on ``letter_date``."""
-    receipt = business_days_after(letter_date, RECEIPT_BUSINESS_DAYS)
+    receipt = _business_days_after(letter_date, RECEIPT_BUSINESS_DAYS)
     return receipt, receipt + _dt.timedelta(days=VALIDATION_DAYS)
 
 
@@ -514,7 +514,7 @@ def _validation_notice(lo: _Loan, day: _dt.date, opts: dict[str, Any]) -> tuple[
     fees = now.fees - then.fees + paid_f + waived + forgiven_f
     payments = paid_i + paid_p + paid_f
     credits = (then.principal - now.principal - paid_p) + waived + forgiven_f + forgiven_i
-    receipt, end = validation_period_end(day)
+    receipt, end = _validation_period_end(day)
     f: dict[str, Any] = {
         "account_number": lo.loan.loan_number,
         "creditor_on_itemization_date": lender.name,
@@ -1083,7 +1083,7 @@ def _run(
         if cancel is not None and cancel.cancelled:
             raise LettersCancelled()
         # The stored documents joined, not a second rendering: the printed bytes are the hashed ones.
-        merged, pages = join_pdfs([job.pdf for job in ready], duplex=duplex)
+        merged, pages = _join_pdfs([job.pdf for job in ready], duplex=duplex)
     # 3. Record everything in one short transaction.
     records: list[LetterRecord] = []
     try:
@@ -1215,7 +1215,7 @@ def print_selected(
 # ---------------------------------------------------------------- printing the stored documents
 
 
-def join_pdfs(pdfs: Sequence[bytes], *, duplex: bool = False) -> tuple[bytes, int]:
+def _join_pdfs(pdfs: Sequence[bytes], *, duplex: bool = False) -> tuple[bytes, int]:
     """The PDFs joined page for page (pypdf), and the page count.
 
     ``duplex`` adds a blank page after a document with an odd number of pages
@@ -1232,7 +1232,7 @@ def join_pdfs(pdfs: Sequence[bytes], *, duplex: bool = False) -> tuple[bytes, in
             writer.add_page(page)
         if duplex and len(reader.pages) % 2 and index < len(pdfs) - 1:
             box = reader.pages[-1].mediabox
-            writer.add_blank_page(width=float(box.width), height=float(box.height))
+            writer.add_blank_page(width=box.width, height=box.height)
     if not pdfs:
         return b"", 0
     out = io.BytesIO()
@@ -1282,7 +1282,7 @@ def queued_batch(ctx: ServiceContext, *, duplex: bool = False) -> PrintBatch:
         ordered = sorted(rows, key=lambda r: (_KIND_ORDER.get(r[0].kind, 99), r[1], r[0].id))
         pdfs = [_checked_pdf(row) for row, _ in ordered]
         records = tuple(_as_record(row, number, users.get(row.user_id, "")) for row, number in ordered)
-    data, pages = join_pdfs(pdfs, duplex=duplex)
+    data, pages = _join_pdfs(pdfs, duplex=duplex)
     return PrintBatch(data, pages, tuple(r.id for r in records), records)
 
 
@@ -1379,9 +1379,9 @@ __all__ = [
     "LettersCancelled",
     "RenderedLetter",
     "TemplateInfo",
-    "business_days_after",
+    "_business_days_after",
     "issue_letter",
-    "join_pdfs",
+    "_join_pdfs",
     "letter_history",
     "mark_printed",
     "placeholders",
@@ -1393,5 +1393,5 @@ __all__ = [
     "save_template",
     "template",
     "template_versions",
-    "validation_period_end",
+    "_validation_period_end",
 ]

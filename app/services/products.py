@@ -250,7 +250,7 @@ def check_rules(data: object, prefix: str = "rules") -> tuple[ProductRules | Non
     return rules, []
 
 
-def parse_rules(data: object, prefix: str = "rules") -> ProductRules:
+def _parse_rules(data: object, prefix: str = "rules") -> ProductRules:
     """Validated rules, or :class:`InvalidInput` naming the first bad field (and how many more)."""
     rules, problems = check_rules(data, prefix)
     if rules is None:
@@ -263,14 +263,14 @@ def parse_rules(data: object, prefix: str = "rules") -> ProductRules:
 def rules_or_defaults(document: dict[str, Any] | None) -> ProductRules:
     """A version's stored rules document read one way; Keel's defaults for anything it lacks."""
     try:
-        return parse_rules(document or {})
+        return _parse_rules(document or {})
     except (InputError, InvalidInput):
         return ProductRules()
 
 
 def rules_of(version: ProductVersion) -> ProductRules:
     """The stored rules of a product version (stored documents were validated when written)."""
-    return parse_rules(version.rules)
+    return _parse_rules(version.rules)
 
 
 def _read_day_count(value: object, field_name: str) -> str:
@@ -340,7 +340,7 @@ def _read_letter_triggers(value: object, field_name: str) -> tuple[LetterTrigger
     return tuple(triggers)
 
 
-def normalize_code(code: object) -> str:
+def _normalize_code(code: object) -> str:
     text = code.strip().upper() if isinstance(code, str) else ""
     if not _CODE_RE.fullmatch(text):
         raise InvalidInput("code", f"{code!r} is not a product code (letters, digits, - or _, up to 32)")
@@ -389,13 +389,13 @@ def _info(product: Product, session: Session) -> ProductInfo:
 # ---------------------------------------------------------------- queries
 
 
-def find_product(session: Session, code: str) -> Product | None:
+def _find_product(session: Session, code: str) -> Product | None:
     return session.scalars(select(Product).where(Product.code == code.strip().upper())).one_or_none()
 
 
 def product_version_on(session: Session, code: str, day: date) -> ProductVersion:
     """The version of product ``code`` in force on ``day``: the latest effective on or before it."""
-    product = find_product(session, code)
+    product = _find_product(session, code)
     if product is None:
         raise NotFound(f"product: no product with code {code!r}")
     version = session.scalars(
@@ -439,7 +439,7 @@ def _check_new_version_date(session: Session, product: Product, effective: date)
 
 def _create(session: Session, ctx: ServiceContext, code: str, name: str, rules: ProductRules, effective: date,
             description: str | None) -> Product:
-    if find_product(session, code) is not None:
+    if _find_product(session, code) is not None:
         raise InvalidInput("code", f"a product with code {code} already exists")
     product = Product(code=code, name=name, description=description)
     version = ProductVersion(product=product, effective_date=effective, rules=rules.to_dict(),
@@ -477,9 +477,9 @@ def create_product(
 ) -> ProductInfo:
     """A new product with its first version of rules."""
     permissions.require(ctx.actor, permissions.MANAGE_PRODUCTS)
-    chosen = normalize_code(code)
+    chosen = _normalize_code(code)
     label, effective = _inputs(name, effective_date)
-    parsed = parse_rules(rules)
+    parsed = _parse_rules(rules)
     try:
         with ctx.unit() as session:
             product = _create(session, ctx, chosen, label, parsed, effective, description)
@@ -491,15 +491,15 @@ def create_product(
 def add_product_version(ctx: ServiceContext, code: str, rules: dict[str, Any], effective_date: date | str) -> ProductInfo:
     """New rules for an existing product from ``effective_date``; loans already boarded keep theirs."""
     permissions.require(ctx.actor, permissions.MANAGE_PRODUCTS)
-    chosen = normalize_code(code)
+    chosen = _normalize_code(code)
     try:
         effective = parse_date(effective_date, "effective_date")
     except InputError as exc:
         raise InvalidInput(exc.field, exc.problem) from None
-    parsed = parse_rules(rules)
+    parsed = _parse_rules(rules)
     try:
         with ctx.unit() as session:
-            product = find_product(session, chosen)
+            product = _find_product(session, chosen)
             if product is None:
                 raise NotFound(f"product: no product with code {chosen!r}")
             _add_version(session, ctx, product, parsed, effective)
@@ -521,7 +521,7 @@ class ProductsLoaded:
 _ENTRY_FIELDS = {"code", "name", "description", "effective_date", "rules"}
 
 
-def read_products_file(path: str | Path) -> tuple[list[dict[str, Any]], list[Problem]]:
+def _read_products_file(path: str | Path) -> tuple[list[dict[str, Any]], list[Problem]]:
     """The product entries of a products JSON file, and any problems reading it.
 
     The file is ``{"products": [entry, ...]}``, a bare list of entries, or one
@@ -559,7 +559,7 @@ def load_products_file(ctx: ServiceContext, path: str | Path) -> ProductsLoaded:
     """
     permissions.require(ctx.actor, permissions.MANAGE_PRODUCTS)
     file_name = Path(path).name
-    entries, problems = read_products_file(path)
+    entries, problems = _read_products_file(path)
     if problems:
         raise FileRejected(problems)
     parsed: list[tuple[int, str, str, str | None, date, ProductRules]] = []
@@ -576,7 +576,7 @@ def load_products_file(ctx: ServiceContext, path: str | Path) -> ProductsLoaded:
         code = name = None
         effective = None
         try:
-            code = normalize_code(entry.get("code"))
+            code = _normalize_code(entry.get("code"))
         except InvalidInput as exc:
             bad(exc.field, exc.problem)
         try:
@@ -604,7 +604,7 @@ def load_products_file(ctx: ServiceContext, path: str | Path) -> ProductsLoaded:
     unchanged: list[tuple[str, date]] = []
     with ctx.unit() as session:
         for row, code, name, description, effective, rules in sorted(parsed, key=lambda p: (p[1], p[4])):
-            product = find_product(session, code)
+            product = _find_product(session, code)
             try:
                 if product is None:
                     _create(session, ctx, code, name, rules, effective, description)

@@ -126,7 +126,7 @@ def _cached_dict(loan: Loan) -> dict[str, object]:
     }
 
 
-def check_loan(
+def _check_loan(
     loan: Loan, rows: list[Any], today_date: date, sums: tuple[Balances, Balances] | None = None,
     result: ChunkResult | None = None,
 ) -> list[Difference]:
@@ -300,6 +300,6 @@ def _check_chunk(session: Session, ids: list[int], today: date) -> ChunkResult:
     result = ChunkResult()
     empty = (Balances(), Balances())
     for loan in loans:
-        result.differences.extend(check_loan(loan, rows_by_loan[loan.id], today, sums.get(loan.id, empty), result))
+        result.differences.extend(_check_loan(loan, rows_by_loan[loan.id], today, sums.get(loan.id, empty), result))
     return result
 

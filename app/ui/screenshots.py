@@ -203,6 +203,12 @@ def main(argv: list[str] | None = None) -> int:
         tabs.setCurrentIndex(index)
         name = "admin-" + tabs.tabText(index).replace("&", "").lower().replace(" ", "-")
         shoot(name, admin_window)
+    boarding = admin_window.admin_view.boarding
+    if boarding is not None:
+        tabs.setCurrentWidget(boarding)
+        boarding.check(Path(__file__).resolve().parents[2] / "resources" / "samples" / "boarding-new.csv")
+        wait()
+        shoot("admin-boarding-checked", admin_window)
     from app.ui.dialogs.eod_dialog import EodDialog
     from app.ui.dialogs.product_dialog import ProductDialog
 

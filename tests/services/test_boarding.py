@@ -488,3 +488,21 @@ def test_keel_board_command(tmp_path):
         "bad.csv, row 4, rate: 101 is outside 0 to 100 percent",
         f"keel: error: 2 problems in {tmp_path / 'bad.csv'}; nothing was written",
     ]
+
+
+def test_boarding_exceptions_and_letter_templates_from_the_terminal(tmp_path):
+    # The exceptions list and a template's saved versions, as `keel` prints them.
+    db = f"sqlite:///{tmp_path / 'keel.sqlite3'}"
+    assert _keel(db, "init", "--business-date", "2026-06-01").returncode == 0
+    assert _keel(db, "product", "add", str(SAMPLES / "products.json")).returncode == 0
+    records = seasoned_records()
+    records[1]["conversion"]["principal"] = "12103.56"  # 5.00 more than the replay (see above)
+    board = _keel(db, "board", str(write_json(tmp_path / "history.json", records[:2])))
+    assert board.returncode == 1, board.stderr  # boarded, with an exception held back
+    listed = _keel(db, "boarding-exceptions", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [(e["los_reference"], e["field"], e["difference"]) for e in json.loads(listed.stdout)] == [
+        (records[1]["los_reference"], "principal", "5.00")]
+    assert "principal stated 12103.56, Keel derives 12098.56" in _keel(db, "boarding-exceptions").stdout
+    templates = _keel(db, "letter-templates", "late-notice")
+    assert templates.returncode == 0 and "No saved versions of late-notice" in templates.stdout

@@ -28,7 +28,7 @@ from app.db.models import (
 )
 from app.db.settings import set_setting
 from app.services import collections, servicing, users
-from app.services.collections import AssignmentRule, priority_score, settle_promises
+from app.services.collections import AssignmentRule, _priority_score, settle_promises
 from app.services.errors import Conflict, InvalidInput, NeedsConfirmation, NotFound, PermissionDenied
 
 from .conftest import FAST_HASHER, PASSWORDS
@@ -95,7 +95,7 @@ def add_user(contexts, name: str, role: str = "collector") -> None:
     ],
 )
 def test_priority_score_formula(dpd, amount, broken, since, score):
-    assert priority_score(dpd, amount, broken, since) == score
+    assert _priority_score(dpd, amount, broken, since) == score
 
 
 # ---------------------------------------------------------------------------

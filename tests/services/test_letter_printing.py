@@ -84,9 +84,9 @@ def test_duplex_join_starts_each_letter_on_a_sheet() -> None:
         c.save()
         return out.getvalue()
 
-    data, pages = letters.join_pdfs([pdf(1), pdf(2), pdf(1)], duplex=True)
+    data, pages = letters._join_pdfs([pdf(1), pdf(2), pdf(1)], duplex=True)
     assert pages == 5 and len(PdfReader(io.BytesIO(data)).pages) == 5
-    assert letters.join_pdfs([]) == (b"", 0)
+    assert letters._join_pdfs([]) == (b"", 0)
 
 
 def test_mark_printed_needs_letters_and_the_permission(ctx: ServiceContext,

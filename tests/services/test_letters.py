@@ -270,12 +270,12 @@ def test_validation_notice_has_every_element_of_1006_34c(ctx: ServiceContext) ->
 def test_validation_period_counts_business_days_and_federal_holidays() -> None:
     # Mailed Monday June 29, 2026: June 30, July 1, July 2, (Friday July 3 is Independence Day
     # observed), July 6, July 7 -> assumed received July 7; the period ends August 6.
-    assert letters.validation_period_end(dt.date(2026, 6, 29)) == (dt.date(2026, 7, 7), dt.date(2026, 8, 6))
+    assert letters._validation_period_end(dt.date(2026, 6, 29)) == (dt.date(2026, 7, 7), dt.date(2026, 8, 6))
     # Mailed Friday Nov 20, 2026: Nov 23, 24, 25, (26 Thanksgiving), 27, 30 -> Nov 30; ends Dec 30.
-    assert letters.validation_period_end(dt.date(2026, 11, 20)) == (dt.date(2026, 11, 30), dt.date(2026, 12, 30))
+    assert letters._validation_period_end(dt.date(2026, 11, 20)) == (dt.date(2026, 11, 30), dt.date(2026, 12, 30))
     day = dt.date(2026, 1, 1)
     for _ in range(400):
-        receipt, end = letters.validation_period_end(day)
+        receipt, end = letters._validation_period_end(day)
         assert (end - day).days >= 35
         assert receipt.weekday() < 5
         day += dt.timedelta(days=1)

@@ -67,11 +67,11 @@ def test_defaults_and_the_canonical_document(contexts):
     assert [(t.letter, t.days_past_due) for t in rules.letter_triggers] == [("late-notice", 15), ("default-notice", 30)]
     doc = rules.to_dict()
     assert doc["interest"] == "scheduled" and doc["day_count"] == "30/360" and doc["tolerance"] == "0.00"
-    assert products.parse_rules(doc) == rules
+    assert products._parse_rules(doc) == rules
 
 
 def test_engine_rules_are_the_terms_the_engine_reads():
-    rules = products.parse_rules(AUTO_RULES)
+    rules = products._parse_rules(AUTO_RULES)
     note = {"principal": "1000.00", "rate": "9", "term": 12, "start": "2026-05-01", "first_due": "2026-06-01"}
     engine = rules.engine_dict()
     terms = terms_from_dict({**note, **engine})

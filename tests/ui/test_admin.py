@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal as D
 
 import pytest
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication
 
@@ -167,3 +167,55 @@ def test_run_gui_signs_in_and_quits(qtbot, desk, db_file_url, monkeypatch, tmp_p
     assert seen == {"user": "Signed in: Manager User (manager)", "date": "Business date: 2026-06-01",
                     "again": "manager"}
     assert (tmp_path / "logs" / "keel.log").exists()
+
+
+def test_boarding_from_the_desk_checks_then_boards_and_lists_exceptions(qtbot, desk, open_window, tmp_path) -> None:
+    import csv
+    import shutil
+
+    from app.services import boarding, search
+    from tests.services.test_boarding import NEW_CSV, SAMPLES, seasoned_records, write_json
+
+    _, contexts = desk
+    products.load_products_file(contexts["admin"], SAMPLES / "products.json")
+    window = open_window("admin")
+    panel = window.admin_view.boarding
+    assert panel is not None
+    window.admin_view.tabs.setCurrentWidget(panel)
+    # A file with one bad principal: every problem listed, nothing boarded, Board stays off.
+    rows = list(csv.DictReader(NEW_CSV.open(newline="")))
+    rows[0]["principal"] = "abc"
+    bad = tmp_path / "bad.csv"
+    with bad.open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    panel.check(bad)
+    settle(qtbot, window.workspace.tasks)
+    assert panel.problems.rowCount() == 1 and "1 problem in this file" in panel.result.text()
+    assert not panel.board_button.isEnabled()
+    # The sample file: five loans would be boarded; clicking Board boards them.
+    good = tmp_path / "boarding-new.csv"
+    shutil.copy(NEW_CSV, good)
+    panel.check(good)
+    settle(qtbot, window.workspace.tasks)
+    assert panel.loans.rowCount() == 5 and "Would board 5 loans" in panel.result.text()
+    assert panel.board_button.isEnabled()
+    qtbot.mouseClick(panel.board_button, Qt.MouseButton.LeftButton)
+    settle(qtbot, window.workspace.tasks)
+    assert "Boarded 5 loans: KL-000001" in panel.result.text()
+    assert search.find_loan(contexts["clerk"], "KL-000005") is not None
+    # A history loan that does not tie out is held back and listed below.
+    records = seasoned_records()
+    records[1]["conversion"]["principal"] = "12103.56"
+    panel.check(write_json(tmp_path / "history.json", records[:2]))
+    settle(qtbot, window.workspace.tasks)
+    qtbot.mouseClick(panel.board_button, Qt.MouseButton.LeftButton)
+    settle(qtbot, window.workspace.tasks)
+    assert panel.exceptions.rowCount() == 1
+    assert [e.field for e in boarding.list_boarding_exceptions(contexts["admin"])] == ["principal"]
+
+
+def test_boarding_is_an_admin_tab_only_for_those_who_may_board(desk, open_window) -> None:
+    window = open_window("manager")
+    assert window.admin_view is None or window.admin_view.boarding is None

@@ -1,4 +1,4 @@
-"""Administration: end of day, loan products, users and roles, lender settings."""
+"""Administration: end of day, boarding, loan products, users and roles, lender settings."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBo
 from app.services import permissions
 from app.ui import formatting, optional
 from app.ui.dialogs.eod_dialog import EodDialog
+from app.ui.views.boarding_view import BoardingPanel
 from app.ui.views.lender_view import LenderPanel
 from app.ui.views.products_view import ProductsPanel
 from app.ui.views.users_view import UsersPanel
@@ -55,6 +56,10 @@ class AdminView(View):
         if allowed:
             self.tabs.addTab(eod_page, "&End of day")
 
+        self.boarding: BoardingPanel | None = None
+        if workspace.can(permissions.BOARD):
+            self.boarding = BoardingPanel(workspace)
+            self.tabs.addTab(self.boarding, "&Boarding")
         self.products = ProductsPanel(workspace)
         self.tabs.addTab(self.products, "&Products")
         self.users: UsersPanel | None = None
@@ -86,6 +91,8 @@ class AdminView(View):
         dialog.start_button.setFocus()
 
     def refresh(self) -> None:
+        if self.boarding is not None:
+            self.boarding.refresh()
         self.products.refresh()
         if self.users is not None:
             self.users.refresh()
