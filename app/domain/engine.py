@@ -35,7 +35,7 @@ Rules (issue 2; each is also stated where it is applied):
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from datetime import date as Date  # for annotations inside classes with a field named ``date``
@@ -1284,9 +1284,8 @@ def validate_events(events: Sequence[Event]) -> None:
     """Check references between events; raise :class:`InputError` naming the event."""
     seen: dict[str, Event] = {}
     reversed_ids: set[str] = set()
-    fee_ids: set[str] = set()
     # A waiver may be listed before its fee: events apply in date order, whatever the list order.
-    all_fee_ids = {event.id for event in events if event.type == "fee"}
+    fee_ids = {event.id for event in events if event.type == "fee"}
     for position, event in enumerate(events):
         where = f"events[{position}]"
         if event.id in seen:
@@ -1324,7 +1323,7 @@ def validate_events(events: Sequence[Event]) -> None:
         if event.type == "waiver":
             if not event.of:
                 raise InputError(f"{where}.of", "is required: the fee id to waive (e.g. late_fee:2)")
-            if not event.of.startswith("late_fee:") and event.of not in all_fee_ids:
+            if not event.of.startswith("late_fee:") and event.of not in fee_ids:
                 raise InputError(f"{where}.of", f"{event.of!r} is not a known fee id")
             if event.amount is not None and event.amount <= 0:
                 raise InputError(f"{where}.amount", f"{event.amount} must be more than zero")
@@ -1332,8 +1331,6 @@ def validate_events(events: Sequence[Event]) -> None:
             value is None for value in (event.rate, event.payment, event.term, event.next_due)
         ):
             raise InputError(where, "a terms_change needs rate, payment, term or next_due")
-        if event.type == "fee":
-            fee_ids.add(event.id)
         seen[event.id] = event
 
 
