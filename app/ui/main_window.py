@@ -314,7 +314,7 @@ class MainWindow(QMainWindow):
             self.splitter.setSizes([self.fontMetrics().averageCharWidth() * 22, self.width()])
         title = str(settings.value(VIEW_KEY, "") or "") or ROLE_START.get(self.workspace.ctx.actor.role, "")
         chosen = next((v for v in self.views if v.title == title), self.views[0])
-        QTimer.singleShot(0, lambda: self.show_view(chosen))
+        QTimer.singleShot(0, self, lambda: self.show_view(chosen))
 
     def save_layout(self) -> None:
         settings = self.workspace.settings

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,29 +65,48 @@ class _Pending:
     write: bool
     dialog: QProgressDialog | None = None
     timer: QTimer | None = None
+    #: The job's callable, released here on the GUI thread when the job is finished.
+    fn: Callable[..., Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 class _Job(QRunnable):
+    """One call on a pool thread.
+
+    The job holds the runner weakly and gives up its callable before it reports: the
+    last reference to either (and to any widget a callable's closure holds) must be
+    dropped on the GUI thread -- the pending entry holds them there -- never on a pool
+    thread, where destroying a Qt object crashes the process at some later moment.
+    """
+
     def __init__(self, runner: TaskRunner, job_id: int, fn: Callable[..., Any], wants_progress: bool) -> None:
         super().__init__()
         self.setAutoDelete(True)
-        self._runner = runner
+        self._runner = weakref.ref(runner)
         self._id = job_id
-        self._fn = fn
+        self._fn: Callable[..., Any] | None = fn
         self._wants_progress = wants_progress
 
     def run(self) -> None:  # Qt's name; runs on a pool thread
-        runner = self._runner
+        fn, self._fn = self._fn, None
+        runner = self._runner()
+        if fn is None or runner is None:
+            return
+        job_id = self._id
+        progressed = runner._progressed
+        done, failed = runner._done, runner._failed
+        del runner
         try:
             if self._wants_progress:
-                result = self._fn(lambda done, total, label: runner._progressed.emit(self._id, done, total, label))
+                result = fn(lambda count, total, label: progressed.emit(job_id, count, total, label))
             else:
-                result = self._fn()
+                result = fn()
         except BaseException as exc:  # noqa: BLE001 - every failure goes back to the GUI thread
-            runner._failed.emit(self._id, exc)
+            del fn
+            failed.emit(job_id, exc)
         else:
-            runner._done.emit(self._id, result)
+            del fn
+            done.emit(job_id, result)
 
 
 class TaskRunner(QObject):
@@ -116,6 +136,14 @@ class TaskRunner(QObject):
         self._done.connect(self._on_done, Qt.ConnectionType.QueuedConnection)
         self._failed.connect(self._on_failed, Qt.ConnectionType.QueuedConnection)
         self._progressed.connect(self._on_progress, Qt.ConnectionType.QueuedConnection)
+        # What finished jobs handed back (results, exceptions with their tracebacks, the
+        # callables): kept a moment after the callbacks ran, then released here, so the
+        # last reference never falls on a pool thread still unwinding (see _Job).
+        self._retired: list[object] = []
+        self._release = QTimer(self)
+        self._release.setSingleShot(True)
+        self._release.setInterval(1000)
+        self._release.timeout.connect(self._retired.clear)
         #: Called with (owner, exception) when a job has no failure callback.
         self.default_failure: Callable[[QWidget | None, BaseException], None] = _log_only
 
@@ -165,7 +193,7 @@ class TaskRunner(QObject):
         write: bool,
     ) -> int:
         job_id = next(self._ids)
-        pending = _Pending(on_done, on_failed, on_progress, owner, label, change, write)
+        pending = _Pending(on_done, on_failed, on_progress, owner, label, change, write, fn=fn)
         was_idle = not self._pending
         self._pending[job_id] = pending
         if label is not None:
@@ -209,8 +237,13 @@ class TaskRunner(QObject):
             return None  # the view that asked has gone; nobody to tell
         return pending
 
+    def _retire(self, *objects: object) -> None:
+        self._retired.extend(objects)
+        self._release.start()
+
     @Slot(int, object)
     def _on_done(self, job_id: int, result: object) -> None:
+        self._retire(result, self._pending.get(job_id))
         pending = self._finish(job_id)
         if pending is None:
             return
@@ -227,6 +260,7 @@ class TaskRunner(QObject):
 
     @Slot(int, object)
     def _on_failed(self, job_id: int, exc: object) -> None:
+        self._retire(exc, self._pending.get(job_id))
         pending = self._finish(job_id)
         if pending is None:
             if not isinstance(exc, Exception):

@@ -148,7 +148,7 @@ class LoanActionDialog(QDialog):
         layout.addWidget(self.buttons)
         metrics = self.fontMetrics()
         self.resize(metrics.averageCharWidth() * 84, metrics.lineSpacing() * 30)
-        QTimer.singleShot(0, self.refresh_preview)
+        QTimer.singleShot(0, self, self.refresh_preview)
 
     # ------------------------------------------------------------ preview
     def edited(self) -> None:

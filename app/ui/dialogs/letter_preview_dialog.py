@@ -105,7 +105,7 @@ class PdfPagesView(QScrollArea):
         for index, label in enumerate(self.labels):
             label.setPixmap(QPixmap())
             label.setFixedSize(self.pages.page_size(index, dpi))
-        QTimer.singleShot(0, self._render_visible)
+        QTimer.singleShot(0, self, self._render_visible)
 
     # ------------------------------------------------------------ rendering
     def page_image(self, index: int, dpi: float | None = None) -> QImage:

@@ -639,7 +639,7 @@ class BatchView(View):
         self._save_timer.stop()
         draft_id = self._draft_id if not self._draft_saving else None
         if self._draft_saving:  # a save is in flight: post after it, so the draft it creates is the one deleted
-            QTimer.singleShot(100, lambda: self._post(confirm_duplicates=confirm_duplicates,
+            QTimer.singleShot(100, self, lambda: self._post(confirm_duplicates=confirm_duplicates,
                                                       confirm_backdated=confirm_backdated))
             return
         self._posting = True

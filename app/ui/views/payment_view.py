@@ -339,7 +339,9 @@ class PaymentView(View):
                 self.loan_info.setText(f"Loan number: there is no loan numbered \u201c{number}\u201d.")
                 self.loan_info.setStyleSheet("color: #a00000;")
                 return
-            if hit.loan_number not in self._canonical.values() or hit.loan_number != number:
+            if hit.loan_number != self._canonical.get(number.upper(), number):
+                # "100118" typed, KL-100118 found: the inputs change, so the preview is asked again.
+                # The same number found changes nothing (and must not clear what the form says).
                 self._canonical[number.upper()] = hit.loan_number
                 self._inputs_changed()
             self.loan_info.setStyleSheet("")

@@ -166,7 +166,7 @@ class SearchBox(QLineEdit):
                 self.table.selectRow(max(0, min(row, self.model.rowCount() - 1)))
                 return True
         if watched is self and event.type() == QEvent.Type.FocusOut:
-            QTimer.singleShot(150, self._hide_if_unfocused)
+            QTimer.singleShot(150, self, self._hide_if_unfocused)
         return super().eventFilter(watched, event)
 
     def _hide_if_unfocused(self) -> None:
