@@ -52,6 +52,8 @@ class Actor:
     username: str
     role: str
     full_name: str = ""
+    #: An administrator reset the password: the desk asks for a new one before anything else.
+    must_change_password: bool = False
 
 
 @dataclass(frozen=True)
