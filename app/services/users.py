@@ -219,6 +219,11 @@ def verify_approver(factory: sessionmaker[Session], username: str, password: str
     return _check_credentials(factory, username, password, purpose="approval")
 
 
+def confirm_identity(factory: sessionmaker[Session], username: str, password: str) -> Actor:
+    """The signed-in user's password again (unlocking an idle desk); counts towards the lockout."""
+    return _check_credentials(factory, username, password, purpose="unlock")
+
+
 def _check_credentials(factory: sessionmaker[Session], username: str, password: str, *, purpose: str) -> Actor:
     from app.services import security
 
@@ -495,6 +500,7 @@ __all__ = [
     "authenticate",
     "bootstrap_admin",
     "change_own_password",
+    "confirm_identity",
     "create_user",
     "deactivate_user",
     "list_users",
