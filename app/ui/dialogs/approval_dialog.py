@@ -40,6 +40,7 @@ class ApprovalDialog(QDialog):
                                                                       for r in exc.reasons) + "</ul>")
         reasons.setObjectName("approvalReasons")
         reasons.setWordWrap(True)
+        self.reasons_label = reasons
         hint = QLabel("A different user who may approve it types their name and password here. "
                       "The approval is kept with the entry and in the audit trail.")
         hint.setWordWrap(True)
