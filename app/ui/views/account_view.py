@@ -10,11 +10,10 @@ date, from everything recorded up to now (accounts.account(..., as_of)).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from PySide6.QtCore import QDate, QItemSelection, Qt, QTimer, Signal
+from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -34,67 +33,47 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.domain.schedule import ScheduleRow
-from app.services import accounts, permissions, search
+from app.services import accounts, permissions
 from app.services import flags as flag_service
-from app.services.accounts import Account, LedgerLine
-from app.ui.dialogs.letter_options_dialog import NEEDS_OPTIONS, LetterOptionsDialog
-from app.ui.dialogs.letter_preview_dialog import LetterPreviewDialog
-from app.services.search import AuditLine, NoteLine, Party
+from app.services.account_page import AccountPage, account_page
+from app.services.accounts import LedgerLine
+from app.services.search import Party
 from app.ui import formatting, optional
 from app.ui.dialogs.adjust_dialog import AdjustDialog
 from app.ui.dialogs.borrower_dialog import BorrowerDialog
 from app.ui.dialogs.fee_dialog import FeeDialog
 from app.ui.dialogs.flag_dialog import FlagDialog
+from app.ui.dialogs.letter_options_dialog import NEEDS_OPTIONS, LetterOptionsDialog
+from app.ui.dialogs.letter_preview_dialog import LetterPreviewDialog
 from app.ui.dialogs.refund_dialog import RefundDialog
-from app.ui.dialogs.waive_dialog import WaiveDialog
-from app.ui.dialogs.write_off_dialog import WriteOffDialog
 from app.ui.dialogs.reverse_dialog import ReverseDialog
 from app.ui.dialogs.terms_dialog import TermsDialog
+from app.ui.dialogs.waive_dialog import WaiveDialog
+from app.ui.dialogs.write_off_dialog import WriteOffDialog
 from app.ui.messages import error_text, show_error
 from app.ui.models.audit_table_model import AuditTableModel
-from app.ui.models.contact_table_model import ContactsTableModel, NotesTableModel, PromisesTableModel
+from app.ui.models.contact_table_model import (
+    ContactsTableModel,
+    NotesTableModel,
+    PromisesTableModel,
+)
 from app.ui.models.ledger_table_model import LedgerTableModel
 from app.ui.models.record_table_model import Column, RecordTableModel
 from app.ui.models.schedule_table_model import ScheduleTableModel
 from app.ui.views.view import View
+from app.ui.widgets.date_edit import DateEdit
 from app.ui.widgets.status_badge import StatusBadge
 from app.ui.widgets.table import fit_columns, make_table, restore_header, save_header
 from app.ui.workers import Change
 from app.ui.workspace import Workspace
-from app.ui.widgets.date_edit import DateEdit
+
+#: Everything the account view shows, read in one unit of work by one background job.
+AccountData = AccountPage
 
 
-@dataclass(frozen=True)
-class AccountData:
-    """Everything the account view shows, read in one background job."""
-
-    account: Account
-    schedule: tuple[ScheduleRow, ...]
-    parties: list[Party]
-    notes: list[NoteLine]
-    audit: list[AuditLine]
-    contacts: list[Any] | None  # None: the collections service is not installed
-    promises: list[Any] | None
-    letters: list[Any] | None  # None: the letters service is not installed
-
-
-def load_account(ctx: Any, loan_number: str, as_of: date | None) -> AccountData:
-    """Run on a read worker: every service the view needs, one after the other."""
-    account = accounts.account(ctx, loan_number, as_of)
-    number = account.loan_number
-    collections = optional.service("collections")
-    letters = optional.service("letters")
-    return AccountData(
-        account=account,
-        schedule=accounts.original_schedule(ctx, number),
-        parties=search.loan_parties(ctx, number),
-        notes=search.loan_notes(ctx, number),
-        audit=search.loan_audit(ctx, number),
-        contacts=collections.contact_history(ctx, number) if collections else None,
-        promises=collections.promises(ctx, number) if collections else None,
-        letters=letters.letter_history(ctx, number) if letters and hasattr(letters, "letter_history") else None,
-    )
+def load_account(ctx: Any, loan_number: str, as_of: date | None) -> AccountPage:
+    """Run on a read worker: the one read service for the whole page."""
+    return account_page(ctx, loan_number, as_of)
 
 
 class LettersTableModel(RecordTableModel[Any]):
