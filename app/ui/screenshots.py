@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         lines = account.ledger_model.rows()
         payments = [i for i, line in enumerate(lines) if line.type == "payment" and not line.reversed]
         if payments:
-            account.ledger_table.selectRow(payments[-1])
+            account.select_ledger_row(payments[-1])
         shoot("account-ledger", window)
         account.tabs.setCurrentIndex(1)
         shoot("account-schedule", window)
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         shoot("account-audit", window)
         account.tabs.setCurrentIndex(2)
         if payments:
-            account.ledger_table.selectRow(payments[-1])
+            account.select_ledger_row(payments[-1])
             account.reverse_selected()
             wait(0.6)
             dialogs = [w for w in window.findChildren(QDialog) if w.isVisible()]
