@@ -54,4 +54,4 @@ def test_refusals_are_one_line(book, capsys, monkeypatch):
     assert capsys.readouterr().err.startswith("keel: error: --from")
     assert main(["audit", "--db", url, "--as", "manager", "--user", "nobody"]) == 2
     err = capsys.readouterr().err
-    assert err == "keel: error: user: there is no user named 'nobody'\n"
+    assert err == "keel: error: user: 'nobody' is not a user of this database\n"

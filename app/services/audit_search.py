@@ -84,13 +84,13 @@ def search_audit(
         if wanted_user:
             user_id = session.scalars(select(User.id).where(func.lower(User.username) == wanted_user.lower())).first()
             if user_id is None:
-                raise InvalidInput("user", f"there is no user named {wanted_user!r}")
+                raise InvalidInput("user", f"{wanted_user!r} is not a user of this database")
             where.append(AuditEvent.user_id == user_id)
         if wanted_loan:
             loan_id = session.scalars(select(Loan.id).where(Loan.loan_number.in_({wanted_loan, wanted_loan.upper()})))\
                 .first()
             if loan_id is None:
-                raise InvalidInput("loan", f"there is no loan numbered {wanted_loan!r}")
+                raise InvalidInput("loan", f"{wanted_loan!r} is not a loan number on file")
             where.append(AuditEvent.loan_id == loan_id)
         if wanted_action:
             if "." in wanted_action:

@@ -197,6 +197,14 @@ def main(argv: list[str] | None = None) -> int:
         window = window_for("admin")
     admin_window = window if window.admin_view is not None else window_for("admin")
     assert admin_window.admin_view is not None
+    if admin_window.audit_view is not None:
+        # The global audit search: everything the clerk did, in words.
+        admin_window.show_view(admin_window.audit_view)
+        wait()
+        audit_page = admin_window.audit_view
+        audit_page.user_combo.setCurrentIndex(max(0, audit_page.user_combo.findData("clerk")))
+        audit_page.search(1)
+        shoot("audit", admin_window)
     admin_window.show_view(admin_window.admin_view)
     tabs = admin_window.admin_view.tabs
     for index in range(tabs.count()):
