@@ -133,3 +133,35 @@ def test_one_read_on_a_real_engine(fresh_db_url):
         assert level in ("READ COMMITTED", "SERIALIZABLE")  # SQLite reports SERIALIZABLE
     finally:
         setup.close_database(factory)
+
+
+def test_every_tab_shows_the_same_moment(fresh_db_url, monkeypatch):
+    """A payment posted at another desk while the page is being read shows on every tab or on none."""
+    from app.services import search, setup
+
+    from .conftest import seed
+
+    factory = setup.open_database(fresh_db_url)
+    try:
+        contexts = seed(factory)
+        number, _ = _loan(contexts["admin"])
+        real_audit_of = search.audit_of
+        posted: list[int] = []
+
+        def audit_of_after_another_desk_posts(session, loan, limit=1000):
+            if not posted:  # between the ledger read and the audit read: another connection commits
+                posted.append(servicing.post_payment(contexts["clerk"], number, "100.00", reference="OTHER").entry_id)
+            return real_audit_of(session, loan, limit)
+
+        monkeypatch.setattr(search, "audit_of", audit_of_after_another_desk_posts)
+        page = account_page(contexts["manager"], number)
+        assert posted  # the other desk did post, and committed
+        assert posted[0] not in {line.entry_id for line in page.account.lines}
+        assert not any("reference OTHER" in line.sentence for line in page.audit)  # the same moment on both tabs
+
+        monkeypatch.setattr(search, "audit_of", real_audit_of)
+        later = account_page(contexts["manager"], number)
+        assert posted[0] in {line.entry_id for line in later.account.lines}
+        assert any("reference OTHER" in line.sentence for line in later.audit)
+    finally:
+        setup.close_database(factory)
