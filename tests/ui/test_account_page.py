@@ -123,4 +123,14 @@ def test_ledger_sorts_by_a_clicked_header_and_filters(qtbot, desk, open_window) 
         assert right <= viewport, f"{title} is cut off ({right} > {viewport})"
     for title in ("Suspense", "Refund"):  # never used on this loan: hidden
         assert view.ledger_table.isColumnHidden(_column(view, title))
+    # The header's menu shows a hidden column again, and the choice holds when the account is re-read.
+    menu = view.ledger_columns_menu()
+    suspense = next(a for a in menu.actions() if a.text() == "Suspense")
+    assert not suspense.isChecked()
+    suspense.trigger()
+    assert not view.ledger_table.isColumnHidden(_column(view, "Suspense"))
+    with qtbot.waitSignal(view.account_shown, timeout=15_000):
+        view.refresh()
+    assert not view.ledger_table.isColumnHidden(_column(view, "Suspense"))
+    assert view.ledger_table.isColumnHidden(_column(view, "Refund"))
     settle(qtbot, window.workspace.tasks)

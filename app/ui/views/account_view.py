@@ -403,6 +403,12 @@ class AccountView(View):
         self.ledger_order_button.setObjectName("ledgerDateOrder")
         self.ledger_order_button.setToolTip("Back to the ledger's own order: by effective date, as the engine applies it")
         self.ledger_order_button.clicked.connect(self.ledger_date_order)
+        # Right-click a header to show or hide columns; a choice made there wins over the automatic hiding.
+        self._ledger_columns_chosen: dict[str, bool] = {}
+        ledger_header = self.ledger_table.horizontalHeader()
+        ledger_header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        ledger_header.setToolTip("Click to sort; right-click to choose the columns")
+        ledger_header.customContextMenuRequested.connect(self._ledger_columns_menu)
         self.ledger_table.doubleClicked.connect(self._follow_link)
         self.reverse_button = QPushButton("&Reverse payment\N{HORIZONTAL ELLIPSIS}")
         self.reverse_button.setObjectName("reverseButton")
@@ -687,7 +693,7 @@ class AccountView(View):
         self._count_ledger()
         # Suspense and Refund are shown only on a loan that has used them: the key columns fit at 1366x768.
         for column, spec in enumerate(self.ledger_model.columns):
-            if spec.title in ("Suspense", "Refund"):
+            if spec.title in ("Suspense", "Refund") and spec.title not in self._ledger_columns_chosen:
                 self.ledger_table.setColumnHidden(column, not any(spec.value(line) for line in account.lines))
         self.audit_model.set_rows(data.audit)
         self.notes_model.set_rows(data.notes)
@@ -802,6 +808,26 @@ class AccountView(View):
         """Unsort: the ledger by effective date, as the engine applies it."""
         self.ledger_table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.ledger_proxy.sort(-1)
+
+    def ledger_columns_menu(self) -> QMenu:
+        """The header's menu: one checkable entry per column (the "#" column always stays)."""
+        menu = QMenu(self)
+        menu.setObjectName("ledgerColumnsMenu")
+        for column, spec in enumerate(self.ledger_model.columns):
+            if column == 0:
+                continue
+            action = menu.addAction(spec.title)
+            action.setCheckable(True)
+            action.setChecked(not self.ledger_table.isColumnHidden(column))
+            action.toggled.connect(lambda on, c=column, t=spec.title: self._choose_ledger_column(c, t, on))
+        return menu
+
+    def _ledger_columns_menu(self, position: Any) -> None:
+        self.ledger_columns_menu().popup(self.ledger_table.horizontalHeader().mapToGlobal(position))
+
+    def _choose_ledger_column(self, column: int, title: str, shown: bool) -> None:
+        self._ledger_columns_chosen[title] = shown
+        self.ledger_table.setColumnHidden(column, not shown)
 
     def _filter_ledger(self, *_args: object) -> None:
         self.ledger_proxy.set_kind(self.ledger_kind.currentData())
