@@ -66,7 +66,13 @@ def _day(value: object) -> str:
 
 
 def _article(noun: str) -> str:
-    return ("an " if noun[:1].lower() in "aeio" else "a ") + noun
+    """``a`` or ``an`` as the words are read aloud: "an $88.00 payment", "an $11,000.00", "a $1,800.00"."""
+    if noun.startswith(("$", "-$")):
+        first_group = noun.lstrip("-$").split(".")[0].split(",")[0]
+        spoken_vowel = first_group.startswith("8") or first_group in ("11", "18")
+    else:
+        spoken_vowel = noun[:1].lower() in "aeio"
+    return ("an " if spoken_vowel else "a ") + noun
 
 
 def _reason(d: Details, key: str = "reason") -> str:
@@ -99,8 +105,13 @@ def _payment(d: Details) -> str:
     method = _METHODS.get(str(d.get("method")), _words(d.get("method") or "")) if d.get("method") else ""
     noun = " ".join(p for p in (_money(d.get("amount")), method, "payment") if p)
     text = f"posted {_article(noun)}{_effective(d)}"
+    preview = d.get("preview")
+    if isinstance(preview, Mapping) and preview.get("backdated") is True:
+        text += ", back-dated (confirmed)"
     if d.get("reference"):
         text += f" (reference {d['reference']})"
+    if d.get("batch_id"):
+        text += f" in batch {d['batch_id']}"
     if d.get("override"):
         text += ", applied by hand rather than by the waterfall"
     return text
@@ -175,7 +186,12 @@ def _borrower(d: Details) -> str:
         if old == new:
             continue
         name = _FIELDS.get(key, _words(key))
-        changes.append(f"{name} from {old!r} to {new!r}" if old not in (None, "") else f"{name} to {new!r}")
+        if str(new) in ("True", "False"):  # a flag (cease contact, attorney represented)
+            changes.append(f"{name} {'on' if str(new) == 'True' else 'off'}")
+        elif new in (None, ""):
+            changes.append(f"{name} (was {old!r}) removed")
+        else:
+            changes.append(f"{name} from {old!r} to {new!r}" if old not in (None, "") else f"{name} to {new!r}")
     return "changed the borrower's " + ("; ".join(changes) if changes else "details (nothing different)")
 
 

@@ -20,6 +20,9 @@ CASES = [
                         "override": [["interest", "50.00"]], "reason_code": "hardship_plan"},
      ("posted a $1,250.50 ACH payment effective Nov 20, 2026 (reference ACH 9), applied by hand rather than by "
       "the waterfall.")),
+    ("payment.posted", {"amount": "88.00", "method": "cash", "reference": "R-7", "batch_id": 12,
+                        "preview": {"effective_date": "2026-11-02", "backdated": True}},
+     "posted an $88.00 cash payment effective Nov 2, 2026, back-dated (confirmed) (reference R-7) in batch 12."),
     ("recovery.posted", {"amount": "300.00", "method": "money_order", "preview": PREVIEW},
      "posted a recovery of $300.00 after charge-off effective Nov 20, 2026."),
     ("payment.reversed", {"reverses": 41, "amount": "250.00", "reason": "nsf", "nsf_fee": "30.00"},
@@ -50,6 +53,9 @@ CASES = [
     ("borrower.updated", {"before": {"address_line1": "1 Main St", "email": None},
                           "after": {"address_line1": "5 Pine Rd", "email": "pat@example.com"}},
      "changed the borrower's address line 1 from '1 Main St' to '5 Pine Rd'; e-mail to 'pat@example.com'."),
+    ("borrower.updated", {"before": {"cease_contact": "False", "work_phone": "217-555-0100"},
+                          "after": {"cease_contact": "True", "work_phone": None}},
+     "changed the borrower's cease-contact flag on; work phone (was '217-555-0100') removed."),
     ("loan.flag_set", {"flag": "hardship", "before": False, "after": True, "effective_date": "2026-11-02",
                        "reason": "job loss", "dispute_form": None, "within_validation_period": None,
                        "reg_f_basis": None},
@@ -137,6 +143,15 @@ CASES = [
 @pytest.mark.parametrize(("action", "details", "expected"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
 def test_sentence(action, details, expected):
     assert audit_sentence(action, details, who=WHO) == f"{WHO} {expected}"
+
+
+@pytest.mark.parametrize(("amount", "article"), [
+    ("8.00", "an"), ("88.00", "an"), ("800.00", "an"), ("8000.00", "an"), ("11.00", "an"), ("18.50", "an"),
+    ("11000.00", "an"), ("18000000.00", "an"), ("1.00", "a"), ("1800.00", "a"), ("110.00", "a"), ("250.00", "a"),
+])
+def test_a_or_an_as_the_amount_is_read_aloud(amount, article):
+    fee = audit_sentence("fee.assessed", {"amount": amount, "kind": "late"}, who=WHO)
+    assert fee.startswith(f"{WHO} assessed {article} $")
 
 
 def test_every_code_has_a_case():
