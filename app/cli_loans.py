@@ -16,7 +16,7 @@ from app.cli import CliError
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from app.cli_support import add_db_user_args
+    from app.cli_support import add_approver_arg, add_db_user_args
 
     pay = sub.add_parser("pay", help="post a payment")
     pay.add_argument("loan")
@@ -30,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     pay.add_argument("--override-reason", help="reason code for --split: borrower_request, court_order, "
                      "hardship_plan, correction, investor_rule, other")
     pay.add_argument("--json", action="store_true")
+    add_approver_arg(pay)
     add_db_user_args(pay)
     pay.set_defaults(handler=run_pay)
 
@@ -81,6 +82,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     batch.add_argument("--confirm-duplicates", action="store_true")
     batch.add_argument("--confirm-backdated", action="store_true")
     batch.add_argument("--json", action="store_true")
+    add_approver_arg(batch)
     add_db_user_args(batch)
     batch.set_defaults(handler=run_batch)
 
@@ -105,6 +107,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     waive.add_argument("fee")
     waive.add_argument("--amount")
     waive.add_argument("--reason", required=True)
+    add_approver_arg(waive)
     add_db_user_args(waive)
     waive.set_defaults(handler=run_waive)
 
@@ -163,7 +166,7 @@ def _posted_text(posted: Any, verb: str) -> str:
 
 
 def run_pay(args: argparse.Namespace) -> int:
-    from app.cli_support import cli_context, date_arg
+    from app.cli_support import approval_from, cli_context, date_arg
     from app.services.servicing import post_payment
 
     split = None
@@ -178,7 +181,7 @@ def run_pay(args: argparse.Namespace) -> int:
     posted = _service(
         post_payment, ctx, args.loan, args.amount, date_arg(args.date, "--date"), method=args.method,
         reference=args.reference, confirm_duplicate=args.confirm_duplicate, confirm_backdated=args.confirm_backdated,
-        split=split, override_reason=args.override_reason,
+        split=split, override_reason=args.override_reason, approval=approval_from(args),
     )
     print(json.dumps(_posted_json(posted), indent=2) if args.json else _posted_text(posted, "Posted"))
     return 0
@@ -380,13 +383,14 @@ def run_reconcile_books(args: argparse.Namespace) -> int:
 
 
 def run_batch(args: argparse.Namespace) -> int:
-    from app.cli_support import cli_context
+    from app.cli_support import approval_from, cli_context
     from app.domain.money import format_money
     from app.services.batches import post_lockbox_file
 
     ctx = cli_context(args)
     result = _service(post_lockbox_file, ctx, args.file, args.control_total,
-                      confirm_duplicates=args.confirm_duplicates, confirm_backdated=args.confirm_backdated)
+                      confirm_duplicates=args.confirm_duplicates, confirm_backdated=args.confirm_backdated,
+                      approval=approval_from(args))
     if args.json:
         _print({"batch_id": result.batch_id, "count": result.count, "total": str(result.total),
                 "entries": [p.entry_id for p in result.posted]})
@@ -449,11 +453,12 @@ def run_fee(args: argparse.Namespace) -> int:
 
 
 def run_waive(args: argparse.Namespace) -> int:
-    from app.cli_support import cli_context
+    from app.cli_support import approval_from, cli_context
     from app.services.servicing import waive_fee
 
     ctx = cli_context(args)
-    posted = _service(waive_fee, ctx, args.loan, args.fee, amount=args.amount, reason=args.reason)
+    posted = _service(waive_fee, ctx, args.loan, args.fee, amount=args.amount, reason=args.reason,
+                      approval=approval_from(args))
     print(_posted_text(posted, "Waived with"))
     return 0
 

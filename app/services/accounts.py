@@ -315,6 +315,9 @@ def _clean_party_value(field: str, value: object) -> object:
     return text.upper() if field == "state" else text
 
 
+_RESTRICTIONS = ("cease_contact", "attorney_represented")
+
+
 def update_party(ctx: ServiceContext, person_id: int, changes: dict[str, object], *, expected_version: int) -> int:
     """Edit a borrower's contact details; refused if someone changed them since they were shown.
 
@@ -339,6 +342,11 @@ def update_party(ctx: ServiceContext, person_id: int, changes: dict[str, object]
                 raise NotFound(f"borrower: no person {person_id}")
             check_version(person, expected_version)
             before = {field: getattr(person, field) for field in clean}
+            for field in _RESTRICTIONS:
+                # Setting a restriction is any desk role's; lifting one is a manager's (issue 11, item 7).
+                if field in clean and bool(clean[field]) != bool(before[field]):
+                    permissions.require(ctx.actor, permissions.SET_RESTRICTION if clean[field]
+                                        else permissions.CLEAR_FLAG)
             for field, value in clean.items():
                 setattr(person, field, value)
             if not person.last_name and not person.organization_name:

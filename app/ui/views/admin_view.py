@@ -1,4 +1,4 @@
-"""Administration: end of day, boarding, loan products, users and roles, lender settings."""
+"""Administration: end of day, boarding, loan products, users and roles, lender and security settings, permissions."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from app.ui.dialogs.eod_dialog import EodDialog
 from app.ui.views.boarding_view import BoardingPanel
 from app.ui.views.lender_view import LenderPanel
 from app.ui.views.products_view import ProductsPanel
+from app.ui.views.security_view import PermissionsPanel, SecurityPanel
 from app.ui.views.users_view import UsersPanel
 from app.ui.views.view import View
 from app.ui.workers import Change
@@ -70,6 +71,12 @@ class AdminView(View):
         if workspace.can(permissions.MANAGE_SETTINGS):
             self.lender = LenderPanel(workspace)
             self.tabs.addTab(self.lender, "&Lender settings")
+        self.security: SecurityPanel | None = None
+        if workspace.can(permissions.MANAGE_SETTINGS):
+            self.security = SecurityPanel(workspace)
+            self.tabs.addTab(self.security, "&Security")
+        self.permissions = PermissionsPanel()
+        self.tabs.addTab(self.permissions, "Per&missions")
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs)
@@ -98,6 +105,8 @@ class AdminView(View):
             self.users.refresh()
         if self.lender is not None:
             self.lender.refresh()
+        if self.security is not None:
+            self.security.refresh()
 
     def apply_change(self, change: Change) -> None:
         if change.kind == "product_saved":
