@@ -32,8 +32,8 @@ def test_sentences_filtered_by_user_action_and_loan(book, capsys, monkeypatch):
     monkeypatch.setenv("KEEL_PASSWORD", PASSWORDS["manager"])
     assert main(["audit", "--db", url, "--as", "manager", "--user", "clerk", "--action", "payment"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].endswith(f"{first:<10}  Clerk User posted a $888.49 check payment effective Feb 1, 2026 "
-                           "(reference CHK 1).")
+    assert out[0].endswith(f"{first:<10}  Clerk User posted an $888.49 check payment effective Feb 1, 2026, "
+                           "back-dated (confirmed) (reference CHK 1).")
     assert out[-1] == "1 records"
 
     assert main(["audit", "--db", url, "--as", "manager", "--loan", second, "--action", "fee.assessed",

@@ -359,7 +359,41 @@ def _signed_in(d: Details) -> str:
 
 
 def _sign_in_failed(d: Details) -> str:
-    return f"could not sign in as {d.get('username')}" + (f" ({_words(d['reason'])})" if d.get("reason") else "")
+    text = f"could not sign in as {d.get('username')}" + (f" ({_words(d['reason'])})" if d.get("reason") else "")
+    if d.get("failures_in_a_row"):
+        text += f", {_count(d['failures_in_a_row'], 'failure')} in a row"
+    return text
+
+
+def _password(reset: bool) -> Callable[[Details], str]:
+    def sentence(d: Details) -> str:
+        if reset:
+            return (f"reset the password of {d.get('username')}"
+                    + (", to be changed at the next sign-in" if d.get("must_change") else ""))
+        return f"changed the password of {d.get('username')}"
+    return sentence
+
+
+def _locked_out(d: Details) -> str:
+    return (f"locked out the user {d.get('username')} for {_count(d.get('minutes', 0), 'minute')} after "
+            f"{_count(d.get('attempts', 0), 'wrong password')}")
+
+
+def _unlocked(d: Details) -> str:
+    return f"unlocked the user {d.get('username')}"
+
+
+def _approval(d: Details) -> str:
+    what = str(d.get("what") or "an entry")
+    text = f"approved {what[:1].lower() + what[1:]} by {d.get('for_user')}"
+    reasons = [str(r) for r in d.get("reasons") or []]
+    return text + (f" ({'; '.join(reasons)})" if reasons else "")
+
+
+def _security(d: Details) -> str:
+    before, after = d.get("before") or {}, d.get("after") or {}
+    changed = [_words(k) for k in after if isinstance(before, Mapping) and before.get(k) != after.get(k)]
+    return "changed the security settings" + (f" ({', '.join(changed)})" if changed else "")
 
 
 #: Action code -> the sentence after the person's name.  Every code a service writes is here.
@@ -408,7 +442,12 @@ SENTENCES: dict[str, Callable[[Details], str]] = {
     "settings.lender_changed": lambda d: "changed the lender's name, address or logo",
     "database.initialized": lambda d: "set up the database",
     "user.created": _user("created"),
-    "user.password_changed": lambda d: f"changed the password of {d.get('username')}",
+    "user.password_changed": _password(False),
+    "user.password_reset": _password(True),
+    "user.locked_out": _locked_out,
+    "user.unlocked": _unlocked,
+    "approval.granted": _approval,
+    "settings.security_changed": _security,
     "user.role_changed": _role,
     "user.deactivated": _user("deactivated"),
     "user.reactivated": _user("reactivated"),

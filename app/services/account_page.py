@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db.models import Collateral
@@ -114,12 +114,8 @@ def _carried(rows: list[object], first: date, last: date) -> Decimal:
 def account_page(ctx: ServiceContext, loan_number: str, as_of: date | None = None) -> AccountPage:
     """The whole account page for ``loan_number`` as of ``as_of`` (default: the open business date)."""
     permissions.require(ctx.actor, permissions.VIEW)
-    with ctx.unit(write=False) as session:
-        bind = session.get_bind()
-        if bind.dialect.name == "postgresql" and isinstance(bind, Engine):
-            # One snapshot for every statement below (READ COMMITTED would take one per statement).
-            # A session joined to an open connection (tests) keeps the connection's transaction.
-            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    # One snapshot for every statement below (REPEATABLE READ on PostgreSQL: app/db/session.py).
+    with ctx.unit(write=False, snapshot=True) as session:
         read = read_account(session, loan_number, as_of)
         account, book = read.account, read.book
         loan = book.loan

@@ -129,7 +129,19 @@ CASES = [
     ("database.initialized", {"kind": "production"}, "set up the database."),
     ("user.created", {"username": "casey", "role": "clerk", "full_name": "Casey Clerk"},
      "created the user casey (clerk)."),
-    ("user.password_changed", {"username": "casey"}, "changed the password of casey."),
+    ("user.password_changed", {"username": "casey", "must_change": False}, "changed the password of casey."),
+    ("user.password_reset", {"username": "casey", "must_change": True},
+     "reset the password of casey, to be changed at the next sign-in."),
+    ("user.locked_out", {"username": "casey", "attempts": 5, "minutes": 15},
+     "locked out the user casey for 15 minutes after 5 wrong passwords."),
+    ("user.unlocked", {"username": "casey", "was_locked_until": "2026-11-20T10:15:00+00:00"},
+     "unlocked the user casey."),
+    ("approval.granted", {"for_user": "casey", "what": "A payment of $12,000.00 to KL-100001",
+                          "permission": "payment.post", "reasons": ["$12,000.00 is over the clerk's limit"]},
+     "approved a payment of $12,000.00 to KL-100001 by casey ($12,000.00 is over the clerk's limit)."),
+    ("settings.security_changed", {"before": {"lockout_attempts": 5, "idle_minutes": 15},
+                                   "after": {"lockout_attempts": 3, "idle_minutes": 15}},
+     "changed the security settings (lockout attempts)."),
     ("user.role_changed", {"username": "casey", "before": "clerk", "after": "manager"},
      "changed casey's role from clerk to manager."),
     ("user.deactivated", {"username": "casey"}, "deactivated the user casey."),
@@ -137,6 +149,9 @@ CASES = [
     ("user.signed_in", {"username": "casey", "rehashed": False}, "signed in."),
     ("user.sign_in_failed", {"username": "casey", "reason": "wrong_password"},
      "could not sign in as casey (wrong password)."),
+    ("user.sign_in_failed", {"username": "casey", "reason": "wrong password", "purpose": "sign_in",
+                             "failures_in_a_row": 2},
+     "could not sign in as casey (wrong password), 2 failures in a row."),
 ]
 
 
@@ -183,10 +198,10 @@ def test_every_code_a_service_writes_has_its_own_sentence():
 
 
 @pytest.mark.parametrize(("action", "details", "entity", "entity_id", "expected"), [
-    ("user.locked_out", {"username": "casey", "minutes": 15}, "user", "7",
-     "Casey Clerk: User locked out (user 7): username casey, minutes 15."),
-    ("approval.granted", {"approved_by": "mgr", "nested": {"a": 1}, "list": [1, 2]}, "ledger_entry", None,
-     "Casey Clerk: Approval granted (ledger entry): approved by mgr."),
+    ("user.renamed", {"username": "casey", "minutes": 15}, "user", "7",
+     "Casey Clerk: User renamed (user 7): username casey, minutes 15."),
+    ("limit.raised", {"approved_by": "mgr", "nested": {"a": 1}, "list": [1, 2]}, "ledger_entry", None,
+     "Casey Clerk: Limit raised (ledger entry): approved by mgr."),
     ("something", {}, None, None, "Casey Clerk: Something."),
 ])
 def test_an_unknown_code_still_reads_as_words(action, details, entity, entity_id, expected):

@@ -86,7 +86,7 @@ def test_the_account_page_reads_everything_the_tabs_show(contexts):
     # The audit history in words, newest first: the reversal, then the Mar 1 payment.
     sentences = [line.sentence for line in page.audit]
     assert sentences[0] == f"Ada Admin reversed payment #{reversed_id} of $888.49 (insufficient funds)."
-    assert "Ada Admin posted a $888.49 check payment effective Mar 1, 2026 (reference chk-2026-03-01)." in sentences
+    assert "Ada Admin posted an $888.49 check payment effective Mar 1, 2026, back-dated (confirmed) (reference chk-2026-03-01)." in sentences
     assert all("{" not in s for s in sentences)
 
 

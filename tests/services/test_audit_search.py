@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
+
 from app.db.models import AuditEvent
 from app.services import accounts, servicing
 from app.services.audit_search import audit_choices, search_audit
@@ -31,8 +32,8 @@ def test_filters_by_user_action_loan_and_date(contexts):
     assert [line.loan_number for line in by_clerk.lines] == [second, first]
     assert by_clerk.total == 2 and by_clerk.pages == 1
     assert by_clerk.lines[0].sentence == "Clerk User posted a $250.00 ACH payment effective Jun 1, 2026."
-    assert by_clerk.lines[1].sentence == ("Clerk User posted a $888.49 check payment effective Feb 1, 2026 "
-                                         "(reference CHK 1).")
+    assert by_clerk.lines[1].sentence == ("Clerk User posted an $888.49 check payment effective Feb 1, 2026, "
+                                         "back-dated (confirmed) (reference CHK 1).")
 
     on_first = search_audit(manager, loan=first)
     assert {line.action for line in on_first.lines} == {"payment.posted", "note.added"}
@@ -67,9 +68,9 @@ def test_paging(contexts):
 
 def test_refusals_name_the_field(contexts):
     manager = contexts["manager"]
-    for kwargs, field in ((dict(user="nobody"), "user"), (dict(loan="T-999999"), "loan"),
-                          (dict(start=date(2026, 6, 2), end=date(2026, 6, 1)), "to"),
-                          (dict(page_size=0), "page size"), (dict(page=0), "page")):
+    for kwargs, field in (({"user": "nobody"}, "user"), ({"loan": "T-999999"}, "loan"),
+                          ({"start": date(2026, 6, 2), "end": date(2026, 6, 1)}, "to"),
+                          ({"page_size": 0}, "page size"), ({"page": 0}, "page")):
         with pytest.raises(InvalidInput) as refused:
             search_audit(manager, **kwargs)
         assert refused.value.field == field

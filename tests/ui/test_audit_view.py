@@ -48,7 +48,8 @@ def test_search_by_user_action_and_loan_by_keyboard(qtbot, desk, open_window) ->
         view.search_button.click()
     assert [line.loan_number for line in shown.args[0].lines] == [second, first]
     assert view.model.data(view.model.index(1, 2)) == (
-        "Clerk User posted a $888.49 check payment effective Feb 1, 2026 (reference CHK 1).")
+        "Clerk User posted an $888.49 check payment effective Feb 1, 2026, back-dated (confirmed) "
+        "(reference CHK 1).")
     assert view.count_label.text() == "Records 1\N{EN DASH}2 of 2 (page 1 of 1)"
 
     # A loan typed in the box and Enter: only that loan's records, whoever made them.
