@@ -218,18 +218,29 @@ def run_reverse(args: argparse.Namespace) -> int:
 
 
 def run_account(args: argparse.Namespace) -> int:
+    """The account page from a terminal: the same one read as the desktop's account view (issue 11)."""
     from app.cli_engine import simulate_text, snapshot_json
     from app.cli_support import cli_context, date_arg
     from app.domain.engine import Entry
-    from app.domain.money import money_str
-    from app.services.accounts import account
+    from app.domain.money import format_money, money_str
+    from app.services.account_page import account_page
 
     ctx = cli_context(args)
-    acct = _service(account, ctx, args.loan, date_arg(args.as_of, "--as-of"))
+    page = _service(account_page, ctx, args.loan, date_arg(args.as_of, "--as-of"))
+    acct = page.account
+    last = page.last_payment
     if args.json:
         out = {"loan_number": acct.loan_number, "borrower": acct.borrower, "product": acct.product}
         out.update(snapshot_json(acct.snapshot))
         out["status"] = acct.status
+        out["last_payment"] = ({"date": last.effective_date.isoformat(), "amount": money_str(last.amount),
+                                "method": last.method} if last is not None else None)
+        out["maturity"] = page.maturity.isoformat()
+        out["interest_paid"] = {"year": page.year, "year_to_date": money_str(page.interest_paid_ytd),
+                                "last_year": money_str(page.interest_paid_last_year)}
+        out["collateral"] = [{"kind": c.kind, "title": c.title, "vin": c.vin, "address": c.address,
+                              "value": money_str(c.value) if c.value is not None else None} for c in page.collateral]
+        out["co_borrowers"] = [{"name": p.name, "role": p.role} for p in page.co_borrowers]
         out["entries"] = [
             {
                 "id": line.engine_id,
@@ -245,12 +256,26 @@ def run_account(args: argparse.Namespace) -> int:
                 "reversed": line.reversed,
                 "method": line.method,
                 "reference": line.reference,
+                "principal_balance": money_str(line.principal_balance) if line.principal_balance is not None else None,
             }
             for line in acct.lines
         ]
         _print(out)
     else:
         print(f"{acct.loan_number}  {acct.borrower}  ({acct.product}, {acct.status})")
+        print(f"  Last payment      {format_money(last.amount)} on {last.effective_date}" if last is not None
+              else "  Last payment      none received")
+        print(f"  Maturity          {page.maturity}")
+        print(f"  Interest paid     {page.year} to date {format_money(page.interest_paid_ytd)}; "
+              f"{page.year - 1} {format_money(page.interest_paid_last_year)}")
+        for item in page.collateral:
+            if item.kind == "vehicle":
+                words = item.title + (f", VIN {item.vin}" if item.vin else ", VIN not on file")
+            else:
+                words = ", ".join(item.address.splitlines()) or item.title
+            print(f"  Collateral        {words}")
+        for party in page.co_borrowers:
+            print(f"  {party.role.replace('_', '-').capitalize():<17} {party.name}")
         entries = [
             Entry(line.engine_id, line.type, line.effective_date, line.amount, line.fees, line.interest,
                   line.principal, line.suspense, line.refund, line.reversed)

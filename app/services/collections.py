@@ -968,33 +968,41 @@ def contact_history(ctx: ServiceContext, loan_number: str) -> list[ContactInfo]:
     """A loan's contacts, newest first."""
     permissions.require(ctx.actor, permissions.VIEW)
     with ctx.unit(write=False) as session:
-        loan = load_loan(session, loan_number)
-        rows = session.execute(
-            select(Contact, Person, User.username)
-            .outerjoin(Person, Person.id == Contact.person_id)
-            .outerjoin(User, User.id == Contact.user_id)
-            .where(Contact.loan_id == loan.id)
-            .order_by(Contact.at.desc(), Contact.id.desc())
-        ).all()
-        return [
-            ContactInfo(c.id, loan.loan_number, c.at, c.channel, c.outcome,
-                        p.display_name if p is not None else None, c.note, c.override_reason, username)
-            for c, p, username in rows
-        ]
+        return contacts_of(session, load_loan(session, loan_number))
+
+
+def contacts_of(session: Session, loan: Loan) -> list[ContactInfo]:
+    """:func:`contact_history` inside the caller's unit of work (the account page): one query."""
+    rows = session.execute(
+        select(Contact, Person, User.username)
+        .outerjoin(Person, Person.id == Contact.person_id)
+        .outerjoin(User, User.id == Contact.user_id)
+        .where(Contact.loan_id == loan.id)
+        .order_by(Contact.at.desc(), Contact.id.desc())
+    ).all()
+    return [
+        ContactInfo(c.id, loan.loan_number, c.at, c.channel, c.outcome,
+                    p.display_name if p is not None else None, c.note, c.override_reason, username)
+        for c, p, username in rows
+    ]
 
 
 def promises(ctx: ServiceContext, loan_number: str) -> list[PromiseInfo]:
     """A loan's promises to pay, by due date."""
     permissions.require(ctx.actor, permissions.VIEW)
     with ctx.unit(write=False) as session:
-        loan = load_loan(session, loan_number)
-        rows = session.execute(
-            select(Promise, User.username)
-            .outerjoin(User, User.id == Promise.created_by_id)
-            .where(Promise.loan_id == loan.id)
-            .order_by(Promise.due_date, Promise.id)
-        ).all()
-        return [_promise_info(p, loan.loan_number, username) for p, username in rows]
+        return promises_of(session, load_loan(session, loan_number))
+
+
+def promises_of(session: Session, loan: Loan) -> list[PromiseInfo]:
+    """:func:`promises` inside the caller's unit of work (the account page): one query."""
+    rows = session.execute(
+        select(Promise, User.username)
+        .outerjoin(User, User.id == Promise.created_by_id)
+        .where(Promise.loan_id == loan.id)
+        .order_by(Promise.due_date, Promise.id)
+    ).all()
+    return [_promise_info(p, loan.loan_number, username) for p, username in rows]
 
 
 # ---------------------------------------------------------------------------

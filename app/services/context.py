@@ -62,8 +62,9 @@ class ServiceContext:
     actor: Actor
 
     @contextmanager
-    def unit(self, *, write: bool = True) -> Iterator[Session]:
-        with unit_of_work(self.factory, write=write) as session:
+    def unit(self, *, write: bool = True, snapshot: bool = False) -> Iterator[Session]:
+        """One unit of work; ``snapshot=True``: every statement sees the same moment (unit_of_work)."""
+        with unit_of_work(self.factory, write=write, snapshot=snapshot) as session:
             check_actor(session, self.actor)
             yield session
 

@@ -33,6 +33,7 @@ from app.ui.idle_lock import IdleLock
 from app.ui.messages import confirm, inform, show_error
 from app.ui.views.account_view import AccountView
 from app.ui.views.admin_view import AdminView
+from app.ui.views.audit_view import AuditView
 from app.ui.views.batch_view import BatchView
 from app.ui.views.collections_view import CollectionsView
 from app.ui.views.dashboard_view import DashboardView
@@ -59,6 +60,7 @@ Ctrl+3   Payment entry
 Ctrl+4   Batch (deposit) entry
 Ctrl+5   Collections
 Ctrl+6   Administration
+Ctrl+7   Audit (who did what, managers and administrators)
 Ctrl+P   Post a payment to the open account
 Ctrl+Enter   Post (payment entry) / log the contact (collections)
 Ctrl+R   Reverse the selected payment (account ledger, when permitted)
@@ -97,6 +99,11 @@ class MainWindow(QMainWindow):
                                              permissions.MANAGE_SETTINGS)):
             self.admin_view = AdminView(workspace)
             self.views.append(self.admin_view)
+        # The global audit search (issue 11): managers and administrators.
+        self.audit_view: AuditView | None = AuditView(workspace) if workspace.can(permissions.VIEW_REPORTS) else None
+        if self.audit_view is not None:
+            self.views.append(self.audit_view)
+            self.audit_view.open_requested.connect(self.open_account)
 
         self.navigation = QListWidget()
         self.navigation.setObjectName("navigation")
