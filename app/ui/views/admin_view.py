@@ -1,4 +1,4 @@
-"""Administration: end of day, boarding, loan products, users and roles, lender settings."""
+"""Administration: end of day, boarding, loan products, users and roles, lender settings, letter templates."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from app.ui.dialogs.eod_dialog import EodDialog
 from app.ui.views.boarding_view import BoardingPanel
 from app.ui.views.lender_view import LenderPanel
 from app.ui.views.products_view import ProductsPanel
+from app.ui.views.templates_view import LetterTemplatesPanel
 from app.ui.views.users_view import UsersPanel
 from app.ui.views.view import View
 from app.ui.workers import Change
@@ -70,6 +71,10 @@ class AdminView(View):
         if workspace.can(permissions.MANAGE_SETTINGS):
             self.lender = LenderPanel(workspace)
             self.tabs.addTab(self.lender, "&Lender settings")
+        self.templates: LetterTemplatesPanel | None = None
+        if workspace.can(permissions.MANAGE_SETTINGS):
+            self.templates = LetterTemplatesPanel(workspace)
+            self.tabs.addTab(self.templates, "Letter &templates")
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs)
@@ -98,6 +103,11 @@ class AdminView(View):
             self.users.refresh()
         if self.lender is not None:
             self.lender.refresh()
+        if self.templates is not None:
+            self.templates.refresh()
+
+    def unsaved_work(self) -> str | None:
+        return self.templates.unsaved_work() if self.templates is not None else None
 
     def apply_change(self, change: Change) -> None:
         if change.kind == "product_saved":
