@@ -154,6 +154,12 @@ class User(Versioned, Base):
     is_demo: Mapped[flag]
     created_at: Mapped[created_at]
     last_login_at: Mapped[_dt.datetime | None]
+    # Sign-in lockout (issue 11): wrong passwords in a row, and until when the
+    # account refuses even the right one.  A reset by an administrator sets
+    # must_change_password, asked for at the next sign-in.
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[_dt.datetime | None]
+    must_change_password: Mapped[flag]
 
     @validates("role")
     def _check_role(self, key: str, value: str) -> str:

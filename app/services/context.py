@@ -3,6 +3,12 @@
 Services are plain functions ``verb(ctx, ...)`` that open one unit of work,
 check the actor's permission, do the work and write the audit record inside
 the same transaction, and return frozen values (never ORM objects).
+
+Every unit re-reads the actor's user row first (issue 11, item 7): a user
+deactivated, demoted or promoted since signing in is refused with
+:class:`~app.services.errors.SessionEnded` before anything is read or
+written, so the permission checked against ``ctx.actor.role`` is the role the
+database holds in that same transaction.  The desktop signs such a user out.
 """
 
 from __future__ import annotations
@@ -12,9 +18,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.session import unit_of_work
+from app.services.errors import SessionEnded
 
 #: ``progress(done, total, label)`` for long jobs.
 Progress = Callable[[int, int, str], None]
@@ -54,4 +62,20 @@ class ServiceContext:
     @contextmanager
     def unit(self, *, write: bool = True) -> Iterator[Session]:
         with unit_of_work(self.factory, write=write) as session:
+            check_actor(session, self.actor)
             yield session
+
+
+def check_actor(session: Session, actor: Actor) -> None:
+    """Refuse (SessionEnded) unless ``actor`` is still an active user with the same role."""
+    if actor.user_id == 0:  # the CLI's "nobody" before sign-in: it holds no permission at all
+        return
+    from app.db.models import User  # here, not at the top: models import nothing from services
+
+    row = session.execute(select(User.active, User.role).where(User.id == actor.user_id)).one_or_none()
+    if row is None or not row.active:
+        raise SessionEnded(f"{actor.username} has been deactivated by an administrator; "
+                           "nothing was changed. Sign in again as an active user")
+    if row.role != actor.role:
+        raise SessionEnded(f"{actor.username}'s role was changed from {actor.role} to {row.role}; "
+                           "nothing was changed. Sign in again to work with the new role")

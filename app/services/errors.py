@@ -23,9 +23,27 @@ class InvalidInput(ServiceError):
 
 
 class PermissionDenied(ServiceError):
-    def __init__(self, username: str, permission: str) -> None:
-        super().__init__(f"{username} does not have the permission '{permission}'")
+    def __init__(self, username: str, permission: str, description: str | None = None) -> None:
+        what = f" ({description[:1].lower()}{description[1:]})" if description and description != permission else ""
+        super().__init__(f"{username} does not have the permission '{permission}'{what}")
         self.permission = permission
+
+
+class SessionEnded(ServiceError):
+    """The signed-in user was deactivated, demoted or changed since signing in: sign in again."""
+
+
+class NeedsApproval(ServiceError):
+    """Allowed, but above a limit: a different user who holds the permission must approve it.
+
+    ``permission`` is what the approver must hold (besides approval.grant);
+    ``reasons`` are the limits crossed, in words.
+    """
+
+    def __init__(self, message: str, permission: str, reasons: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.permission = permission
+        self.reasons = reasons
 
 
 class NotFound(ServiceError):

@@ -300,6 +300,18 @@ def _insert_old_loan(session: Session, number: str, version_id: int, terms: dict
     session.execute(table.insert().values(**columns))
 
 
+def _insert_old_user(session: Session, username: str) -> int:
+    """A user row with only the columns revision 0003 had (0009 adds the lockout columns;
+    the model's Python-side defaults would name them, so this is plain SQL)."""
+    session.execute(
+        text("INSERT INTO users (username, full_name, role, password_hash, active, is_demo, version, created_at) "
+             "VALUES (:u, :n, 'admin', 'x', :t, :f, 1, :at)"),
+        {"u": username, "n": username.title(), "t": True, "f": False,
+         "at": dt.datetime(2025, 12, 31, tzinfo=dt.timezone.utc)},
+    )
+    return int(session.execute(text("SELECT id FROM users WHERE username = :u"), {"u": username}).scalar_one())
+
+
 def test_0004_sets_calendar_on_boarded_loans_and_products_and_their_replay_is_unchanged(
     fresh_db_url: str,
 ) -> None:
@@ -313,13 +325,13 @@ def test_0004_sets_calendar_on_boarded_loans_and_products_and_their_replay_is_un
     try:
         assert upgrade(engine, "0003") == "0003"
         with Session(engine) as session, session.begin():
-            user = User(username="ana", full_name="Ana", role="admin", password_hash="x")
+            user_id = _insert_old_user(session, "ana")
             version = ProductVersion(
                 product=Product(code="OLD", name="Old product"), effective_date=dt.date(2025, 1, 1), rules=old_rules
             )
-            session.add_all([user, version])
+            session.add(version)
             session.flush()
-            _insert_old_loan(session, "KL-000001", version.id, stored_terms, user.id)
+            _insert_old_loan(session, "KL-000001", version.id, stored_terms, user_id)
         assert upgrade(engine) == head_revision()
         with Session(engine) as session:
             loan = session.scalars(select(Loan)).one()
@@ -352,15 +364,15 @@ def test_0004_leaves_a_document_that_already_says_period(fresh_db_url: str) -> N
     try:
         upgrade(engine, "0003")
         with Session(engine) as session, session.begin():
-            user = User(username="bo", full_name="Bo", role="admin", password_hash="x")
+            user_id = _insert_old_user(session, "bo")
             version = ProductVersion(
                 product=Product(code="NEW", name="New product"),
                 effective_date=dt.date(2025, 1, 1),
                 rules=ProductRules().to_dict(),
             )
-            session.add_all([user, version])
+            session.add(version)
             session.flush()
-            _insert_old_loan(session, "KL-000002", version.id, {**stored_terms, "thirty360": "period"}, user.id)
+            _insert_old_loan(session, "KL-000002", version.id, {**stored_terms, "thirty360": "period"}, user_id)
         upgrade(engine)
         with Session(engine) as session:
             assert session.scalars(select(Loan)).one().terms["thirty360"] == "period"
