@@ -73,3 +73,25 @@ def due_dates(kind: str, subject: str | None, received_on: date) -> DueDates:
             raise RequestRuleError("subject", "a request for information may be about the owner, or nothing named")
         days = OWNER_IDENTITY_DAYS if subject == "owner_identity" else RESPOND_DAYS
     return DueDates(regulation_days_after(received_on, ACKNOWLEDGE_DAYS), regulation_days_after(received_on, days))
+
+
+@dataclass(frozen=True)
+class NextStep:
+    step: str | None  # "acknowledge", "respond", or None when answered
+    due: date | None
+    overdue: bool
+
+
+def next_step(acknowledge_by: date | None, respond_by: date, acknowledged_on: date | None,
+              responded_on: date | None, today: date) -> NextStep:
+    """What a request still needs on ``today`` and by when; overdue once ``today`` is after that date.
+
+    The due date is the last day allowed ("within five days"), so a request
+    due today is not yet overdue.  A response ends both deadlines (the
+    acknowledgment is not needed once the borrower has the answer).
+    """
+    if responded_on is not None:
+        return NextStep(None, None, False)
+    if acknowledge_by is not None and acknowledged_on is None:
+        return NextStep("acknowledge", acknowledge_by, today > acknowledge_by)
+    return NextStep("respond", respond_by, today > respond_by)

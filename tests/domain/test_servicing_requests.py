@@ -65,3 +65,16 @@ def test_requests_that_cannot_be_dated_name_the_field(kind, subject, field) -> N
     with pytest.raises(RequestRuleError) as info:
         due_dates(kind, subject, RECEIVED)
     assert info.value.field == field
+
+
+def test_the_next_step_and_whether_it_is_overdue() -> None:
+    from app.domain.servicing_requests import NextStep, next_step
+
+    ack, respond = date(2026, 12, 3), date(2027, 1, 11)
+    # Due on the 3rd: on the 3rd it is due, not overdue; on the 4th it is overdue.
+    assert next_step(ack, respond, None, None, date(2026, 12, 3)) == NextStep("acknowledge", ack, False)
+    assert next_step(ack, respond, None, None, date(2026, 12, 4)) == NextStep("acknowledge", ack, True)
+    assert next_step(ack, respond, date(2026, 12, 1), None, date(2026, 12, 4)) == NextStep("respond", respond, False)
+    assert next_step(ack, respond, None, date(2026, 12, 2), date(2027, 2, 1)) == NextStep(None, None, False)
+    assert next_step(None, date(2026, 12, 7), None, None, date(2026, 12, 8)) == NextStep(
+        "respond", date(2026, 12, 7), True)
