@@ -24,8 +24,20 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.db.models import SERVICING_REQUEST_KINDS, SERVICING_REQUEST_SUBJECTS, Collateral, Loan, ServicingRequest, User
-from app.domain.servicing_requests import DueDates, RequestRuleError, due_dates, next_step
+from app.db.models import (
+    SERVICING_REQUEST_KINDS,
+    SERVICING_REQUEST_SUBJECTS,
+    Collateral,
+    Loan,
+    ServicingRequest,
+    User,
+)
+from app.domain.servicing_requests import (
+    DueDates,
+    RequestRuleError,
+    due_dates,
+    next_step,
+)
 from app.services import audit, permissions
 from app.services.context import ServiceContext
 from app.services.errors import Conflict, InvalidInput

@@ -8,7 +8,6 @@ so Friday 07-03 counts), the day of receipt not counted.
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import pytest
 from sqlalchemy import select
@@ -80,12 +79,12 @@ def test_refusals_name_the_field_and_write_nothing(contexts):
     number = mortgage(admin)
     car = make_loan(admin)
     cases = [
-        (dict(loan_number=car, kind="notice_of_error", description="x"), "loan_number"),
-        (dict(loan_number=number, kind="complaint", description="x"), "kind"),
-        (dict(loan_number=number, kind="notice_of_error", description="  "), "description"),
-        (dict(loan_number=number, kind="notice_of_error", description="x", received_on=D(2026, 6, 2)),
+        ({"loan_number": car, "kind": "notice_of_error", "description": "x"}, "loan_number"),
+        ({"loan_number": number, "kind": "complaint", "description": "x"}, "kind"),
+        ({"loan_number": number, "kind": "notice_of_error", "description": "  "}, "description"),
+        ({"loan_number": number, "kind": "notice_of_error", "description": "x", "received_on": D(2026, 6, 2)},
          "received_on"),
-        (dict(loan_number=number, kind="payoff_request", description="x", subject="payoff_balance"), "subject"),
+        ({"loan_number": number, "kind": "payoff_request", "description": "x", "subject": "payoff_balance"}, "subject"),
     ]
     for kwargs, field in cases:
         with pytest.raises(InvalidInput) as info:
