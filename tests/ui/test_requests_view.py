@@ -60,6 +60,7 @@ def test_logging_a_notice_shows_its_due_dates_and_the_worklist_marks_overdue_in_
 
     view.description_edit.setFocus()
     qtbot.keyClicks(view.description_edit, "May payment applied to the wrong month")
+    assert "a written request typed in Requests" in " ".join(window.unsaved_work())  # quitting would ask
     with qtbot.waitSignal(view.request_saved, timeout=15_000):
         qtbot.mouseClick(view.log_button, Qt.MouseButton.LeftButton)
     assert "acknowledge by 2026-05-28, respond by 2026-07-03" in view.log_message.text()
@@ -99,6 +100,11 @@ def test_logging_a_notice_shows_its_due_dates_and_the_worklist_marks_overdue_in_
     settle(qtbot, window.workspace.tasks)
     qtbot.waitUntil(lambda: view.model.rowCount() == 1, timeout=15_000)
     assert view.model.rows()[0].kind == "notice_of_error"
+    # Double-click opens the account.
+    view.table.selectRow(0)
+    view.table.doubleClicked.emit(view.model.index(0, 2))
+    settle(qtbot, window.workspace.tasks)
+    assert window.current_view() is window.account_view
 
 
 def test_a_loan_that_is_not_a_mortgage_is_refused_naming_the_loan(qtbot, desk, open_window) -> None:

@@ -47,10 +47,10 @@ class ContactsTableModel(RecordTableModel[object]):
         Column("When", lambda r: r.at, "datetime"),
         Column("Channel", lambda r: r.channel, "words"),
         Column("Outcome", lambda r: r.outcome, "words"),
+        Column("Correction", correction_text),
         Column("With", lambda r: r.party),
         Column("By", lambda r: r.user),
         Column("Note", lambda r: r.note),
-        Column("Correction", correction_text),
         Column("Override reason", lambda r: r.override_reason),
     )
 

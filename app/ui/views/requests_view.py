@@ -128,6 +128,7 @@ class RequestsView(View):
         top.addWidget(self.refresh_button)
         self.model = RequestsTableModel(workspace.business_date, self)
         self.table = make_table(self.model, name="requestsTable")
+        self.table.setToolTip("Double-click a request to open its account")
         note = QLabel("Written notices of error and requests for information (12 CFR 1024.35, 1024.36): acknowledge "
                       "within 5 days and respond within 30, not counting Saturdays, Sundays and legal public "
                       "holidays (7 for a payoff-balance error, 10 for the owner's identity). A payoff statement "
@@ -239,6 +240,7 @@ class RequestsView(View):
         self.open_check.toggled.connect(lambda _on: self.refresh())
         self.refresh_button.clicked.connect(self.refresh)
         self.table.selectionModel().selectionChanged.connect(lambda *_a: self._selection_changed())
+        self.table.doubleClicked.connect(lambda _i: self._open_account())
         self.kind_combo.currentIndexChanged.connect(lambda _i: self._fill_subjects())
         self.subject_combo.currentIndexChanged.connect(lambda _i: self._due_timer.start())
         self.received_edit.value_changed.connect(lambda _d: self._due_timer.start())
@@ -306,6 +308,11 @@ class RequestsView(View):
         self.answer_button.setEnabled(open_)
         self.done_date.setEnabled(open_)
         self.done_note.setEnabled(open_)
+
+    def _open_account(self) -> None:
+        record, window = self.selected(), self.window()
+        if record is not None and hasattr(window, "open_account"):
+            window.open_account(record.loan_number)
 
     def _done_fields(self) -> dict[str, QWidget]:
         return {"on": self.done_date.line_edit, "note": self.done_note}

@@ -363,10 +363,12 @@ class LetterTemplatesPanel(QWidget):
         except PrintFailed as exc:
             self._mark(None, str(exc))
             return
+        # PDFium's document is freed with its widget (also when the window closes), once.
+        document = pages.pages
+        pages.destroyed.connect(lambda *_args: document.close())
         old = self.pages
         if old is not None:
             self.preview_holder.removeWidget(old)
-            old.close_document()
             old.deleteLater()
         else:
             self.preview_holder.removeWidget(self.preview_empty)
