@@ -396,6 +396,43 @@ def _security(d: Details) -> str:
     return "changed the security settings" + (f" ({', '.join(changed)})" if changed else "")
 
 
+def _contact_corrected(d: Details) -> str:
+    changed = d.get("changed") or {}
+    parts = [f"{_words(k)} from {_words(v.get('from'))} to {_words(v.get('to'))}" if k in ("channel", "outcome")
+             else f"the {_words(k)}" for k, v in changed.items() if isinstance(v, Mapping)]
+    text = f"corrected contact #{d.get('corrects')}" + (f" ({', '.join(parts)})" if parts else "")
+    withdrawn = d.get("withdrawn_promises") or []
+    if withdrawn:
+        text += f", withdrawing {_count(len(withdrawn), 'promise')}"
+    return text + _reason(d)
+
+
+def _promise_corrected(d: Details) -> str:
+    before, after = d.get("from") or {}, d.get("to") or {}
+    return (f"corrected promise #{d.get('corrects')} from {_money(before.get('amount'))} by "
+            f"{_day(before.get('due_date'))} to {_money(after.get('amount'))} by {_day(after.get('due_date'))}"
+            + _reason(d))
+
+
+_REQUESTS = {"notice_of_error": "notice of error", "information_request": "request for information",
+             "payoff_request": "payoff statement request"}
+
+
+def _request_logged(d: Details) -> str:
+    kind = _REQUESTS.get(str(d.get("kind")), _words(d.get("kind") or "request"))
+    text = f"logged a written {kind} received {_day(d.get('received_on'))}"
+    if d.get("acknowledge_by"):
+        text += f", to acknowledge by {_day(d['acknowledge_by'])}"
+    return text + f", to answer by {_day(d.get('respond_by'))}"
+
+
+def _request_done(verb: str) -> Callable[[Details], str]:
+    def sentence(d: Details) -> str:
+        late = " (late)" if d.get("late") is True else ""
+        return f"marked a written request {verb} on {_day(d.get('on'))}{late}"
+    return sentence
+
+
 #: Action code -> the sentence after the person's name.  Every code a service writes is here.
 SENTENCES: dict[str, Callable[[Details], str]] = {
     "payment.posted": _payment,
@@ -417,6 +454,11 @@ SENTENCES: dict[str, Callable[[Details], str]] = {
     "settings.reg_f_policy": _reg_f_policy,
     "contact.logged": _contact,
     "contact.guardrail_overridden": _guardrail,
+    "contact.corrected": _contact_corrected,
+    "promise.corrected": _promise_corrected,
+    "servicing_request.logged": _request_logged,
+    "servicing_request.acknowledged": _request_done("acknowledged"),
+    "servicing_request.responded": _request_done("answered"),
     "letter.issued": _letter_issued,
     "letter.printed": _letter_printed,
     "letter.reprinted": _letter_reprinted,

@@ -192,6 +192,13 @@ def main(argv: list[str] | None = None) -> int:
         queue.note_edit.setPlainText("Spoke with the borrower; paying half on Friday, the rest next week.")
     shoot("collections", window)
 
+    # The Reg X / Reg Z worklist, the most urgent request selected.
+    window.show_view(window.requests_view)
+    wait()
+    if window.requests_view.model.rowCount():
+        window.requests_view.table.selectRow(0)
+    shoot("requests", window)
+
     if window.admin_view is None:
         window.close()
         window = window_for("admin")

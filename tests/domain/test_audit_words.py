@@ -80,6 +80,23 @@ CASES = [
     ("contact.logged", {"channel": "email", "outcome": "left_message", "promises": [],
                         "override_reason": "borrower asked"},
      "logged an email: left message (guardrails overridden)."),
+    ("contact.corrected", {"corrects": "12", "reason": "wrong borrower", "withdrawn_promises": ["4"],
+                           "changed": {"outcome": {"from": "promise_to_pay", "to": "no_answer"},
+                                       "note": {"from": "x", "to": "y"}}},
+     "corrected contact #12 (outcome from promise to pay to no answer, the note), withdrawing 1 promise: "
+     "wrong borrower."),
+    ("promise.corrected", {"corrects": "3", "reason": "misheard", "from": {"due_date": "2026-11-27",
+                                                                            "amount": "200.00"},
+                           "to": {"due_date": "2026-11-30", "amount": "250.00"}},
+     "corrected promise #3 from $200.00 by Nov 27, 2026 to $250.00 by Nov 30, 2026: misheard."),
+    ("servicing_request.logged", {"kind": "notice_of_error", "received_on": "2026-11-20",
+                                  "acknowledge_by": "2026-11-30", "respond_by": "2027-01-05"},
+     "logged a written notice of error received Nov 20, 2026, to acknowledge by Nov 30, 2026, to answer by "
+     "Jan 5, 2027."),
+    ("servicing_request.acknowledged", {"on": "2026-11-23", "due": "2026-11-30", "late": False},
+     "marked a written request acknowledged on Nov 23, 2026."),
+    ("servicing_request.responded", {"on": "2027-01-06", "due": "2027-01-05", "late": True},
+     "marked a written request answered on Jan 6, 2027 (late)."),
     ("contact.guardrail_overridden", {"reason": "borrower asked", "guardrails": ["call_frequency"]},
      "overrode the contact guardrails (call frequency): borrower asked."),
     ("letter.issued", {"kind": "late-notice", "letter_date": "2026-11-20", "file_hash": "ab", "run_id": None},
@@ -192,7 +209,8 @@ def test_every_code_a_service_writes_has_its_own_sentence():
     # selected), and the action names passed to servicing._finish and batch_drafts._discard.
     dynamic = {"payment.posted", "recovery.posted", "letter_run.queued", "letter_run.selected", "payment.reversed",
                "fee.assessed", "fee.waived", "principal.adjusted", "balance.written_off", "refund.paid",
-               "terms.changed", "loan.charged_off", "batch_draft.deleted", "batch_draft.posted"}
+               "terms.changed", "loan.charged_off", "batch_draft.deleted", "batch_draft.posted",
+               "servicing_request.acknowledged", "servicing_request.responded"}
     missing = (_written_codes() | dynamic) - set(SENTENCES)
     assert not missing, f"audit codes without a sentence: {sorted(missing)}"
 
