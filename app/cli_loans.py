@@ -16,7 +16,7 @@ from app.cli import CliError
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from app.cli_support import add_db_user_args
+    from app.cli_support import add_approver_arg, add_db_user_args
 
     pay = sub.add_parser("pay", help="post a payment")
     pay.add_argument("loan")
@@ -30,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     pay.add_argument("--override-reason", help="reason code for --split: borrower_request, court_order, "
                      "hardship_plan, correction, investor_rule, other")
     pay.add_argument("--json", action="store_true")
+    add_approver_arg(pay)
     add_db_user_args(pay)
     pay.set_defaults(handler=run_pay)
 
@@ -81,6 +82,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     batch.add_argument("--confirm-duplicates", action="store_true")
     batch.add_argument("--confirm-backdated", action="store_true")
     batch.add_argument("--json", action="store_true")
+    add_approver_arg(batch)
     add_db_user_args(batch)
     batch.set_defaults(handler=run_batch)
 
@@ -105,6 +107,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     waive.add_argument("fee")
     waive.add_argument("--amount")
     waive.add_argument("--reason", required=True)
+    add_approver_arg(waive)
     add_db_user_args(waive)
     waive.set_defaults(handler=run_waive)
 
@@ -163,7 +166,7 @@ def _posted_text(posted: Any, verb: str) -> str:
 
 
 def run_pay(args: argparse.Namespace) -> int:
-    from app.cli_support import cli_context, date_arg
+    from app.cli_support import approval_from, cli_context, date_arg
     from app.services.servicing import post_payment
 
     split = None
@@ -178,7 +181,7 @@ def run_pay(args: argparse.Namespace) -> int:
     posted = _service(
         post_payment, ctx, args.loan, args.amount, date_arg(args.date, "--date"), method=args.method,
         reference=args.reference, confirm_duplicate=args.confirm_duplicate, confirm_backdated=args.confirm_backdated,
-        split=split, override_reason=args.override_reason,
+        split=split, override_reason=args.override_reason, approval=approval_from(args),
     )
     print(json.dumps(_posted_json(posted), indent=2) if args.json else _posted_text(posted, "Posted"))
     return 0
@@ -215,18 +218,29 @@ def run_reverse(args: argparse.Namespace) -> int:
 
 
 def run_account(args: argparse.Namespace) -> int:
+    """The account page from a terminal: the same one read as the desktop's account view (issue 11)."""
     from app.cli_engine import simulate_text, snapshot_json
     from app.cli_support import cli_context, date_arg
     from app.domain.engine import Entry
-    from app.domain.money import money_str
-    from app.services.accounts import account
+    from app.domain.money import format_money, money_str
+    from app.services.account_page import account_page
 
     ctx = cli_context(args)
-    acct = _service(account, ctx, args.loan, date_arg(args.as_of, "--as-of"))
+    page = _service(account_page, ctx, args.loan, date_arg(args.as_of, "--as-of"))
+    acct = page.account
+    last = page.last_payment
     if args.json:
         out = {"loan_number": acct.loan_number, "borrower": acct.borrower, "product": acct.product}
         out.update(snapshot_json(acct.snapshot))
         out["status"] = acct.status
+        out["last_payment"] = ({"date": last.effective_date.isoformat(), "amount": money_str(last.amount),
+                                "method": last.method} if last is not None else None)
+        out["maturity"] = page.maturity.isoformat()
+        out["interest_paid"] = {"year": page.year, "year_to_date": money_str(page.interest_paid_ytd),
+                                "last_year": money_str(page.interest_paid_last_year)}
+        out["collateral"] = [{"kind": c.kind, "title": c.title, "vin": c.vin, "address": c.address,
+                              "value": money_str(c.value) if c.value is not None else None} for c in page.collateral]
+        out["co_borrowers"] = [{"name": p.name, "role": p.role} for p in page.co_borrowers]
         out["entries"] = [
             {
                 "id": line.engine_id,
@@ -242,12 +256,26 @@ def run_account(args: argparse.Namespace) -> int:
                 "reversed": line.reversed,
                 "method": line.method,
                 "reference": line.reference,
+                "principal_balance": money_str(line.principal_balance) if line.principal_balance is not None else None,
             }
             for line in acct.lines
         ]
         _print(out)
     else:
         print(f"{acct.loan_number}  {acct.borrower}  ({acct.product}, {acct.status})")
+        print(f"  Last payment      {format_money(last.amount)} on {last.effective_date}" if last is not None
+              else "  Last payment      none received")
+        print(f"  Maturity          {page.maturity}")
+        print(f"  Interest paid     {page.year} to date {format_money(page.interest_paid_ytd)}; "
+              f"{page.year - 1} {format_money(page.interest_paid_last_year)}")
+        for item in page.collateral:
+            if item.kind == "vehicle":
+                words = item.title + (f", VIN {item.vin}" if item.vin else ", VIN not on file")
+            else:
+                words = ", ".join(item.address.splitlines()) or item.title
+            print(f"  Collateral        {words}")
+        for party in page.co_borrowers:
+            print(f"  {party.role.replace('_', '-').capitalize():<17} {party.name}")
         entries = [
             Entry(line.engine_id, line.type, line.effective_date, line.amount, line.fees, line.interest,
                   line.principal, line.suspense, line.refund, line.reversed)
@@ -355,13 +383,14 @@ def run_reconcile_books(args: argparse.Namespace) -> int:
 
 
 def run_batch(args: argparse.Namespace) -> int:
-    from app.cli_support import cli_context
+    from app.cli_support import approval_from, cli_context
     from app.domain.money import format_money
     from app.services.batches import post_lockbox_file
 
     ctx = cli_context(args)
     result = _service(post_lockbox_file, ctx, args.file, args.control_total,
-                      confirm_duplicates=args.confirm_duplicates, confirm_backdated=args.confirm_backdated)
+                      confirm_duplicates=args.confirm_duplicates, confirm_backdated=args.confirm_backdated,
+                      approval=approval_from(args))
     if args.json:
         _print({"batch_id": result.batch_id, "count": result.count, "total": str(result.total),
                 "entries": [p.entry_id for p in result.posted]})
@@ -424,11 +453,12 @@ def run_fee(args: argparse.Namespace) -> int:
 
 
 def run_waive(args: argparse.Namespace) -> int:
-    from app.cli_support import cli_context
+    from app.cli_support import approval_from, cli_context
     from app.services.servicing import waive_fee
 
     ctx = cli_context(args)
-    posted = _service(waive_fee, ctx, args.loan, args.fee, amount=args.amount, reason=args.reason)
+    posted = _service(waive_fee, ctx, args.loan, args.fee, amount=args.amount, reason=args.reason,
+                      approval=approval_from(args))
     print(_posted_text(posted, "Waived with"))
     return 0
 

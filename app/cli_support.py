@@ -49,6 +49,7 @@ ENV_USER = "KEEL_USER"
 ENV_PASSWORD = "KEEL_PASSWORD"
 ENV_ADMIN_PASSWORD = "KEEL_ADMIN_PASSWORD"
 ENV_NEW_PASSWORD = "KEEL_NEW_PASSWORD"
+ENV_APPROVER_PASSWORD = "KEEL_APPROVER_PASSWORD"
 
 #: The actor of a context opened with ``need_user=False``: it holds no role,
 #: so every permission check refuses it.  For commands that only need the
@@ -77,6 +78,31 @@ def add_db_user_args(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help=f"act as this user (default: ${ENV_USER}); password from ${ENV_PASSWORD} or a prompt",
     )
+
+
+def add_approver_arg(parser: argparse.ArgumentParser) -> None:
+    """``--approver NAME``: a second user approving an entry above a limit (password from
+    $KEEL_APPROVER_PASSWORD or a prompt)."""
+    parser.add_argument(
+        "--approver",
+        metavar="NAME",
+        help=f"a manager approving an entry above a limit; password from ${ENV_APPROVER_PASSWORD} or a prompt",
+    )
+
+
+def approval_from(args: argparse.Namespace) -> Any:
+    """The Approval ``--approver`` names, or None."""
+    from app.services.approvals import Approval
+
+    name = (getattr(args, "approver", None) or "").strip()
+    if not name:
+        return None
+    password = os.environ.get(ENV_APPROVER_PASSWORD)
+    if password is None:
+        if not interactive():
+            raise CliError(f"--approver: set {ENV_APPROVER_PASSWORD} or run interactively")
+        password = prompt_password(f"Password for the approver {name}: ")
+    return Approval(name, password)
 
 
 # ---------------------------------------------------------------------------
@@ -240,7 +266,11 @@ def cli_context(args: argparse.Namespace, *, need_user: bool = True) -> ServiceC
             if not interactive():
                 raise CliError(f"set {ENV_PASSWORD} or run interactively")
             password = prompt_password(f"Password for {name}: ")
-        return ServiceContext(factory, users.authenticate(factory, name, password))
+        actor = users.authenticate(factory, name, password)
+        if actor.must_change_password and getattr(args, "handler_name", "") != "passwd":
+            raise CliError(f"an administrator reset {actor.username}'s password: choose your own first "
+                           f"with 'keel user passwd {actor.username}'")
+        return ServiceContext(factory, actor)
     except (ServiceError, SQLAlchemyError) as exc:
         raise cli_error(exc) from None
 

@@ -1,4 +1,4 @@
-"""``keel init`` and ``keel user add|list|passwd|role|deactivate|activate``."""
+"""``keel init``, ``keel user add|list|passwd|role|deactivate|activate|unlock``, ``keel security``, ``keel permissions``."""
 
 from __future__ import annotations
 
@@ -68,7 +68,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     passwd.add_argument("name", metavar="NAME")
     add_db_user_args(passwd)
-    passwd.set_defaults(handler=_passwd)
+    # handler_name: a user whose password an administrator reset may run only this until they choose one.
+    passwd.set_defaults(handler=_passwd, handler_name="passwd")
 
     role = user_sub.add_parser("role", help="change a user's role")
     role.add_argument("name", metavar="NAME")
@@ -86,11 +87,34 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_db_user_args(activate)
     activate.set_defaults(handler=_activate)
 
+    unlock = user_sub.add_parser("unlock", help="lift a lockout after too many wrong passwords")
+    unlock.add_argument("name", metavar="NAME")
+    add_db_user_args(unlock)
+    unlock.set_defaults(handler=_unlock)
+
     def _help(args: argparse.Namespace) -> int:
         user.print_help()
         return 2
 
     user.set_defaults(handler=_help)
+
+    sec = sub.add_parser("security", help="show or change the sign-in lockout, idle lock, posting limits and "
+                         "approval thresholds (admins change them)")
+    sec.add_argument("--lockout-attempts", metavar="N", help="wrong passwords in a row before the lockout")
+    sec.add_argument("--lockout-minutes", metavar="M", help="how long a lockout lasts")
+    sec.add_argument("--idle-lock-minutes", metavar="M", help="lock the desktop after M idle minutes (0: never)")
+    sec.add_argument("--limit", action="append", metavar="ROLE=AMOUNT",
+                     help="largest payment ROLE posts without approval; ROLE=none removes the limit (repeatable)")
+    sec.add_argument("--waiver-approval-above", metavar="AMOUNT", help="waivers above this need approval")
+    sec.add_argument("--override-approval-above", metavar="AMOUNT",
+                     help="allocation overrides of payments above this need approval")
+    sec.add_argument("--json", action="store_true")
+    add_db_user_args(sec)
+    sec.set_defaults(handler=_security)
+
+    perms = sub.add_parser("permissions", help="print the permission matrix (role by action)")
+    perms.add_argument("--json", action="store_true")
+    perms.set_defaults(handler=_permissions)
 
 
 def _date(text: str) -> _dt.date:
@@ -146,10 +170,12 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         print_json(found)
         return 0
-    rows = [("USERNAME", "FULL NAME", "ROLE", "ACTIVE", "LAST SIGN-IN")]
+    rows = [("USERNAME", "FULL NAME", "ROLE", "ACTIVE", "LAST SIGN-IN", "NOTE")]
     for u in found:
         last = u.last_login_at.strftime("%Y-%m-%d %H:%M UTC") if u.last_login_at else "never"
-        rows.append((u.username, u.full_name, u.role, "yes" if u.active else "no", last))
+        note = "; ".join(n for n, on in (("locked out", u.locked()), ("password reset: must change it",
+                                                                      u.must_change_password)) if on)
+        rows.append((u.username, u.full_name, u.role, "yes" if u.active else "no", last, note))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
@@ -186,4 +212,64 @@ def _activate(args: argparse.Namespace) -> int:
     ctx = cli_context(args)
     info = users.reactivate_user(ctx, args.name)
     print(f"Activated {info.username}")
+    return 0
+
+
+@run_service
+def _unlock(args: argparse.Namespace) -> int:
+    ctx = cli_context(args)
+    info = users.unlock_user(ctx, args.name)
+    print(f"Unlocked {info.username}")
+    return 0
+
+
+@run_service
+def _security(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from app.services import security
+
+    ctx = cli_context(args)
+    current = security.security_settings(ctx)
+    changes: dict[str, object] = {}
+    for name in ("lockout_attempts", "lockout_minutes", "idle_lock_minutes", "waiver_approval_above",
+                 "override_approval_above"):
+        value = getattr(args, name)
+        if value is not None:
+            changes[name] = value
+    if args.limit:
+        limits = dict(current.payment_limits)
+        for item in args.limit:
+            role, _, amount = item.partition("=")
+            if not amount:
+                raise CliError(f"--limit: {item!r} is not ROLE=AMOUNT (e.g. clerk=10000.00)")
+            if amount.strip().lower() == "none":
+                limits.pop(role.strip().lower(), None)
+            else:
+                limits[role.strip().lower()] = amount.strip()  # type: ignore[assignment]
+        changes["payment_limits"] = limits
+    if changes:
+        current = security.save_security_settings(ctx, dataclasses.replace(current, **changes))  # type: ignore[arg-type]
+    if args.json:
+        print_json(current.as_dict())
+        return 0
+    print(f"Lockout: {current.lockout_attempts} wrong passwords in a row lock an account for "
+          f"{current.lockout_minutes} minutes")
+    print("Idle lock: " + (f"after {current.idle_lock_minutes} minutes" if current.idle_lock_minutes else "off"))
+    for role in ("clerk", "collector", "manager", "admin"):
+        limit = current.payment_limit(role)
+        print(f"Posting limit, {role}: " + (f"${limit:,}" if limit is not None else "none"))
+    print(f"Waivers above ${current.waiver_approval_above:,} and overrides of payments above "
+          f"${current.override_approval_above:,} need a second user's approval")
+    return 0
+
+
+def _permissions(args: argparse.Namespace) -> int:
+    from app.services import permissions
+
+    if args.json:
+        print_json({perm: {"action": text, **dict(zip(permissions.ROLES, held, strict=True))}
+                    for perm, text, held in permissions.matrix_rows()})
+    else:
+        print(permissions.markdown_table(), end="")
     return 0

@@ -10,6 +10,7 @@ import pytest
 
 from app.cli import main
 from app.services import accounts, flags, servicing, setup, users
+from app.services.approvals import Approval
 from tests.services.conftest import FAST_HASHER, PASSWORDS, seed
 from tests.services.loans import make_loan
 
@@ -48,7 +49,9 @@ def test_refund_and_write_off(database, capsys) -> None:
     url, contexts = database
     manager = contexts["manager"]
     over, short = make_loan(contexts["admin"]), make_loan(contexts["admin"])
-    servicing.post_payment(manager, over, accounts.payoff_quote(manager, over).payoff + D("40.00"), reference="o")
+    # $40 over the payoff (tolerance $0): a manager's overpayment still needs a second user's approval.
+    servicing.post_payment(manager, over, accounts.payoff_quote(manager, over).payoff + D("40.00"), reference="o",
+                           approval=Approval("admin", PASSWORDS["admin"]))
     servicing.post_payment(manager, short, accounts.payoff_quote(manager, short).payoff - D("3.00"), reference="s")
     assert main(["refund", over, "--reference", "CHK 9", "--yes", "--db", url]) == 0
     assert accounts.account(manager, over).snapshot.refund_due == 0

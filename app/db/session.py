@@ -113,7 +113,7 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def unit_of_work(factory: sessionmaker[Session], *, write: bool = True) -> Iterator[Session]:
+def unit_of_work(factory: sessionmaker[Session], *, write: bool = True, snapshot: bool = False) -> Iterator[Session]:
     """One transaction: commit if the block finishes, roll back if it raises.
 
     ::
@@ -125,9 +125,18 @@ def unit_of_work(factory: sessionmaker[Session], *, write: bool = True) -> Itera
     ``write=True`` (the default) starts SQLite's transaction with BEGIN
     IMMEDIATE so two writers queue rather than collide; pass ``write=False``
     for a read-only unit.  PostgreSQL is unaffected.
+
+    ``snapshot=True``: every statement of the unit sees the same moment (a
+    screen read in several queries, issue 11).  PostgreSQL runs it at
+    REPEATABLE READ (READ COMMITTED takes a new snapshot per statement);
+    SQLite's transaction (an explicit BEGIN, in WAL mode) already reads one
+    snapshot.  A session joined to a connection already in a transaction (the
+    tests) keeps that transaction's level.
     """
     with factory() as session, session.begin():
         bind = session.get_bind()
         if write and bind.dialect.name == "sqlite":
             session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        elif snapshot and bind.dialect.name == "postgresql" and isinstance(bind, Engine):
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         yield session

@@ -21,13 +21,25 @@ tolerance) is met:
   the per diem, rounded up, so the statement never claims a day as paid that
   was not.
 
+Interest paid in a period (the account page's "interest paid this year" and
+"last year", the figures a borrower asks for at tax time) is
+:func:`interest_paid_in`: the interest part of every payment, recovery and
+application of suspense whose effective date falls in the period, less the
+interest part of any reversal dated in it.  A payment received in December and
+reversed in January counts in December's year and comes off January's, as the
+ledger shows it.  A loan converted from another servicer adds the interest the
+prior servicer reported paid that year (the boarding file's
+``interest_paid_ytd``) to the conversion year.
+
 Hand-worked cases are in ``tests/domain/test_interest_paid.py``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, timedelta
-from decimal import ROUND_CEILING
+from decimal import ROUND_CEILING, Decimal
+from typing import Protocol
 
 from app.domain.daycount import per_diem_interest
 from app.domain.engine import LoanState
@@ -68,4 +80,33 @@ def _simple(state: LoanState, terms: Terms) -> date:
     return state.accrual_from - timedelta(days=days)
 
 
-__all__ = ["interest_paid_to"]
+#: Entries whose interest column is interest received (a reversal's is negative).
+RECEIPT_TYPES = ("payment", "recovery", "reversal", "suspense_applied")
+
+
+class _Applied(Protocol):
+    @property
+    def type(self) -> str: ...
+    @property
+    def date(self) -> date: ...
+    @property
+    def interest(self) -> Decimal: ...
+
+
+def interest_paid_in(entries: Iterable[_Applied], first: date, last: date, *,
+                     carried: Decimal = ZERO) -> Decimal:
+    """Interest received with effective dates ``first`` to ``last`` (both included), plus ``carried``.
+
+    ``entries`` are the engine's replayed entries (each payment as it is
+    applied now; a reversed one as it was applied when received, with its
+    reversal's negative parts); ``carried`` is a prior servicer's figure for
+    the period, when the loan was converted inside it.
+    """
+    total = carried
+    for entry in entries:
+        if entry.type in RECEIPT_TYPES and first <= entry.date <= last:
+            total += entry.interest
+    return round_money(total)
+
+
+__all__ = ["RECEIPT_TYPES", "interest_paid_in", "interest_paid_to"]

@@ -8,7 +8,7 @@ shows everything recorded up to now by its effective date.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.db.models import LedgerEntry, Loan, LoanParty, User
+from app.db.models import Loan, LoanParty, User
+from app.domain.account_figures import running_principal
 from app.domain.books import ADJUSTING_TYPES, Balances, describe, replay_books
 from app.domain.engine import Snapshot, snapshot
 from app.domain.schedule import ScheduleRow, build_schedule
@@ -52,6 +53,10 @@ class LedgerLine:
     #: An adjusting entry's cause (the entry whose posting changed history), and the entry it re-applies.
     cause_id: int | None = None
     reapplies_id: int | None = None
+    #: An adjusting entry that exists only for the books (it does not move the running principal).
+    books_only: bool = False
+    #: The principal owed after this line (the ledger tab's running balance).
+    principal_balance: Decimal | None = None
 
 
 def _entry_note(payload: dict[str, Any] | None) -> str | None:
@@ -125,77 +130,96 @@ def account(ctx: ServiceContext, loan_number: str, as_of: date | None = None) ->
     """The account as of ``as_of`` (default: the open business date)."""
     permissions.require(ctx.actor, permissions.VIEW)
     with ctx.unit(write=False) as session:
-        today = business_date(session)
-        loan = load_loan(session, loan_number)
-        book = open_book(session, loan)
-        day = today if as_of is None else as_of
-        if day <= book.origin.date:
-            raise InvalidInput("as_of", f"{day} is before the loan's first day on Keel")
-        # The whole ledger is shown, so replay it all (the cache only saves work
-        # for the figures, and verify proves both agree).
-        state, entries = book.derive(day)
-        snap = snapshot(state, book.terms)
-        rows = {str(row.id): row for row in book.rows}
-        users = {u.id: u.username for u in session.scalars(select(User))}
-        lines: list[LedgerLine] = []
-        for entry in entries:
-            row = rows.get(entry.id)
-            lines.append(
-                LedgerLine(
-                    entry_id=row.id if row is not None else None,
-                    engine_id=entry.id,
-                    seq=row.seq if row is not None else None,
-                    type=entry.type,
-                    effective_date=entry.date,
-                    posted_at=row.posted_at if row is not None else None,
-                    amount=entry.amount,
-                    interest=entry.interest,
-                    principal=entry.principal,
-                    fees=entry.fees,
-                    suspense=entry.suspense,
-                    refund=entry.refund,
-                    reversed=entry.reversed,
-                    reverses_id=row.reverses_id if row is not None else None,
-                    method=_method(row) if row is not None else None,
-                    reference=row.reference if row is not None else None,
-                    user=users.get(row.user_id) if row is not None else "engine",
-                    note=_entry_note(row.payload) if row is not None else None,
-                )
+        return read_account(session, loan_number, as_of).account
+
+
+@dataclass(frozen=True)
+class AccountRead:
+    """:func:`read_account`'s result: the account and the replay it came from (for further figures)."""
+
+    account: Account
+    book: Book
+    state: Any  # the engine's LoanState at the end of the day shown
+    entries: tuple[Any, ...]  # the engine's replayed entries
+
+
+def read_account(session: Session, loan_number: str, as_of: date | None = None) -> AccountRead:
+    """The account inside the caller's unit of work (the account page reads it with everything else)."""
+    today = business_date(session)
+    loan = load_loan(session, loan_number)
+    book = open_book(session, loan)
+    day = today if as_of is None else as_of
+    if day <= book.origin.date:
+        raise InvalidInput("as_of", f"{day} is before the loan's first day on Keel")
+    # The whole ledger is shown, so replay it all (the cache only saves work
+    # for the figures, and verify proves both agree).
+    state, entries = book.derive(day)
+    snap = snapshot(state, book.terms)
+    rows = {str(row.id): row for row in book.rows}
+    users = {u.id: u.username for u in session.scalars(select(User))}
+    lines: list[LedgerLine] = []
+    for entry in entries:
+        row = rows.get(entry.id)
+        lines.append(
+            LedgerLine(
+                entry_id=row.id if row is not None else None,
+                engine_id=entry.id,
+                seq=row.seq if row is not None else None,
+                type=entry.type,
+                effective_date=entry.date,
+                posted_at=row.posted_at if row is not None else None,
+                amount=entry.amount,
+                interest=entry.interest,
+                principal=entry.principal,
+                fees=entry.fees,
+                suspense=entry.suspense,
+                refund=entry.refund,
+                reversed=entry.reversed,
+                reverses_id=row.reverses_id if row is not None else None,
+                method=_method(row) if row is not None else None,
+                reference=row.reference if row is not None else None,
+                user=users.get(row.user_id) if row is not None else "engine",
+                note=_entry_note(row.payload) if row is not None else None,
             )
-        # The books' own adjusting entries (issue 9), each with its reason and cause, where they were posted.
-        for row in book.rows:
-            payload = row.payload or {}
-            if row.effective_date <= day and (row.type in ADJUSTING_TYPES or (
-                    row.type in ("late_fee", "suspense_applied") and "cause" in payload)):
-                lines.append(LedgerLine(
-                    row.id, str(row.id), row.seq, row.type, row.effective_date, row.posted_at, row.amount,
-                    row.interest, row.principal, row.fees, row.suspense, row.refund, False, row.reverses_id,
-                    None, None, users.get(row.user_id), payload.get("reason") or describe(row.type),
-                    payload.get("cause"), payload.get("reallocates")))
-        lines.sort(key=lambda line: (line.effective_date, line.seq if line.seq is not None else 0))
-        for row in book.rows:
-            if row.type in ("boarding", "conversion") and row.effective_date <= day:
-                lines.insert(
-                    0,
-                    LedgerLine(row.id, str(row.id), row.seq, row.type, row.effective_date, row.posted_at, row.amount,
-                               row.interest, row.principal, row.fees, row.suspense, row.refund, False, None,
-                               row.method, row.reference, users.get(row.user_id), None),
-                )
-        product = loan.product_version.product.code if loan.product_version is not None else ""
-        books = replay_books(state, book.terms, entries)
-        return Account(
-            loan_id=loan.id,
-            loan_number=loan.loan_number,
-            borrower=borrower_name(session, loan),
-            product=product,
-            status=loan.status if loan.status not in ("active", "paid_off") else snap.status,
-            business_date=today,
-            terms=book.terms,
-            snapshot=snap,
-            lines=tuple(lines),
-            deficiency=books.deficiency if state.status == "charged_off" else None,
-            recovered=state.recovered,
         )
+    # The books' own adjusting entries (issue 9), each with its reason and cause, where they were posted.
+    for row in book.rows:
+        payload = row.payload or {}
+        if row.effective_date <= day and (row.type in ADJUSTING_TYPES or (
+                row.type in ("late_fee", "suspense_applied") and "cause" in payload)):
+            lines.append(LedgerLine(
+                row.id, str(row.id), row.seq, row.type, row.effective_date, row.posted_at, row.amount,
+                row.interest, row.principal, row.fees, row.suspense, row.refund, False, row.reverses_id,
+                None, None, users.get(row.user_id), payload.get("reason") or describe(row.type),
+                payload.get("cause"), payload.get("reallocates"), books_only=True))
+    lines.sort(key=lambda line: (line.effective_date, line.seq if line.seq is not None else 0))
+    for row in book.rows:
+        if row.type in ("boarding", "conversion") and row.effective_date <= day:
+            lines.insert(
+                0,
+                LedgerLine(row.id, str(row.id), row.seq, row.type, row.effective_date, row.posted_at, row.amount,
+                           row.interest, row.principal, row.fees, row.suspense, row.refund, False, None,
+                           row.method, row.reference, users.get(row.user_id), None),
+            )
+    # The principal owed after each line (app/domain/account_figures.py).
+    balances = running_principal((line, not line.books_only) for line in lines)
+    lines = [replace(line, principal_balance=balance) for line, balance in zip(lines, balances, strict=True)]
+    product = loan.product_version.product.code if loan.product_version is not None else ""
+    books = replay_books(state, book.terms, entries)
+    result = Account(
+        loan_id=loan.id,
+        loan_number=loan.loan_number,
+        borrower=borrower_name(session, loan),
+        product=product,
+        status=loan.status if loan.status not in ("active", "paid_off") else snap.status,
+        business_date=today,
+        terms=book.terms,
+        snapshot=snap,
+        lines=tuple(lines),
+        deficiency=books.deficiency if state.status == "charged_off" else None,
+        recovered=state.recovered,
+    )
+    return AccountRead(result, book, state, tuple(entries))
 
 
 def payoff_quote(ctx: ServiceContext, loan_number: str, on: date | None = None) -> PayoffQuote:
@@ -291,6 +315,9 @@ def _clean_party_value(field: str, value: object) -> object:
     return text.upper() if field == "state" else text
 
 
+_RESTRICTIONS = ("cease_contact", "attorney_represented")
+
+
 def update_party(ctx: ServiceContext, person_id: int, changes: dict[str, object], *, expected_version: int) -> int:
     """Edit a borrower's contact details; refused if someone changed them since they were shown.
 
@@ -315,6 +342,11 @@ def update_party(ctx: ServiceContext, person_id: int, changes: dict[str, object]
                 raise NotFound(f"borrower: no person {person_id}")
             check_version(person, expected_version)
             before = {field: getattr(person, field) for field in clean}
+            for field in _RESTRICTIONS:
+                # Setting a restriction is any desk role's; lifting one is a manager's (issue 11, item 7).
+                if field in clean and bool(clean[field]) != bool(before[field]):
+                    permissions.require(ctx.actor, permissions.SET_RESTRICTION if clean[field]
+                                        else permissions.CLEAR_FLAG)
             for field, value in clean.items():
                 setattr(person, field, value)
             if not person.last_name and not person.organization_name:

@@ -27,9 +27,17 @@ from app.domain.errors import InputError
 from app.domain.date_input import in_words
 from app.domain.money import ZERO, format_money, to_money
 from app.domain.terms import parse_date
-from app.services import audit, batch_drafts, permissions
+from app.services import approvals, audit, batch_drafts, permissions
 from app.services.context import CancelToken, Progress, ServiceContext, no_progress
-from app.services.errors import Conflict, FileRejected, InvalidInput, NeedsConfirmation, Problem, ServiceError
+from app.services.errors import (
+    Conflict,
+    FileRejected,
+    InvalidInput,
+    NeedsApproval,
+    NeedsConfirmation,
+    Problem,
+    ServiceError,
+)
 from app.services.ledger import business_date
 from app.services.servicing import Posted, post_payment
 
@@ -159,6 +167,7 @@ def post_batch(
     confirm_duplicates: bool = False,
     confirm_backdated: bool = False,
     draft_id: int | None = None,
+    approval: approvals.Approval | None = None,
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
 ) -> BatchResult:
@@ -166,6 +175,7 @@ def post_batch(
 
     ``draft_id``: the user's draft this batch was typed in; it is deleted in the same transaction, so a
     posted batch never comes back as a draft and a failed post keeps it (issue 11).
+    ``approval``: a second user's approval for the rows above a limit (each row is approved and audited).
     """
     permissions.require(ctx.actor, permissions.POST_BATCH)
     permissions.require(ctx.actor, permissions.POST_PAYMENT)
@@ -173,6 +183,7 @@ def post_batch(
     if problems:
         raise FileRejected(problems)
     control = to_money(control_total, "control_total")
+    approver = approvals.verified(ctx, approval)  # before the batch's transaction holds the write lock
     try:
         with ctx.unit() as session:
             if file_hash is not None:
@@ -192,8 +203,10 @@ def post_batch(
                     posted.append(
                         post_payment(ctx, row.loan_number, row.amount, row.effective_date, method=row.method,
                                      reference=row.reference, batch_id=batch.id, confirm_duplicate=confirm_duplicates,
-                                     confirm_backdated=confirm_backdated, session=session)
+                                     confirm_backdated=confirm_backdated, approval=approver, session=session)
                     )
+                except NeedsApproval as exc:
+                    raise NeedsApproval(f"{source}, row {index}: {exc}", exc.permission, exc.reasons) from None
                 except NeedsConfirmation as exc:
                     raise NeedsConfirmation(f"{source}, row {index}: {exc}", exc.preview) from None
                 except InvalidInput as exc:

@@ -74,7 +74,6 @@ from sqlalchemy import exists, func, insert, or_, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.db.base import check_version
 from app.db.models import (
     BUCKETS,
     CONTACT_CHANNELS,
@@ -254,15 +253,6 @@ class ContactLogged:
     cancelled_promises: tuple[int, ...]  # open promises the new promise replaced
     overridden: tuple[Guardrail, ...]
     override_reason: str | None
-
-
-@dataclass(frozen=True)
-class FlagsChanged:
-    loan_number: str
-    hardship: bool
-    dispute: bool
-    version: int
-    changed: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -994,38 +984,46 @@ def contact_history(ctx: ServiceContext, loan_number: str) -> list[ContactInfo]:
     """A loan's contacts, newest first."""
     permissions.require(ctx.actor, permissions.VIEW)
     with ctx.unit(write=False) as session:
-        loan = load_loan(session, loan_number)
-        correction = aliased(Contact)
-        rows = session.execute(
-            select(Contact, Person, User.username, correction.id)
-            .outerjoin(Person, Person.id == Contact.person_id)
-            .outerjoin(User, User.id == Contact.user_id)
-            .outerjoin(correction, correction.corrects_id == Contact.id)
-            .where(Contact.loan_id == loan.id)
-            .order_by(Contact.at.desc(), Contact.id.desc())
-        ).all()
-        return [
-            ContactInfo(c.id, loan.loan_number, c.at, c.channel, c.outcome,
-                        p.display_name if p is not None else None, c.note, c.override_reason, username,
-                        c.corrects_id, c.correction_reason, corrected_by)
-            for c, p, username, corrected_by in rows
-        ]
+        return contacts_of(session, load_loan(session, loan_number))
+
+
+def contacts_of(session: Session, loan: Loan) -> list[ContactInfo]:
+    """:func:`contact_history` inside the caller's unit of work (the account page): one query."""
+    correction = aliased(Contact)
+    rows = session.execute(
+        select(Contact, Person, User.username, correction.id)
+        .outerjoin(Person, Person.id == Contact.person_id)
+        .outerjoin(User, User.id == Contact.user_id)
+        .outerjoin(correction, correction.corrects_id == Contact.id)
+        .where(Contact.loan_id == loan.id)
+        .order_by(Contact.at.desc(), Contact.id.desc())
+    ).all()
+    return [
+        ContactInfo(c.id, loan.loan_number, c.at, c.channel, c.outcome,
+                    p.display_name if p is not None else None, c.note, c.override_reason, username,
+                    c.corrects_id, c.correction_reason, corrected_by)
+        for c, p, username, corrected_by in rows
+    ]
 
 
 def promises(ctx: ServiceContext, loan_number: str) -> list[PromiseInfo]:
     """A loan's promises to pay, by due date."""
     permissions.require(ctx.actor, permissions.VIEW)
     with ctx.unit(write=False) as session:
-        loan = load_loan(session, loan_number)
-        correction = aliased(Promise)
-        rows = session.execute(
-            select(Promise, User.username, correction.id)
-            .outerjoin(User, User.id == Promise.created_by_id)
-            .outerjoin(correction, correction.corrects_id == Promise.id)
-            .where(Promise.loan_id == loan.id)
-            .order_by(Promise.due_date, Promise.id)
-        ).all()
-        return [_promise_info(p, loan.loan_number, username, corrected_by) for p, username, corrected_by in rows]
+        return promises_of(session, load_loan(session, loan_number))
+
+
+def promises_of(session: Session, loan: Loan) -> list[PromiseInfo]:
+    """:func:`promises` inside the caller's unit of work (the account page): one query."""
+    correction = aliased(Promise)
+    rows = session.execute(
+        select(Promise, User.username, correction.id)
+        .outerjoin(User, User.id == Promise.created_by_id)
+        .outerjoin(correction, correction.corrects_id == Promise.id)
+        .where(Promise.loan_id == loan.id)
+        .order_by(Promise.due_date, Promise.id)
+    ).all()
+    return [_promise_info(p, loan.loan_number, username, corrected_by) for p, username, corrected_by in rows]
 
 
 # ---------------------------------------------------------------------------
@@ -1189,49 +1187,6 @@ def correct_promise(
 # ---------------------------------------------------------------------------
 # Hardship and dispute
 # ---------------------------------------------------------------------------
-def set_flags(
-    ctx: ServiceContext,
-    loan_number: str,
-    *,
-    hardship: bool | None = None,
-    dispute: bool | None = None,
-    reason: str,
-    expected_version: int | None = None,
-) -> FlagsChanged:
-    """Set or clear the hardship and dispute flags (they pause letters and late fees while set).
-
-    Collectors hear of a hardship or a dispute on the phone, and a dispute
-    must be recorded at once, so this needs LOG_CONTACT (collectors,
-    managers, admins), not a manager.  ``expected_version`` is the loan's
-    version the screen showed; a stale one raises Conflict.
-    """
-    permissions.require(ctx.actor, permissions.LOG_CONTACT)
-    if hardship is None and dispute is None:
-        raise InvalidInput("flags", "give hardship or dispute (true or false)")
-    why = (reason or "").strip()
-    if not why:
-        raise InvalidInput("reason", "a reason is required to set or clear a flag")
-    try:
-        with ctx.unit() as session:
-            loan = load_loan(session, loan_number, lock=True)
-            if expected_version is not None:
-                check_version(loan, expected_version)
-            before = {"hardship": loan.hardship, "dispute": loan.dispute}
-            if hardship is not None:
-                loan.hardship = bool(hardship)
-            if dispute is not None:
-                loan.dispute = bool(dispute)
-            after = {"hardship": loan.hardship, "dispute": loan.dispute}
-            changed = tuple(k for k in before if before[k] != after[k])
-            if changed:
-                session.flush()
-                audit.record(session, ctx.actor, "loan.flags_changed", entity="loan", entity_id=loan.id,
-                             loan_id=loan.id, details={"before": before, "after": after, "reason": why})
-            return FlagsChanged(loan.loan_number, loan.hardship, loan.dispute, loan.version, changed)
-    except StaleDataError:
-        raise Conflict() from None
-
-
 # ---------------------------------------------------------------------------
 # Promise settlement (end of day)
 # ---------------------------------------------------------------------------
@@ -1349,7 +1304,6 @@ __all__ = [
     "ContactInfo",
     "ContactLogged",
     "Flags",
-    "FlagsChanged",
     "Guardrail",
     "PromiseCorrected",
     "PromiseInfo",
@@ -1371,6 +1325,5 @@ __all__ = [
     "reassign",
     "_regf_for_all_loans",
     "save_assignment_rules",
-    "set_flags",
     "settle_promises",
 ]

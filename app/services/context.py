@@ -52,6 +52,8 @@ class Actor:
     username: str
     role: str
     full_name: str = ""
+    #: An administrator reset the password: the desk asks for a new one before anything else.
+    must_change_password: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,9 @@ class ServiceContext:
     actor: Actor
 
     @contextmanager
-    def unit(self, *, write: bool = True) -> Iterator[Session]:
-        with unit_of_work(self.factory, write=write) as session:
+    def unit(self, *, write: bool = True, snapshot: bool = False) -> Iterator[Session]:
+        """One unit of work; ``snapshot=True``: every statement sees the same moment (unit_of_work)."""
+        with unit_of_work(self.factory, write=write, snapshot=snapshot) as session:
             check_actor(session, self.actor)
             yield session
 

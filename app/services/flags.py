@@ -17,10 +17,11 @@ A dispute records whether it was written or oral and whether it came inside
 the validation period (1006.34(b)(5), 1006.38): a written dispute inside the
 period obliges the collector to stop until it sends verification.
 
-Permissions: hardship and dispute use the contact-logging permission, as
-``collections.set_flags`` does (the role matrix is owned by permissions.py);
-Regulation F per loan is a terms-level decision (``terms.change``), the
-lender-wide policy a setting (``settings.manage``).
+Permissions (issue 11, item 7; the matrix is owned by permissions.py): any
+desk role may set a dispute, which only restricts; setting hardship (end of
+day then waives late fees) and clearing either is a manager's.  Regulation F
+per loan is a terms-level decision (``terms.change``), the lender-wide policy
+a setting (``settings.manage``).
 """
 
 from __future__ import annotations
@@ -40,11 +41,19 @@ from app.services.ledger import business_date, load_loan
 
 SETTING_REGF_ALL_LOANS = "regf_all_loans"  # the key collections and letters read
 
+#: The permission to *set* each flag (the desk shows the action to those who hold it).
 FLAG_PERMISSIONS = {
-    "hardship": permissions.LOG_CONTACT,
-    "dispute": permissions.LOG_CONTACT,
+    "hardship": permissions.SET_HARDSHIP,
+    "dispute": permissions.SET_RESTRICTION,
     "reg_f": permissions.CHANGE_TERMS,
 }
+
+
+def flag_permission(flag: str, on: bool) -> str:
+    """The permission to set (``on``) or clear ``flag``: clearing a restriction is a manager's."""
+    if not on and flag in ("hardship", "dispute"):
+        return permissions.CLEAR_FLAG
+    return FLAG_PERMISSIONS[flag]
 _COLUMNS = {"hardship": "hardship", "dispute": "dispute", "reg_f": "reg_f_applies"}
 
 REG_F_BASIS_TEXT = {
@@ -147,7 +156,7 @@ def set_flag(
     chosen = (flag or "").strip().lower().replace("-", "_")
     if chosen not in LOAN_FLAGS:
         raise InvalidInput("flag", f"{flag!r} is not one of {', '.join(LOAN_FLAGS)}")
-    permissions.require(ctx.actor, FLAG_PERMISSIONS[chosen])
+    permissions.require(ctx.actor, flag_permission(chosen, bool(on)))
     why = (reason or "").strip()
     if not why:
         raise InvalidInput("reason", "a reason is required to set or clear a flag")

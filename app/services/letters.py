@@ -1413,12 +1413,16 @@ def letter_history(ctx: ServiceContext, loan_number: str) -> list[LetterRecord]:
     """Every letter recorded for a loan, newest first."""
     permissions.require(ctx.actor, permissions.VIEW)
     with ctx.unit(write=False) as session:
-        loan = load_loan(session, loan_number)
-        users = {u.id: u.username for u in session.scalars(select(User))}
-        rows = session.scalars(
-            select(Letter).where(Letter.loan_id == loan.id).order_by(Letter.letter_date.desc(), Letter.id.desc())
-        )
-        return [_as_record(row, loan.loan_number, users.get(row.user_id, "")) for row in rows]
+        return letters_of(session, load_loan(session, loan_number))
+
+
+def letters_of(session: Session, loan: Loan) -> list[LetterRecord]:
+    """:func:`letter_history` inside the caller's unit of work (the account page): one query."""
+    rows = session.execute(
+        select(Letter, User.username).outerjoin(User, User.id == Letter.user_id)
+        .where(Letter.loan_id == loan.id).order_by(Letter.letter_date.desc(), Letter.id.desc())
+    ).all()
+    return [_as_record(row, loan.loan_number, username or "") for row, username in rows]
 
 
 def reprint(ctx: ServiceContext, letter_id: int) -> bytes:

@@ -11,8 +11,9 @@ SQLite.  Phones and SSN last four have no index yet (they need expression
 indexes in a migration); at 50,000 borrowers the scan stays well under the
 200 ms the search box allows (docs/benchmarks.md).
 
-:func:`loan_parties`, :func:`loan_notes` and :func:`loan_audit` are the read
-side of the account screen's borrower, notes and audit tabs.  They return
+:func:`parties_of`, :func:`notes_of` and :func:`audit_of` are the read side
+of the account screen's borrower, notes and audit tabs, inside the account
+page's one unit of work (``account_page.account_page``).  They return
 frozen values; the SSN/TIN only ever leaves this module masked.
 """
 
@@ -28,6 +29,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.db.models import AuditEvent, Loan, LoanParty, LoanState, Note, Person, User
+from app.domain.audit_words import audit_sentence
 from app.services import permissions
 from app.services.context import ServiceContext
 from app.services.ledger import load_loan
@@ -303,6 +305,19 @@ class AuditLine:
     entity: str
     entity_id: str | None
     details: dict[str, Any]
+    #: The record in words (app/domain/audit_words.py), with the user's full name.
+    sentence: str = ""
+    loan_number: str | None = None
+    user_name: str = ""
+
+
+def audit_line(event: AuditEvent, username: str | None, full_name: str | None, loan_number: str | None) -> AuditLine:
+    """One audit row as the desk and the CLI show it: the record and its sentence."""
+    details = dict(event.details or {})
+    who = full_name or username or "Keel"
+    return AuditLine(event.at, username or "system", event.action, event.entity, event.entity_id, details,
+                     audit_sentence(event.action, details, who=who, entity=event.entity, entity_id=event.entity_id),
+                     loan_number, who)
 
 
 def _address(person: Person) -> str:
@@ -312,55 +327,51 @@ def _address(person: Person) -> str:
 
 def loan_parties(ctx: ServiceContext, loan_number: str) -> list[Party]:
     """The borrower, co-borrowers and guarantors of a loan (SSN/TIN masked), with what editing them needs."""
+    permissions.require(ctx.actor, permissions.VIEW)
+    with ctx.unit(write=False) as session:
+        return parties_of(session, load_loan(session, loan_number))
+
+
+def parties_of(session: Session, loan: Loan) -> list[Party]:
+    """:func:`loan_parties` inside the caller's unit of work: one query."""
     from app.services.accounts import PARTY_FIELDS
 
-    permissions.require(ctx.actor, permissions.VIEW)
     order = {"borrower": 0, "co_borrower": 1, "guarantor": 2}
-    with ctx.unit(write=False) as session:
-        loan = load_loan(session, loan_number)
-        rows = session.execute(
-            select(LoanParty.role, Person).join(Person, Person.id == LoanParty.person_id).where(LoanParty.loan_id == loan.id)
-        ).all()
-        parties = [
-            Party(role, p.display_name, _address(p), p.home_phone, p.mobile_phone, p.work_phone, p.email,
-                  p.date_of_birth, p.tax_id_masked, p.time_zone, p.cease_contact, p.attorney_represented,
-                  person_id=p.id, version=p.version, fields={name: getattr(p, name) for name in PARTY_FIELDS})
-            for role, p in rows
-        ]
-        return sorted(parties, key=lambda party: (order.get(party.role, 9), party.name))
+    rows = session.execute(
+        select(LoanParty.role, Person).join(Person, Person.id == LoanParty.person_id).where(LoanParty.loan_id == loan.id)
+    ).all()
+    parties = [
+        Party(role, p.display_name, _address(p), p.home_phone, p.mobile_phone, p.work_phone, p.email,
+              p.date_of_birth, p.tax_id_masked, p.time_zone, p.cease_contact, p.attorney_represented,
+              person_id=p.id, version=p.version, fields={name: getattr(p, name) for name in PARTY_FIELDS})
+        for role, p in rows
+    ]
+    return sorted(parties, key=lambda party: (order.get(party.role, 9), party.name))
 
 
-def loan_notes(ctx: ServiceContext, loan_number: str, limit: int = 500) -> list[NoteLine]:
-    """A loan's notes, newest first."""
-    permissions.require(ctx.actor, permissions.VIEW)
-    with ctx.unit(write=False) as session:
-        loan = load_loan(session, loan_number)
-        rows = session.execute(
-            select(Note.created_at, User.username, Note.text)
-            .join(User, User.id == Note.user_id)
-            .where(Note.loan_id == loan.id)
-            .order_by(Note.created_at.desc(), Note.id.desc())
-            .limit(limit)
-        ).all()
-        return [NoteLine(at, user, text) for at, user, text in rows]
+def notes_of(session: Session, loan: Loan, limit: int = 500) -> list[NoteLine]:
+    """A loan's notes, newest first: one query in the caller's unit of work."""
+    rows = session.execute(
+        select(Note.created_at, User.username, Note.text)
+        .join(User, User.id == Note.user_id)
+        .where(Note.loan_id == loan.id)
+        .order_by(Note.created_at.desc(), Note.id.desc())
+        .limit(limit)
+    ).all()
+    return [NoteLine(at, user, text) for at, user, text in rows]
 
 
-def loan_audit(ctx: ServiceContext, loan_number: str, limit: int = 1000) -> list[AuditLine]:
-    """Who did what to a loan, newest first."""
-    permissions.require(ctx.actor, permissions.VIEW)
-    with ctx.unit(write=False) as session:
-        loan = load_loan(session, loan_number)
-        rows = session.execute(
-            select(AuditEvent, User.username)
-            .outerjoin(User, User.id == AuditEvent.user_id)
-            .where(AuditEvent.loan_id == loan.id)
-            .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-            .limit(limit)
-        ).all()
-        return [
-            AuditLine(event.at, username or "system", event.action, event.entity, event.entity_id, dict(event.details or {}))
-            for event, username in rows
-        ]
+def audit_of(session: Session, loan: Loan, limit: int = 1000) -> list[AuditLine]:
+    """Who did what to a loan, newest first, each in words: one query in the caller's unit of work."""
+    rows = session.execute(
+        select(AuditEvent, User.username, User.full_name)
+        .outerjoin(User, User.id == AuditEvent.user_id)
+        .where(AuditEvent.loan_id == loan.id)
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .limit(limit)
+    ).all()
+    return [audit_line(event, username, full_name, loan.loan_number) for event, username, full_name in rows]
 
 
-__all__ = ["AuditLine", "LoanHit", "NoteLine", "Party", "loan_audit", "loan_notes", "loan_parties", "search_loans"]
+__all__ = ["AuditLine", "LoanHit", "NoteLine", "Party", "audit_line", "audit_of", "loan_parties",
+           "notes_of", "parties_of", "search_loans"]

@@ -28,8 +28,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.db.models import PAYMENT_METHODS, LedgerEntry, Loan
 from app.domain.engine import OVERRIDE_PARTS as ENGINE_OVERRIDE_PARTS
 from app.domain.engine import Entry, Event, Snapshot, snapshot
-from app.domain.money import ZERO, money_str
-from app.services import audit, books, permissions
+from app.domain.money import ZERO, format_money, money_str
+from app.services import approvals, audit, books, permissions, security
 from app.services.context import ServiceContext
 from app.services.errors import Conflict, InvalidInput, NeedsConfirmation, NotFound, ServiceError
 from app.services.ledger import (
@@ -295,6 +295,7 @@ def post_payment(
     confirm_backdated: bool = False,
     split: dict[str, object] | None = None,
     override_reason: str | None = None,
+    approval: approvals.Approval | approvals.Approver | None = None,
     session: Session | None = None,
 ) -> Posted:
     """Post one payment, allocated by the engine under the loan's own terms.
@@ -302,12 +303,18 @@ def post_payment(
     ``split`` overrides the waterfall for this payment (interest, principal,
     fees, suspense amounts adding up to it): it needs the permission for it
     and a reason code, and is listed in :func:`overrides_report`.
+
+    A payment above the role's posting limit or above the payoff by more than
+    the loan's payoff tolerance, or an override of a payment above the
+    override threshold, raises NeedsApproval unless ``approval`` names a
+    different user who may approve it (:mod:`app.services.approvals`).
     """
     permissions.require(ctx.actor, permissions.POST_PAYMENT)
     value, chosen, ref = _payment_inputs(amount, method, reference)
     parts = _override(ctx, split, override_reason, value)
     if parts is not None:  # the code as the overrides report lists it ("Borrower request" -> borrower_request)
         override_reason = (override_reason or "").strip().lower().replace(" ", "_")
+    approver = approvals.verified(ctx, approval)
 
     def work(session: Session) -> Posted:
         today = business_date(session)
@@ -327,6 +334,20 @@ def post_payment(
         event = Event(PENDING, kind, day, value, split=tuple(sorted(parts.items())) if parts else None)
         preview = _preview(book, today, [event], day)
         _confirm_backdated(preview, confirm_backdated)
+        rules = security.read(session)
+        payoff = preview.before.payoff if kind == "payment" else None  # a recovery has no payoff to exceed
+        approved = approvals.require(
+            session, ctx, approver, permissions.POST_PAYMENT,
+            approvals.payment_limits_crossed(ctx.actor.role, value, rules.payment_limit(ctx.actor.role), payoff,
+                                             book.terms.payoff_tolerance),
+            what=f"A payment of {format_money(value)} to {loan.loan_number}", loan_id=loan.id)
+        if parts is not None and value > rules.override_approval_above:
+            approved = approvals.require(
+                session, ctx, approver, permissions.OVERRIDE_ALLOCATION,
+                (f"overriding the allocation of {format_money(value)} is above the override threshold of "
+                 f"{format_money(rules.override_approval_above)}",),
+                what=f"An allocation override of {format_money(value)} on {loan.loan_number}",
+                loan_id=loan.id) or approved
         if kind == "recovery":
             # Off the books: a recovery meets the charged-off deficiency, principal first (books.RECOVERY_ORDER).
             share = books.replay_of(book, today, [event]).recoveries.get(PENDING)
@@ -337,13 +358,17 @@ def post_payment(
         if parts is not None:
             extra = {"reason_code": override_reason,
                      "payload": {"split": {part: str(amount) for part, amount in parts.items()}}}
+        if approved is not None:
+            extra["payload"] = {**extra.get("payload", {}), "approval": approved}
         row = _append(session, ctx, book, today, type=kind, effective=day, amount=value,
                       allocation=preview.allocation, method=chosen, reference=ref, batch_id=batch_id, **extra)
         if preview.payoff_write_off is not None:
             _book_payoff_write_off(session, ctx, book, today, day, row, preview.payoff_write_off)
         return _finish(session, ctx, book, today, preview, row, f"{kind}.posted",
                        {"amount": str(value), "method": chosen, "reference": ref, "batch_id": batch_id,
-                        **({"override": extra["payload"]["split"], "reason_code": override_reason} if extra else {})})
+                        **({"override": extra["payload"]["split"], "reason_code": override_reason}
+                           if parts is not None else {}),
+                        **({"approved_by": approved["by"]} if approved is not None else {})})
 
     if session is not None:
         return work(session)
@@ -613,22 +638,37 @@ def preview_waiver(ctx: ServiceContext, loan_number: str, fee_id: str, *, amount
 
 def waive_fee(
     ctx: ServiceContext, loan_number: str, fee_id: str, *, amount: object | None = None, reason: str,
+    approval: approvals.Approval | None = None,
 ) -> Posted:
-    """Waive an outstanding fee (``late_fee:N`` for late fees, or the fee's entry id)."""
+    """Waive an outstanding fee (``late_fee:N`` for late fees, or the fee's entry id).
+
+    A waiver above the waiver threshold (security settings) needs a second user's approval.
+    """
     permissions.require(ctx.actor, permissions.WAIVE_FEE)
     if not (reason or "").strip():
         raise InvalidInput("reason", "a reason is required to waive a fee")
     value = money_field(amount, "amount") if amount is not None else None
     plan = _waiver_plan(loan_number, fee_id, value)
+    approver = approvals.verified(ctx, approval)
 
     def work(session: Session) -> Posted:
         book, today, preview, fee = plan(session, True)
         waived = fee.remaining if value is None else value
+        limit = security.read(session).waiver_approval_above
+        approved = approvals.require(
+            session, ctx, approver, permissions.WAIVE_FEE,
+            (f"waiving {format_money(waived)} is above the waiver threshold of {format_money(limit)}",)
+            if waived > limit else (),
+            what=f"A waiver of {format_money(waived)} on {book.loan.loan_number}", loan_id=book.loan.id)
+        payload: dict[str, Any] = {"of": fee.id, "whole": value is None, "reason": reason.strip()}
+        if approved is not None:
+            payload["approval"] = approved
         row = _append(session, ctx, book, today, type="waiver", effective=today, amount=waived,
                       allocation=Allocation(ZERO, ZERO, -waived, ZERO, ZERO), reason_code="waiver",
-                      payload={"of": fee.id, "whole": value is None, "reason": reason.strip()})
+                      payload=payload)
         return _finish(session, ctx, book, today, preview, row, "fee.waived",
-                       {"fee": fee.id, "amount": str(waived), "reason": reason.strip()})
+                       {"fee": fee.id, "amount": str(waived), "reason": reason.strip(),
+                        **({"approved_by": approved["by"]} if approved is not None else {})})
 
     return _write(ctx, work)
 

@@ -66,6 +66,11 @@ class UserInfo:
     role: str
     active: bool
     last_login_at: _dt.datetime | None
+    locked_until: _dt.datetime | None = None
+    must_change_password: bool = False
+
+    def locked(self, now: _dt.datetime | None = None) -> bool:
+        return self.locked_until is not None and self.locked_until > (now or utc_now())
 
 
 # ---------------------------------------------------------------------------
@@ -127,11 +132,13 @@ def _get(session: Session, username: str) -> User:
 
 
 def _info(user: User) -> UserInfo:
-    return UserInfo(user.username, user.full_name, user.role, user.active, user.last_login_at)
+    return UserInfo(user.username, user.full_name, user.role, user.active, user.last_login_at, user.locked_until,
+                    user.must_change_password)
 
 
 def _actor(user: User) -> Actor:
-    return Actor(user_id=user.id, username=user.username, role=user.role, full_name=user.full_name)
+    return Actor(user_id=user.id, username=user.username, role=user.role, full_name=user.full_name,
+                 must_change_password=user.must_change_password)
 
 
 def _lock_admins(session: Session) -> list[User]:
@@ -197,17 +204,42 @@ def _add_user(
 # Signing in
 # ---------------------------------------------------------------------------
 def authenticate(factory: sessionmaker[Session], username: str, password: str) -> Actor:
-    """Check a name and password; return the signed-in Actor or raise ServiceError."""
+    """Check a name and password; return the signed-in Actor or raise ServiceError.
+
+    After the security setting's number of wrong passwords in a row the
+    account is locked for its minutes: every sign-in is refused until then,
+    the right password too (issue 11, item 7).  The lock and each failure are
+    audited in a transaction of their own.
+    """
+    return _check_credentials(factory, username, password, purpose="sign-in")
+
+
+def verify_approver(factory: sessionmaker[Session], username: str, password: str) -> Actor:
+    """Check an approver's name and password as a sign-in does (lockout included), without signing in."""
+    return _check_credentials(factory, username, password, purpose="approval")
+
+
+def confirm_identity(factory: sessionmaker[Session], username: str, password: str) -> Actor:
+    """The signed-in user's password again (unlocking an idle desk); counts towards the lockout."""
+    return _check_credentials(factory, username, password, purpose="unlock")
+
+
+def _check_credentials(factory: sessionmaker[Session], username: str, password: str, *, purpose: str) -> Actor:
+    from app.services import security
+
     failure: str | None = None
-    failed_user: tuple[int, str] | None = None
+    failed_user: int | None = None
     reason = ""
     try:
         name = normalize_username(username)
     except InvalidInput:
-        raise ServiceError(BAD_CREDENTIALS) from None
+        raise ServiceError(_for(purpose, BAD_CREDENTIALS)) from None
+    if not isinstance(password, str) or len(password) > MAX_PASSWORD_LENGTH:
+        raise ServiceError(_for(purpose, BAD_CREDENTIALS))
     with unit_of_work(factory, write=True) as session:
         demo_db = _is_demo_database(session)
         user = session.scalars(select(User).where(User.username == name)).one_or_none()
+        now = utc_now()
         if password == DEMO_PASSWORD and not demo_db:
             # Refused whoever asks, before any check, so the answer is the
             # same for every name.
@@ -218,6 +250,11 @@ def authenticate(factory: sessionmaker[Session], username: str, password: str) -
             # which names exist.
             HASHER.hash(password)
             failure = BAD_CREDENTIALS
+        elif user.locked_until is not None and user.locked_until > now:
+            HASHER.hash(password)
+            until = user.locked_until.astimezone().strftime("%H:%M")
+            failure, reason = (f"The user {name} is locked after too many wrong passwords until {until}; "
+                               "try again then or ask an administrator to unlock it"), "locked"
         elif not _verify(user.password_hash, password):
             failure, reason = BAD_CREDENTIALS, "wrong password"
         elif user.is_demo and not demo_db:
@@ -225,7 +262,9 @@ def authenticate(factory: sessionmaker[Session], username: str, password: str) -
         elif not user.active:
             failure, reason = f"The user {name} is deactivated; ask an administrator", "inactive"
         else:
-            values: dict[str, object] = {"last_login_at": utc_now()}
+            values: dict[str, object] = {"failed_sign_ins": 0, "locked_until": None}
+            if purpose == "sign-in":
+                values["last_login_at"] = now
             if HASHER.check_needs_rehash(user.password_hash):
                 values["password_hash"] = HASHER.hash(password)
             # A plain UPDATE, not a versioned ORM change: signing in is not an
@@ -236,28 +275,37 @@ def authenticate(factory: sessionmaker[Session], username: str, password: str) -
                 execution_options={"synchronize_session": False},
             )
             actor = _actor(user)
-            audit.record(
-                session,
-                actor,
-                "user.signed_in",
-                entity="user",
-                entity_id=user.id,
-                details={"username": user.username, "rehashed": "password_hash" in values},
-            )
+            if purpose == "sign-in":
+                audit.record(session, actor, "user.signed_in", entity="user", entity_id=user.id,
+                             details={"username": user.username, "rehashed": "password_hash" in values})
             return actor
         if user is not None:
-            failed_user = (user.id, user.username)
+            failed_user = user.id
     if failed_user is not None:
         with unit_of_work(factory, write=True) as session:
-            audit.record(
-                session,
-                None,
-                "user.sign_in_failed",
-                entity="user",
-                entity_id=failed_user[0],
-                details={"username": failed_user[1], "reason": reason},
-            )
-    raise ServiceError(failure or BAD_CREDENTIALS)
+            user = session.get(User, failed_user)
+            assert user is not None
+            rules = security.read(session)
+            details: dict[str, object] = {"username": user.username, "reason": reason, "purpose": purpose}
+            if reason == "wrong password":
+                count = user.failed_sign_ins + 1
+                values = {"failed_sign_ins": count}
+                if count >= rules.lockout_attempts:
+                    values = {"failed_sign_ins": 0,
+                              "locked_until": utc_now() + _dt.timedelta(minutes=rules.lockout_minutes)}
+                session.execute(update(User).where(User.id == user.id).values(**values),
+                                execution_options={"synchronize_session": False})
+                details["failures_in_a_row"] = count
+                if count >= rules.lockout_attempts:
+                    audit.record(session, None, "user.locked_out", entity="user", entity_id=user.id,
+                                 details={"username": user.username, "attempts": count,
+                                          "minutes": rules.lockout_minutes})
+            audit.record(session, None, "user.sign_in_failed", entity="user", entity_id=user.id, details=details)
+    raise ServiceError(_for(purpose, failure or BAD_CREDENTIALS))
+
+
+def _for(purpose: str, message: str) -> str:
+    return f"Approval refused: {message[:1].lower()}{message[1:]}" if purpose == "approval" else message
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -316,23 +364,57 @@ def create_user(
 
 
 def set_password(ctx: ServiceContext, username: str, new_password: str) -> None:
-    """Change a password: an administrator for anyone, anyone for themself."""
+    """Set a password: an administrator for anyone (a reset: the user must choose their own at the next
+    sign-in, and a lockout is lifted), anyone for themself (prefer :func:`change_own_password`)."""
     target = normalize_username(username)
-    if target != ctx.actor.username:
+    reset = target != ctx.actor.username
+    if reset:
         permissions.require(ctx.actor, permissions.MANAGE_USERS)
     with ctx.unit(write=True) as session:
         user = _get(session, target)
         user.is_demo = _check_password(session, new_password)
         user.password_hash = HASHER.hash(new_password)
+        user.must_change_password = reset and not user.is_demo
+        user.failed_sign_ins, user.locked_until = 0, None
         _flush(session)
         audit.record(
             session,
             ctx.actor,
-            "user.password_changed",
+            "user.password_reset" if reset else "user.password_changed",
             entity="user",
             entity_id=user.id,
-            details={"username": user.username},
+            details={"username": user.username, "must_change": user.must_change_password},
         )
+
+
+def change_own_password(ctx: ServiceContext, current_password: str, new_password: str) -> Actor:
+    """The signed-in user chooses a new password, giving the current one; returns the refreshed Actor."""
+    with ctx.unit(write=True) as session:
+        user = _get(session, ctx.actor.username)
+        if not _verify(user.password_hash, current_password or ""):
+            raise InvalidInput("current password", "is not your current password")
+        if new_password == current_password:
+            raise InvalidInput("new password", "must differ from the current one")
+        user.is_demo = _check_password(session, new_password)
+        user.password_hash = HASHER.hash(new_password)
+        user.must_change_password = False
+        _flush(session)
+        audit.record(session, ctx.actor, "user.password_changed", entity="user", entity_id=user.id,
+                     details={"username": user.username, "must_change": False})
+        return _actor(user)
+
+
+def unlock_user(ctx: ServiceContext, username: str) -> UserInfo:
+    """Lift a sign-in lockout before its minutes are up (audited)."""
+    permissions.require(ctx.actor, permissions.MANAGE_USERS)
+    with ctx.unit(write=True) as session:
+        user = _get(session, username)
+        was = user.locked_until
+        user.failed_sign_ins, user.locked_until = 0, None
+        _flush(session)
+        audit.record(session, ctx.actor, "user.unlocked", entity="user", entity_id=user.id,
+                     details={"username": user.username, "was_locked_until": was.isoformat() if was else None})
+        return _info(user)
 
 
 def set_role(ctx: ServiceContext, username: str, role: str) -> UserInfo:
@@ -417,6 +499,8 @@ __all__ = [
     "UserInfo",
     "authenticate",
     "bootstrap_admin",
+    "change_own_password",
+    "confirm_identity",
     "create_user",
     "deactivate_user",
     "list_users",
@@ -424,4 +508,6 @@ __all__ = [
     "reactivate_user",
     "set_password",
     "set_role",
+    "unlock_user",
+    "verify_approver",
 ]

@@ -73,7 +73,9 @@ class Desk(QObject):
         self.factory: object | None = None
 
     def start(self) -> None:
-        self.dialog = SignInDialog(self.settings, self.tasks, self.connection, local_url=self.local_url)
+        notice, self._notice = getattr(self, "_notice", None), None
+        self.dialog = SignInDialog(self.settings, self.tasks, self.connection, local_url=self.local_url,
+                                   notice=notice)
         self.dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.dialog.accepted.connect(self._signed_in)
         self.dialog.rejected.connect(self._quit)
@@ -103,6 +105,8 @@ class Desk(QObject):
 
     def _signed_out(self) -> None:
         self._signing_out = True
+        # Signed out by Keel (deactivated, role changed): the sign-in dialog says why.
+        self._notice = getattr(self.window, "ended_reason", None)
 
     def _window_gone(self) -> None:
         self.window = None

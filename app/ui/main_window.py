@@ -26,11 +26,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services import permissions
+from app.services import permissions, security
 from app.ui import formatting
+from app.ui.dialogs.password_dialog import ChangePasswordDialog
+from app.ui.idle_lock import IdleLock
 from app.ui.messages import confirm, inform, show_error
 from app.ui.views.account_view import AccountView
 from app.ui.views.admin_view import AdminView
+from app.ui.views.audit_view import AuditView
 from app.ui.views.requests_view import RequestsView
 from app.ui.views.batch_view import BatchView
 from app.ui.views.collections_view import CollectionsView
@@ -58,12 +61,14 @@ Ctrl+3   Payment entry
 Ctrl+4   Batch (deposit) entry
 Ctrl+5   Collections
 Ctrl+6   Administration
-Ctrl+7   Requests (the Reg X / Reg Z worklist)
+Ctrl+7   Audit (who did what, managers and administrators)
+Ctrl+8   Requests (the Reg X / Reg Z worklist)
 Ctrl+P   Post a payment to the open account
 Ctrl+Enter   Post (payment entry) / log the contact (collections)
 Ctrl+R   Reverse the selected payment (account ledger, when permitted)
 Alt+Down / Alt+Up   Next / previous account (collections)
 F5       Refresh the current view
+Ctrl+L   Lock the desk (your password resumes)
 Ctrl+Q   Quit"""
 
 
@@ -98,6 +103,11 @@ class MainWindow(QMainWindow):
                                              permissions.MANAGE_SETTINGS)):
             self.admin_view = AdminView(workspace)
             self.views.append(self.admin_view)
+        # The global audit search (issue 11): managers and administrators.
+        self.audit_view: AuditView | None = AuditView(workspace) if workspace.can(permissions.VIEW_REPORTS) else None
+        if self.audit_view is not None:
+            self.views.append(self.audit_view)
+            self.audit_view.open_requested.connect(self.open_account)
 
         self.navigation = QListWidget()
         self.navigation.setObjectName("navigation")
@@ -158,6 +168,13 @@ class MainWindow(QMainWindow):
         workspace.tasks.busy_changed.connect(self._busy)
         workspace.tasks.changed.connect(self._changed)
 
+        # ---------------------------------------------------------- sessions that hold (issue 11, item 7)
+        #: Why Keel signed this user out (deactivated, role changed); the next sign-in dialog shows it.
+        self.ended_reason: str | None = None
+        workspace.tasks.failure_guard = self._session_guard
+        self.idle_lock = IdleLock(self, workspace.ctx, workspace.tasks, 0, self.end_session)
+        self._read_security()
+
         self._build_menus()
         self.resize(self.fontMetrics().averageCharWidth() * 170, self.fontMetrics().height() * 48)
         self._restore_layout()
@@ -176,6 +193,9 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
+        file_menu.addAction(self._action("&Change password…", None, self.change_password,
+                                         "changePasswordAction"))
+        file_menu.addAction(self._action("&Lock", "Ctrl+L", self.idle_lock.lock_now, "lockAction"))
         file_menu.addAction(self._action("Sign &out", None, self._sign_out, "signOutAction"))
         # Spelt out: some platform themes (offscreen, some desktops) bind nothing to StandardKey.Quit.
         file_menu.addAction(self._action("&Quit", "Ctrl+Q", self.close, "quitAction"))
@@ -251,6 +271,39 @@ class MainWindow(QMainWindow):
     def _sign_out(self) -> None:
         self._signing_out = True
         self.close()
+
+    # ------------------------------------------------------------ sessions that hold
+    def _read_security(self) -> None:
+        ctx = self.workspace.ctx
+
+        def done(found: security.SecuritySettings) -> None:
+            self.idle_lock.set_minutes(found.idle_lock_minutes)
+
+        self.workspace.tasks.read(lambda: security.security_settings(ctx), done, lambda _exc: None, owner=self)
+
+    def _session_guard(self, exc: BaseException) -> None:
+        """A service refused because this user was deactivated or given another role: sign out at once."""
+        self.end_session(str(exc))
+
+    def end_session(self, reason: str | None = None) -> None:
+        """Sign out without asking (unsaved batch rows are already drafts); ``reason`` is shown at sign-in."""
+        if getattr(self, "_ending", False):
+            return
+        self._ending = True
+        self.ended_reason = reason
+        self.idle_lock.stop()
+        for dialog in self.findChildren(QDialog):
+            if dialog.isVisible():
+                dialog.done(QDialog.DialogCode.Rejected)
+        self._signing_out = True
+        self._close_confirmed = True
+        QTimer.singleShot(0, self, self.close)
+
+    def change_password(self) -> None:
+        dialog = ChangePasswordDialog(self.workspace.ctx, self.workspace.tasks, parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self.statusBar().showMessage("Your password was changed.", 8000))
+        dialog.open()
 
     def unsaved_work(self) -> list[str]:
         """Every unsaved form, in words: the views' and any open dialog's (a terms change being typed)."""
@@ -334,7 +387,7 @@ class MainWindow(QMainWindow):
         if not self._ask_before_closing():
             event.ignore()
             return
-        if self.batch_view is not None:
+        if self.batch_view is not None and not getattr(self, "_ending", False):
             self.batch_view.flush_draft()  # the last keystrokes reach the draft before the writes are waited for
         self.save_layout()
         self.search_box.hide_results()
@@ -344,6 +397,9 @@ class MainWindow(QMainWindow):
             self.workspace.tasks.wait_for_writes()
         finally:
             QApplication.restoreOverrideCursor()
+        self.idle_lock.stop()
+        if self.workspace.tasks.failure_guard == self._session_guard:
+            self.workspace.tasks.failure_guard = None
         if getattr(self, "_signing_out", False):
             self._signing_out = False
             self.sign_out_requested.emit()

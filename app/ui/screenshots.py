@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         lines = account.ledger_model.rows()
         payments = [i for i, line in enumerate(lines) if line.type == "payment" and not line.reversed]
         if payments:
-            account.ledger_table.selectRow(payments[-1])
+            account.select_ledger_row(payments[-1])
         shoot("account-ledger", window)
         account.tabs.setCurrentIndex(1)
         shoot("account-schedule", window)
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         shoot("account-audit", window)
         account.tabs.setCurrentIndex(2)
         if payments:
-            account.ledger_table.selectRow(payments[-1])
+            account.select_ledger_row(payments[-1])
             account.reverse_selected()
             wait(0.6)
             dialogs = [w for w in window.findChildren(QDialog) if w.isVisible()]
@@ -204,6 +204,14 @@ def main(argv: list[str] | None = None) -> int:
         window = window_for("admin")
     admin_window = window if window.admin_view is not None else window_for("admin")
     assert admin_window.admin_view is not None
+    if admin_window.audit_view is not None:
+        # The global audit search: everything the clerk did, in words.
+        admin_window.show_view(admin_window.audit_view)
+        wait()
+        audit_page = admin_window.audit_view
+        audit_page.user_combo.setCurrentIndex(max(0, audit_page.user_combo.findData("clerk")))
+        audit_page.search(1)
+        shoot("audit", admin_window)
     admin_window.show_view(admin_window.admin_view)
     tabs = admin_window.admin_view.tabs
     for index in range(tabs.count()):

@@ -27,6 +27,8 @@ import shiboken6
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal, Slot
 from PySide6.QtWidgets import QApplication, QProgressDialog, QWidget
 
+from app.services.errors import SessionEnded
+
 log = logging.getLogger("keel.ui.workers")
 
 #: Work shorter than this never shows a progress dialog.
@@ -146,6 +148,9 @@ class TaskRunner(QObject):
         self._release.timeout.connect(self._retired.clear)
         #: Called with (owner, exception) when a job has no failure callback.
         self.default_failure: Callable[[QWidget | None, BaseException], None] = _log_only
+        #: Called instead of any failure callback when a service refuses because the signed-in user was
+        #: deactivated or given another role (SessionEnded): the main window signs them out (issue 11).
+        self.failure_guard: Callable[[BaseException], None] | None = None
 
     # ------------------------------------------------------------ submitting
     def read(
@@ -267,6 +272,9 @@ class TaskRunner(QObject):
                 log.error("background work failed after its window closed: %r", exc)
             return
         assert isinstance(exc, BaseException)
+        if isinstance(exc, SessionEnded) and self.failure_guard is not None:
+            self.failure_guard(exc)
+            return
         if pending.on_failed is not None:
             try:
                 pending.on_failed(exc)

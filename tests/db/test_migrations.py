@@ -307,7 +307,7 @@ def _insert_old_user(session: Session, username: str) -> int:
         text("INSERT INTO users (username, full_name, role, password_hash, active, is_demo, version, created_at) "
              "VALUES (:u, :n, 'admin', 'x', :t, :f, 1, :at)"),
         {"u": username, "n": username.title(), "t": True, "f": False,
-         "at": dt.datetime(2025, 12, 31, tzinfo=dt.timezone.utc)},
+         "at": dt.datetime(2025, 12, 31, tzinfo=dt.UTC)},
     )
     return int(session.execute(text("SELECT id FROM users WHERE username = :u"), {"u": username}).scalar_one())
 

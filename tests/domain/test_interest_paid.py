@@ -4,7 +4,7 @@ from datetime import date
 from decimal import Decimal as D
 
 from app.domain.engine import Event, replay, snapshot
-from app.domain.interest_paid import interest_paid_to
+from app.domain.interest_paid import interest_paid_in, interest_paid_to
 from app.domain.terms import terms_from_dict
 
 
@@ -73,3 +73,34 @@ def test_simple_interest_payment_short_of_the_interest_moves_back_by_whole_days(
     terms = make_terms(interest="simple", day_count="actual/365")
     state, _ = state_of(terms, [pay("p1", date(2026, 2, 1), "50.00")], date(2026, 2, 20))
     assert interest_paid_to(state, terms) == date(2026, 1, 16)
+
+
+# ---------------------------------------------------------------- interest paid in a period (issue 11)
+
+
+def test_interest_paid_in_a_year_counts_payments_by_effective_date_and_reversals_off():
+    # Installment 1 (Feb 1): 100.00 interest; installment 2 (Mar 1): 92.12 (9,211.51 x 1 % = 92.1151).
+    # A payment reversed on Mar 10: its 92.12 counts on Mar 1 and comes off on Mar 10.
+    terms = make_terms()
+    events = [pay("p1", date(2026, 2, 1), "888.49"), pay("p2", date(2026, 3, 1), "888.49"),
+              Event("r2", "reversal", date(2026, 3, 10), of="p2")]
+    _, entries = replay(terms, events, date(2026, 3, 31))
+    assert interest_paid_in(entries, date(2026, 1, 1), date(2026, 12, 31)) == D("100.00")
+    assert interest_paid_in(entries, date(2026, 1, 1), date(2026, 3, 5)) == D("192.12")  # 100.00 + 92.12
+    assert interest_paid_in(entries, date(2026, 3, 2), date(2026, 3, 31)) == D("-92.12")
+    assert interest_paid_in(entries, date(2025, 1, 1), date(2025, 12, 31)) == D("0.00")
+
+
+def test_interest_paid_in_adds_what_a_prior_servicer_reported():
+    # Converted mid-year with 412.50 paid at the prior servicer; one payment here with 100.00 interest.
+    terms = make_terms()
+    _, entries = replay(terms, [pay("p1", date(2026, 2, 1), "888.49")], date(2026, 2, 28))
+    assert interest_paid_in(entries, date(2026, 1, 1), date(2026, 12, 31), carried=D("412.50")) == D("512.50")
+
+
+def test_interest_paid_in_ignores_fees_and_principal_only_entries():
+    # A 250.00 payment on a loan owing 100.00 interest and a 25.00 fee... only the interest part counts.
+    terms = make_terms()
+    events = [Event("f1", "fee", date(2026, 1, 15), D("25.00"), kind="other"), pay("p1", date(2026, 2, 1), "888.49")]
+    _, entries = replay(terms, events, date(2026, 2, 28))
+    assert interest_paid_in(entries, date(2026, 1, 1), date(2026, 12, 31)) == D("100.00")

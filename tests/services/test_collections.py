@@ -23,13 +23,26 @@ import pytest
 from sqlalchemy import func, select
 
 from app.db.models import (
-    AppendOnlyError, AuditEvent, CollectionAssignment, Contact, Loan, LoanParty, Person, Product, ProductVersion,
+    AppendOnlyError,
+    AuditEvent,
+    CollectionAssignment,
+    Contact,
+    Loan,
+    LoanParty,
+    Person,
+    Product,
+    ProductVersion,
     Promise,
 )
 from app.db.settings import set_setting
 from app.services import collections, servicing, users
 from app.services.collections import AssignmentRule, _priority_score, settle_promises
-from app.services.errors import Conflict, InvalidInput, NeedsConfirmation, NotFound, PermissionDenied
+from app.services.errors import (
+    InvalidInput,
+    NeedsConfirmation,
+    NotFound,
+    PermissionDenied,
+)
 
 from .conftest import FAST_HASHER, PASSWORDS
 from .loans import make_loan
@@ -468,37 +481,6 @@ def test_unknown_time_zone_is_a_warning(contexts):
 
 # ---------------------------------------------------------------------------
 # Hardship and dispute
-# ---------------------------------------------------------------------------
-def test_set_flags_audited_and_stale_edits_refused(contexts):
-    admin, clerk, collector = contexts["admin"], contexts["clerk"], contexts["collector"]
-    a = late_loan(admin, principal="1200.00", term=12, first_due=dt.date(2026, 5, 15))
-    with admin.unit(write=False) as session:
-        version = session.scalars(select(Loan.version).where(Loan.loan_number == a)).one()
-
-    with pytest.raises(PermissionDenied):
-        collections.set_flags(clerk, a, hardship=True, reason="lost job")
-    with pytest.raises(InvalidInput) as exc:
-        collections.set_flags(collector, a, hardship=True, reason=" ")
-    assert exc.value.field == "reason"
-    with pytest.raises(InvalidInput):
-        collections.set_flags(collector, a, reason="nothing to set")
-
-    done = collections.set_flags(collector, a, hardship=True, reason="lost job", expected_version=version)
-    assert (done.hardship, done.dispute, done.changed, done.version) == (True, False, ("hardship",), version + 1)
-    with pytest.raises(Conflict):
-        collections.set_flags(collector, a, dispute=True, reason="says paid", expected_version=version)
-    again = collections.set_flags(collector, a, hardship=True, reason="still out of work")
-    assert again.changed == () and again.version == version + 1
-
-    assert by_number(collections.queue(collector))[a].flags.hardship
-    with admin.unit(write=False) as session:
-        event = session.scalars(select(AuditEvent).where(AuditEvent.action == "loan.flags_changed")).one()
-    assert event.details == {"before": {"hardship": False, "dispute": False},
-                             "after": {"hardship": True, "dispute": False}, "reason": "lost job"}
-
-
-# ---------------------------------------------------------------------------
-# Assignment
 # ---------------------------------------------------------------------------
 def test_round_robin_assignment_is_deterministic(contexts):
     admin, manager, collector = contexts["admin"], contexts["manager"], contexts["collector"]

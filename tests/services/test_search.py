@@ -57,5 +57,7 @@ def test_account_extras(contexts):
     parties = search.loan_parties(contexts["clerk"], number)
     assert parties[0].role == "borrower" and parties[0].tax_id_masked == "***-**-4320"
     assert "Springfield, IL 62701" in parties[0].address
-    assert search.loan_notes(contexts["clerk"], number) == []
-    assert isinstance(search.loan_audit(contexts["clerk"], number), list)
+    from app.services.account_page import account_page
+
+    page = account_page(contexts["clerk"], number)
+    assert page.notes == () and isinstance(page.audit, tuple)

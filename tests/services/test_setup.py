@@ -196,8 +196,10 @@ def test_cli_user_commands(cli_env, capsys, monkeypatch):
     code, out, _ = run_cli(capsys, "user", "list")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split() == ["USERNAME", "FULL", "NAME", "ROLE", "ACTIVE", "LAST", "SIGN-IN"]
-    assert lines[1].split()[:4] == ["pat", "Pat", "Doe", "collector"] and lines[1].split()[4:] == ["no", "never"]
+    assert lines[0].split() == ["USERNAME", "FULL", "NAME", "ROLE", "ACTIVE", "LAST", "SIGN-IN", "NOTE"]
+    # The admin reset pat's password above, so pat must choose a new one at the next sign-in.
+    assert lines[1].split()[:4] == ["pat", "Pat", "Doe", "collector"] and lines[1].split()[4:] == [
+        "no", "never", "password", "reset:", "must", "change", "it"]
 
     # The deactivated user cannot act; once active again, with the new password, they can
     # (but a collector may not list users).
@@ -210,6 +212,12 @@ def test_cli_user_commands(cli_env, capsys, monkeypatch):
     assert run_cli(capsys, "user", "activate", "pat")[0] == 0
     monkeypatch.setenv("KEEL_USER", "pat")
     monkeypatch.setenv("KEEL_PASSWORD", "changed-password")
+    code, _, err = run_cli(capsys, "user", "list")
+    assert (code, err) == (2, "keel: error: an administrator reset pat's password: choose your own first with "
+                              "'keel user passwd pat'\n")
+    monkeypatch.setenv("KEEL_NEW_PASSWORD", "pats-own-choice")
+    assert run_cli(capsys, "user", "passwd", "pat")[0] == 0
+    monkeypatch.setenv("KEEL_PASSWORD", "pats-own-choice")
     code, _, err = run_cli(capsys, "user", "list")
     assert (code, err) == (2, "keel: error: pat does not have the permission 'user.manage' "
                            "(create users, change roles, reset passwords, deactivate)\n")

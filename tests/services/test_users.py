@@ -183,7 +183,9 @@ def test_duplicate_username_names_the_field(contexts):
 
 def test_set_password_by_admin_and_by_the_user_themself(factory, contexts):
     users.set_password(contexts["admin"], "clerk", "reset-by-admin")
-    assert users.authenticate(factory, "clerk", "reset-by-admin").username == "clerk"
+    reset = users.authenticate(factory, "clerk", "reset-by-admin")
+    # An administrator's reset: the clerk must choose their own password at this sign-in.
+    assert (reset.username, reset.must_change_password) == ("clerk", True)
     users.set_password(contexts["collector"], "collector", "my-own-choice")
     with pytest.raises(ServiceError, match="Unknown user or wrong password"):
         users.authenticate(factory, "collector", PASSWORDS["collector"])
@@ -193,8 +195,9 @@ def test_set_password_by_admin_and_by_the_user_themself(factory, contexts):
     assert short.value.field == "password"
     with pytest.raises(NotFound):
         users.set_password(contexts["admin"], "nobody", "long-enough-pw")
+    assert [u for _, u, _ in audit_actions(factory, action="user.password_reset")] == [contexts["admin"].actor.user_id]
     changed = audit_actions(factory, action="user.password_changed")
-    assert [user_id for _, user_id, _ in changed] == [contexts["admin"].actor.user_id, contexts["collector"].actor.user_id]
+    assert [user_id for _, user_id, _ in changed] == [contexts["collector"].actor.user_id]
 
 
 def test_set_role_is_audited_with_before_and_after(factory, contexts):

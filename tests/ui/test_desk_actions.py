@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QPushButton
 
-from app.services import search
+from app.services.account_page import account_page
 from app.ui.dialogs.borrower_dialog import BorrowerDialog
 from app.ui.dialogs.connection_dialog import ConnectionDialog
 from app.ui.workers import TaskRunner
@@ -44,7 +44,7 @@ def test_a_note_is_added_and_the_list_refreshes(qtbot, desk, open_window) -> Non
     settle(qtbot, window.workspace.tasks)
     assert [note.text for note in view.notes_model.rows()] == ["Borrower called: will pay Friday."]
     assert view.note_edit.toPlainText() == "" and not view.note_error.isVisible()
-    assert [n.user for n in search.loan_notes(contexts["clerk"], number)] == ["clerk"]
+    assert [n.user for n in account_page(contexts["clerk"], number).notes] == ["clerk"]
 
 
 def test_a_note_box_is_hidden_without_the_permission(qtbot, desk, open_window, monkeypatch) -> None:

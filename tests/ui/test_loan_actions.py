@@ -15,7 +15,9 @@ from PySide6.QtCore import Qt
 
 from app.services import accounts, flags, permissions, servicing
 from app.ui.views.account_view import AccountView
+from app.services.approvals import Approval
 from tests.services.loans import make_loan
+from tests.ui.conftest import PASSWORDS
 from tests.ui.helpers import settle
 
 pytestmark = pytest.mark.qt
@@ -140,7 +142,9 @@ def test_a_refund_and_a_small_balance_write_off(qtbot, desk, open_window) -> Non
     _, contexts = desk
     manager = contexts["manager"]
     over, short = make_loan(contexts["admin"]), make_loan(contexts["admin"])
-    servicing.post_payment(manager, over, accounts.payoff_quote(manager, over).payoff + D("40.00"), reference="o")
+    # $40 over the payoff: approved by a second user (issue 11, item 7).
+    servicing.post_payment(manager, over, accounts.payoff_quote(manager, over).payoff + D("40.00"), reference="o",
+                           approval=Approval("admin", PASSWORDS["admin"]))
     servicing.post_payment(manager, short, accounts.payoff_quote(manager, short).payoff - D("3.00"), reference="s")
     window = open_window("manager")
 

@@ -25,7 +25,7 @@ D = dt.date
 def open_requests(qtbot, open_window, role: str = "clerk"):
     window = open_window(role)
     view = window.requests_view
-    qtbot.keyClick(window, Qt.Key.Key_7, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(window, Qt.Key.Key_8, Qt.KeyboardModifier.ControlModifier)
     assert window.current_view() is view
     settle(qtbot, window.workspace.tasks)
     return window, view

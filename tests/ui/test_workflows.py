@@ -14,8 +14,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QDialog
 
-from app.services import accounts, collections, dashboard, servicing
 from app.domain.money import format_money
+from app.services import accounts, collections, dashboard, servicing
 from app.ui.dialogs.connection_dialog import Connection
 from app.ui.dialogs.reverse_dialog import ReverseDialog
 from app.ui.dialogs.sign_in_dialog import SignInDialog
@@ -297,7 +297,8 @@ def test_reverse_a_payment(qtbot, desk, open_window) -> None:
     original = next(l for l in lines if l.entry_id == posted.entry_id)
     assert view.ledger_model.reversed_by(original) == reversal[0].entry_id
     row = view.ledger_model.row_of_entry(posted.entry_id)
-    assert "reversed by" in view.ledger_model.data(view.ledger_model.index(row, 9))
+    link = next(i for i, c in enumerate(view.ledger_model.columns) if c.title == "Link")
+    assert "reversed by" in view.ledger_model.data(view.ledger_model.index(row, link))
     assert view.ledger_model.data(view.ledger_model.index(row, 0), Qt.ItemDataRole.FontRole).strikeOut()
 
 
@@ -310,7 +311,7 @@ def test_a_user_without_the_permission_does_not_see_reverse(qtbot, desk, open_wi
     qtbot.waitUntil(lambda: view.data is not None, timeout=15_000)
     view.tabs.setCurrentIndex(2)
     payment = next(i for i, l in enumerate(view.ledger_model.rows()) if l.type == "payment")
-    view.ledger_table.selectRow(payment)
+    view.select_ledger_row(payment)
     assert not visible(view.reverse_button)
     assert not view.reverse_action.isVisible()
     assert not view.reverse_action.isEnabled()
@@ -387,11 +388,11 @@ def test_dashboard_figures_equal_the_service(qtbot, desk, open_window) -> None:
     # The charts carry the service's series exactly (Decimals; floats only place the bars).
     assert view.principal_chart.values == [f.amount for f in expected.principal_by_month]
     assert view.payments_chart.values == [f.amount for f in expected.payments_by_month]
-    assert sum(view.payments_chart.values, D("0")) == sum((f.amount for f in expected.payments_by_month), D("0"))
+    assert sum(view.payments_chart.values, D(0)) == sum((f.amount for f in expected.payments_by_month), D(0))
     past_due = [b for b in expected.delinquency_by_bucket if b.bucket != "current"]
     assert view.bucket_chart.values == [b.principal for b in past_due]
     assert view.bucket_model.rows() == list(expected.delinquency_by_bucket)
-    assert sum((b.principal for b in view.bucket_model.rows()), D("0")) == k.outstanding_principal
+    assert sum((b.principal for b in view.bucket_model.rows()), D(0)) == k.outstanding_principal
 
     # Click the 120+ bar: the loans behind it.
     view.show_bucket("120+")

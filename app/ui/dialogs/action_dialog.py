@@ -31,8 +31,11 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.money import format_money
+from app.services.approvals import Approval
+from app.services.errors import NeedsApproval
 from app.services.servicing import Posted, Preview
 from app.ui import formatting
+from app.ui.dialogs.approval_dialog import ask_approval
 from app.ui.forms import no_default_buttons
 from app.ui.messages import error_field, error_text, mark_problem
 from app.ui.workers import Change
@@ -218,6 +221,9 @@ class LoanActionDialog(QDialog):
         self.ok.setEnabled(ready)
 
     # ------------------------------------------------------------ applying
+    #: A second user's approval for an action above a limit; run_apply passes it to services that take one.
+    approval: Approval | None = None
+
     def apply(self) -> None:
         self._update_ok()
         inputs = self.inputs()
@@ -227,10 +233,20 @@ class LoanActionDialog(QDialog):
         self.ok.setEnabled(False)
 
         def done(posted: Posted) -> None:
+            self.approval = None
             self.applied.emit(posted)
             self.accept()
 
         def failed(exc: BaseException) -> None:
+            self.approval = None
+            if isinstance(exc, NeedsApproval):  # above a limit: a second user approves here (issue 11, item 7)
+
+                def retry(given: Approval) -> None:
+                    self.approval = given
+                    self.apply()
+
+                ask_approval(self, exc, retry, on_cancel=self._update_ok)
+                return
             self.show_error(exc)
             self._update_ok()
 

@@ -89,6 +89,10 @@ class BorrowerDialog(QDialog):
             value = party.fields.get(name)
             if isinstance(widget, QCheckBox):
                 widget.setChecked(bool(value))
+                # Anyone at the desk may set a restriction; lifting one is a manager's (issue 11, item 7).
+                locked = bool(value) and not self.workspace.can(permissions.CLEAR_FLAG)
+                widget.setEnabled(not locked)
+                widget.setToolTip("Only a manager may lift this restriction" if locked else "")
             else:
                 widget.setText("" if value is None else str(value))
             widget.setStyleSheet("")

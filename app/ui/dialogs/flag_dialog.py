@@ -169,8 +169,9 @@ class FlagDialog(QDialog):
             text += (f" Last change: {FLAG_TEXT[last.flag]} {'set' if last.on else 'cleared'} "
                      f"{formatting.day(last.effective_date)} by {last.user} ({last.reason}).")
         self.current.setText(text)
-        if self.flag() is not None:
-            self.clear_radio.setChecked(bool(getattr(state, self.flag() or "")))
+        flag = self.flag()
+        if flag is not None and self.workspace.can(flags.flag_permission(flag, False)):
+            self.clear_radio.setChecked(bool(getattr(state, flag)))
         self._update()
 
     def _failed(self, exc: BaseException) -> None:
@@ -178,7 +179,14 @@ class FlagDialog(QDialog):
         self.error.setText(error_text(exc))
 
     def _update(self) -> None:
-        flag, on = self.flag(), self.set_radio.isChecked()
+        flag = self.flag()
+        # Clearing a hardship or a dispute is a manager's (issue 11, item 7): others may only set it.
+        may_clear = flag is not None and self.workspace.can(flags.flag_permission(flag, False))
+        self.clear_radio.setEnabled(may_clear)
+        self.clear_radio.setToolTip("" if may_clear else "Clearing this flag needs a manager")
+        if not may_clear and self.clear_radio.isChecked():
+            self.set_radio.setChecked(True)
+        on = self.set_radio.isChecked()
         dispute_on, reg_f_on = flag == "dispute" and on, flag == "reg_f" and on
         for widget, show in ((self.form_combo, dispute_on), (self.within_combo, dispute_on),
                              (self.validation_note, dispute_on), (self.basis_combo, reg_f_on)):

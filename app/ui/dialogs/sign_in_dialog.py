@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from app.services import setup, users
 from app.services.context import Actor
+from app.services.errors import ServiceError
 from app.ui.dialogs.connection_dialog import Connection, ConnectionDialog
 from app.ui.messages import error_text
 from app.ui.workers import TaskRunner
@@ -57,10 +58,13 @@ class SignInDialog(QDialog):
         connection: Connection,
         *,
         local_url: str | None = None,
+        notice: str | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("signInDialog")
+        #: Why the last session ended (deactivated, role changed), shown until the next sign-in.
+        self._notice = notice or ""
         self.setWindowTitle("Sign in to Keel")
         self._settings = settings
         self._tasks = tasks
@@ -174,7 +178,7 @@ class SignInDialog(QDialog):
 
         def done(opened: Opened) -> None:
             self._opened = opened
-            self._show_message("")
+            self._show_message(self._notice)
             self._set_mode("first_admin" if opened.empty else "sign_in")
 
         def failed(exc: BaseException) -> None:
@@ -233,6 +237,35 @@ class SignInDialog(QDialog):
         self._tasks.write(work, self._signed_in, self._refused, owner=self)
 
     def _signed_in(self, actor: Actor) -> None:
+        opened = self._opened
+        assert opened is not None
+        if actor.must_change_password:
+            self._change_password(actor)
+            return
+        self._finish(actor)
+
+    def _change_password(self, actor: Actor) -> None:
+        """An administrator reset this password: the user chooses their own before the desk opens."""
+        from app.services.context import ServiceContext
+        from app.ui.dialogs.password_dialog import ChangePasswordDialog
+
+        assert self._opened is not None
+        dialog = ChangePasswordDialog(ServiceContext(self._opened.factory, actor), self._tasks,  # type: ignore[arg-type]
+                                      forced=True, parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.current.setText(self.password.text())  # just typed: the reset password
+
+        def finished(code: int) -> None:
+            if code == QDialog.DialogCode.Accepted and dialog.actor is not None:
+                self._finish(dialog.actor)
+            else:
+                self._refused(ServiceError("Choose a new password to sign in: an administrator reset yours."))
+
+        dialog.finished.connect(finished)
+        dialog.open()
+        dialog.new.setFocus()
+
+    def _finish(self, actor: Actor) -> None:
         opened = self._opened
         assert opened is not None
         self._settings.setValue(LAST_USER_KEY, actor.username)

@@ -82,4 +82,4 @@ class WaiveDialog(LoanActionDialog):
 
     def run_apply(self, ctx: Any, inputs: dict[str, Any], confirm_backdated: bool) -> Posted:
         return servicing.waive_fee(ctx, self.loan_number, inputs["fee"], amount=inputs["amount"],
-                                   reason=self.reason_edit.text().strip())
+                                   reason=self.reason_edit.text().strip(), approval=self.approval)

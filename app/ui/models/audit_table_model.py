@@ -1,25 +1,31 @@
-"""Who did what to a loan."""
+"""Who did what, in words (app/domain/audit_words.py): a loan's Audit tab and the global audit search."""
 
 from __future__ import annotations
-
-import json
 
 from app.services.search import AuditLine
 from app.ui.models.record_table_model import Column, RecordTableModel
 
 
-def _details(line: AuditLine) -> str:
-    text = json.dumps(line.details, separators=(", ", ": "), default=str)
-    return text if len(text) <= 160 else text[:157] + "..."
-
 class AuditTableModel(RecordTableModel[AuditLine]):
+    """A loan's audit history, newest first, each record a sentence (issue 11: no raw JSON or codes)."""
+
     columns = (
         Column("When", lambda r: r.at, "datetime"),
-        Column("Who", lambda r: r.user),
-        Column("Action", lambda r: r.action),
-        Column("What", lambda r: f"{r.entity} {r.entity_id or ''}".strip()),
-        Column("Details", _details),
+        Column("What happened", lambda r: r.sentence),
     )
 
     def row_tooltip(self, record: AuditLine) -> str | None:
-        return json.dumps(record.details, indent=2, default=str)
+        return record.sentence
+
+
+class AuditSearchTableModel(RecordTableModel[AuditLine]):
+    """The global audit search's page: when, which loan, what happened."""
+
+    columns = (
+        Column("When", lambda r: r.at, "datetime"),
+        Column("Loan", lambda r: r.loan_number),
+        Column("What happened", lambda r: r.sentence),
+    )
+
+    def row_tooltip(self, record: AuditLine) -> str | None:
+        return record.sentence

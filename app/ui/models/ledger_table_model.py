@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel
 from PySide6.QtGui import QColor, QFont
 
 from app.services.accounts import LedgerLine
 from app.ui import formatting
-from app.ui.models.record_table_model import Column, RecordTableModel
+from app.ui.models.record_table_model import (
+    Column,
+    RawRole,
+    RecordTableModel,
+    _sort_key,
+)
 
 MUTED = QColor(110, 110, 110)
 
@@ -58,6 +66,9 @@ class LedgerTableModel(RecordTableModel[LedgerLine]):
             Column("Amount", lambda r: r.amount, "money"),
             Column("Interest", lambda r: r.interest, "money"),
             Column("Principal", lambda r: r.principal, "money"),
+            Column("Balance", lambda r: r.principal_balance, "money",
+                   "Principal balance: the principal owed after this line, each line's principal taken off "
+                   "(or added) in date order"),
             Column("Fees", lambda r: r.fees, "money"),
             Column("Suspense", lambda r: r.suspense, "money"),
             Column("Refund", lambda r: r.refund, "money"),
@@ -116,3 +127,76 @@ class LedgerTableModel(RecordTableModel[LedgerLine]):
         if by is not None:
             return f"Reversed by entry #{by}: shown as it was applied when received"
         return None
+
+
+#: The ledger filter's choices: (key, words, the types it shows).  "books" shows the adjusting entries.
+KINDS: tuple[tuple[str, str, frozenset[str]], ...] = (
+    ("all", "All entries", frozenset()),
+    ("money", "Payments, reversals and refunds", frozenset({"payment", "reversal", "recovery", "refund",
+                                                            "suspense_applied"})),
+    ("fees", "Fees and waivers", frozenset({"fee", "late_fee", "waiver", "late_fee_reversal"})),
+    ("principal", "Principal and terms changes", frozenset({"boarding", "conversion", "adjustment", "write_off",
+                                                            "payoff_write_off", "charge_off", "terms_change",
+                                                            "disbursement"})),
+    ("books", "Adjusting entries (the books)", frozenset()),
+)
+
+
+class LedgerFilterProxy(QSortFilterProxyModel):
+    """The ledger as the table shows it: sorted by a clicked header (by raw value: amounts as
+    numbers, dates as dates) and filtered by kind of entry and by any text shown in a row."""
+
+    def __init__(self, source: LedgerTableModel, parent: object = None) -> None:
+        super().__init__(parent)  # type: ignore[arg-type]
+        self.setSourceModel(source)
+        self._kind = "all"
+        self._words: list[str] = []
+
+    def ledger(self) -> LedgerTableModel:
+        model = self.sourceModel()
+        assert isinstance(model, LedgerTableModel)
+        return model
+
+    def set_kind(self, kind: str) -> None:
+        self._refilter(lambda: setattr(self, "_kind", kind))
+
+    def set_text(self, text: str) -> None:
+        self._refilter(lambda: setattr(self, "_words", text.lower().split()))
+
+    def _refilter(self, change: Callable[[], None]) -> None:
+        # Qt 6.10 replaced invalidateFilter() with begin/endFilterChange(); older Qt has only the first.
+        if hasattr(self, "beginFilterChange"):
+            self.beginFilterChange()
+            change()
+            self.endFilterChange()
+        else:
+            change()
+            self.invalidateFilter()
+
+    @property
+    def filtering(self) -> bool:
+        return self._kind != "all" or bool(self._words)
+
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:  # Qt's name
+        model = self.ledger()
+        line = model.row_at(source_row)
+        if self._kind == "books":
+            if not line.books_only:
+                return False
+        elif self._kind != "all":
+            types = next(t for key, _w, t in KINDS if key == self._kind)
+            if line.type not in types or line.books_only:
+                return False
+        if not self._words:
+            return True
+        shown = " ".join(str(model.data(model.index(source_row, column)) or "")
+                         for column in range(model.columnCount())).lower()
+        return all(word in shown for word in self._words)
+
+    def lessThan(self, left: QModelIndex | QPersistentModelIndex,  # Qt's name
+                 right: QModelIndex | QPersistentModelIndex) -> bool:
+        a = _sort_key(left.data(RawRole))
+        b = _sort_key(right.data(RawRole))
+        if a == b:  # ties keep the ledger's own (date) order
+            return left.row() < right.row()
+        return a < b

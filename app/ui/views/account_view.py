@@ -10,11 +10,11 @@ date, from everything recorded up to now (accounts.account(..., as_of)).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from PySide6.QtCore import QDate, QItemSelection, Qt, QTimer, Signal
+from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QMenu,
     QPlainTextEdit,
     QPushButton,
@@ -34,67 +35,51 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.domain.schedule import ScheduleRow
-from app.services import accounts, permissions, search
+from app.services import accounts, permissions
 from app.services import flags as flag_service
-from app.services.accounts import Account, LedgerLine
-from app.ui.dialogs.letter_options_dialog import NEEDS_OPTIONS, LetterOptionsDialog
-from app.ui.dialogs.letter_preview_dialog import LetterPreviewDialog
-from app.services.search import AuditLine, NoteLine, Party
+from app.services.account_page import AccountPage, account_page
+from app.services.accounts import LedgerLine
+from app.services.search import Party
 from app.ui import formatting, optional
 from app.ui.dialogs.adjust_dialog import AdjustDialog
 from app.ui.dialogs.borrower_dialog import BorrowerDialog
 from app.ui.dialogs.fee_dialog import FeeDialog
 from app.ui.dialogs.flag_dialog import FlagDialog
+from app.ui.dialogs.letter_options_dialog import NEEDS_OPTIONS, LetterOptionsDialog
+from app.ui.dialogs.letter_preview_dialog import LetterPreviewDialog
 from app.ui.dialogs.refund_dialog import RefundDialog
-from app.ui.dialogs.waive_dialog import WaiveDialog
-from app.ui.dialogs.write_off_dialog import WriteOffDialog
 from app.ui.dialogs.reverse_dialog import ReverseDialog
 from app.ui.dialogs.terms_dialog import TermsDialog
+from app.ui.dialogs.waive_dialog import WaiveDialog
+from app.ui.dialogs.write_off_dialog import WriteOffDialog
 from app.ui.messages import error_text, show_error
 from app.ui.models.audit_table_model import AuditTableModel
-from app.ui.models.contact_table_model import ContactsTableModel, NotesTableModel, PromisesTableModel
-from app.ui.models.ledger_table_model import LedgerTableModel
+from app.ui.models.contact_table_model import (
+    ContactsTableModel,
+    NotesTableModel,
+    PromisesTableModel,
+)
+from app.ui.models.ledger_table_model import KINDS, LedgerFilterProxy, LedgerTableModel
 from app.ui.models.record_table_model import Column, RecordTableModel
 from app.ui.models.schedule_table_model import ScheduleTableModel
 from app.ui.views.view import View
+from app.ui.widgets.date_edit import DateEdit
 from app.ui.widgets.status_badge import StatusBadge
 from app.ui.widgets.table import fit_columns, make_table, restore_header, save_header
 from app.ui.workers import Change
 from app.ui.workspace import Workspace
-from app.ui.widgets.date_edit import DateEdit
+
+#: Everything the account view shows, read in one unit of work by one background job.
+AccountData = AccountPage
 
 
-@dataclass(frozen=True)
-class AccountData:
-    """Everything the account view shows, read in one background job."""
-
-    account: Account
-    schedule: tuple[ScheduleRow, ...]
-    parties: list[Party]
-    notes: list[NoteLine]
-    audit: list[AuditLine]
-    contacts: list[Any] | None  # None: the collections service is not installed
-    promises: list[Any] | None
-    letters: list[Any] | None  # None: the letters service is not installed
+def load_account(ctx: Any, loan_number: str, as_of: date | None) -> AccountPage:
+    """Run on a read worker: the one read service for the whole page."""
+    return account_page(ctx, loan_number, as_of)
 
 
-def load_account(ctx: Any, loan_number: str, as_of: date | None) -> AccountData:
-    """Run on a read worker: every service the view needs, one after the other."""
-    account = accounts.account(ctx, loan_number, as_of)
-    number = account.loan_number
-    collections = optional.service("collections")
-    letters = optional.service("letters")
-    return AccountData(
-        account=account,
-        schedule=accounts.original_schedule(ctx, number),
-        parties=search.loan_parties(ctx, number),
-        notes=search.loan_notes(ctx, number),
-        audit=search.loan_audit(ctx, number),
-        contacts=collections.contact_history(ctx, number) if collections else None,
-        promises=collections.promises(ctx, number) if collections else None,
-        letters=letters.letter_history(ctx, number) if letters and hasattr(letters, "letter_history") else None,
-    )
+#: Where the ledger's column layout is kept (2: the running principal column and sorting, issue 11).
+LEDGER_HEADER = "account/ledgerHeader2"
 
 
 class LettersTableModel(RecordTableModel[Any]):
@@ -185,9 +170,12 @@ class AccountView(View):
         controls.itemAtPosition(1, 0).widget().setBuddy(self.as_of_edit)  # type: ignore[union-attr]
         controls.addWidget(self.as_of_edit, 1, 1)
         controls.addWidget(self.today_button, 1, 2)
-        controls.addWidget(self.post_button, 2, 1, 1, 2)
-        controls.addWidget(self.terms_button, 3, 1, 1, 2)
-        controls.addWidget(self.actions_button, 4, 1, 1, 2)
+        # One row of actions, so the ledger keeps its height at 1366x768 (issue 11).
+        actions_row = QHBoxLayout()
+        actions_row.addStretch(1)
+        for button in (self.post_button, self.terms_button, self.actions_button):
+            actions_row.addWidget(button)
+        controls.addLayout(actions_row, 2, 0, 1, 3)
         header = QFrame()
         header.setObjectName("accountHeader")
         header.setFrameShape(QFrame.Shape.StyledPanel)
@@ -239,7 +227,7 @@ class AccountView(View):
         self.terms_button.clicked.connect(self.change_terms)
         self.post_button.clicked.connect(lambda: self.loan_number and self.post_payment_requested.emit(self.loan_number))
         workspace.business_date_changed.connect(self._set_date_limits)
-        restore_header(workspace.settings, "account/ledgerHeader", self.ledger_table)
+        restore_header(workspace.settings, LEDGER_HEADER, self.ledger_table)
 
     # ------------------------------------------------------------ the Actions menu
     #: (object name, menu text, permission, dialog opener name): every servicing action on one loan (issue 11).
@@ -349,27 +337,78 @@ class AccountView(View):
         payments = group("Payments", [
             ("amount_due", "Amount due now"), ("next_due", "Next due date"), ("next_payment", "Next payment"),
             ("paid_through", "Paid through"), ("days_past_due", "Days past due"), ("status", "Status"),
+            ("last_payment", "Last payment"), ("maturity", "Maturity date"),
         ])
+        interest = group("Interest paid", [
+            ("interest_paid_ytd", "This year to date"), ("interest_paid_last_year", "Last year"),
+        ])
+        self.interest_box = interest
         terms = group("Terms", [
             ("original_principal", "Original principal"), ("rate", "Interest rate"), ("term", "Term"),
             ("scheduled_payment", "Scheduled payment"), ("start", "Funded"), ("first_due", "First due"),
             ("interest_method", "Interest method"), ("day_count", "Day count"), ("late_fee", "Late fee"),
         ])
+        self.collateral_label = self._words_label("collateralText")
+        self.co_borrowers_label = self._words_label("coBorrowersText")
+        collateral = QGroupBox("Collateral")
+        QVBoxLayout(collateral).addWidget(self.collateral_label)
+        people = QGroupBox("Co-borrowers and guarantors")
+        QVBoxLayout(people).addWidget(self.co_borrowers_label)
         page = QWidget()
         grid = QGridLayout(page)
         grid.addWidget(balances, 0, 0)
         grid.addWidget(payments, 0, 1)
         grid.addWidget(terms, 0, 2)
-        grid.setRowStretch(1, 1)
+        grid.addWidget(interest, 1, 0)
+        grid.addWidget(collateral, 1, 1)
+        grid.addWidget(people, 1, 2)
+        for column in range(3):
+            grid.setColumnStretch(column, 1)
+        grid.setRowStretch(2, 1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(page)
         return scroll
 
+    @staticmethod
+    def _words_label(name: str) -> QLabel:
+        label = QLabel(formatting.DASH)
+        label.setObjectName(name)
+        label.setWordWrap(True)
+        label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        return label
+
     def _ledger_tab(self) -> QWidget:
         self.ledger_model = LedgerTableModel(self)
-        self.ledger_table = make_table(self.ledger_model, name="ledgerTable", sortable=False)
+        # Sorted by a clicked header and filtered through a proxy; the model keeps the ledger's date order.
+        self.ledger_proxy = LedgerFilterProxy(self.ledger_model, self)
+        self.ledger_table = make_table(self.ledger_proxy, name="ledgerTable", sortable=True)
+        self.ledger_table.horizontalHeader().setSortIndicatorShown(True)
+        self.ledger_kind = QComboBox()
+        self.ledger_kind.setObjectName("ledgerKind")
+        for key, words, _types in KINDS:
+            self.ledger_kind.addItem(words, key)
+        self.ledger_kind.setToolTip("Show one kind of entry")
+        self.ledger_filter = QLineEdit()
+        self.ledger_filter.setObjectName("ledgerFilter")
+        self.ledger_filter.setPlaceholderText("Filter: any words shown in a line (a reference, an amount, a user)")
+        self.ledger_filter.setClearButtonEnabled(True)
+        self.ledger_count = QLabel()
+        self.ledger_count.setObjectName("ledgerCount")
+        self.ledger_kind.currentIndexChanged.connect(self._filter_ledger)
+        self.ledger_filter.textChanged.connect(self._filter_ledger)
+        self.ledger_order_button = QPushButton("Date &order")
+        self.ledger_order_button.setObjectName("ledgerDateOrder")
+        self.ledger_order_button.setToolTip("Back to the ledger's own order: by effective date, as the engine applies it")
+        self.ledger_order_button.clicked.connect(self.ledger_date_order)
+        # Right-click a header to show or hide columns; a choice made there wins over the automatic hiding.
+        self._ledger_columns_chosen: dict[str, bool] = {}
+        ledger_header = self.ledger_table.horizontalHeader()
+        ledger_header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        ledger_header.setToolTip("Click to sort; right-click to choose the columns")
+        ledger_header.customContextMenuRequested.connect(self._ledger_columns_menu)
         self.ledger_table.doubleClicked.connect(self._follow_link)
         self.reverse_button = QPushButton("&Reverse payment\N{HORIZONTAL ELLIPSIS}")
         self.reverse_button.setObjectName("reverseButton")
@@ -392,9 +431,21 @@ class AccountView(View):
         buttons = QHBoxLayout()
         buttons.addWidget(self.ledger_hint, 1)
         buttons.addWidget(self.reverse_button)
+        filters = QHBoxLayout()
+        show = QLabel("Sho&w:")
+        show.setBuddy(self.ledger_kind)
+        filters.addWidget(show)
+        filters.addWidget(self.ledger_kind)
+        filter_label = QLabel("F&ilter:")
+        filter_label.setBuddy(self.ledger_filter)
+        filters.addWidget(filter_label)
+        filters.addWidget(self.ledger_filter, 1)
+        filters.addWidget(self.ledger_count)
+        filters.addWidget(self.ledger_order_button)
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.addLayout(buttons)
+        layout.addLayout(filters)
         layout.addWidget(self.ledger_table, 1)
         self.ledger_table.selectionModel().selectionChanged.connect(self._ledger_selection)
         return page
@@ -623,36 +674,66 @@ class AccountView(View):
         f["interest_method"].setText(formatting.words(terms.interest))
         f["day_count"].setText(terms.day_count)
         f["late_fee"].setText(self._late_fee_text(terms))
+        last = data.last_payment
+        f["last_payment"].setText(f"{formatting.money(last.amount)} on {formatting.day(last.effective_date)}"
+                                  if last is not None else "None received")
+        f["maturity"].setText(formatting.day(data.maturity))
+        f["interest_paid_ytd"].setText(formatting.money(data.interest_paid_ytd))
+        f["interest_paid_last_year"].setText(formatting.money(data.interest_paid_last_year))
+        form = self.interest_box.layout()
+        assert isinstance(form, QFormLayout)
+        for name, text in (("interest_paid_ytd", f"{data.year} to {formatting.day(snap.as_of)}"),
+                           ("interest_paid_last_year", str(data.year - 1))):
+            label = form.labelForField(f[name])
+            if isinstance(label, QLabel):
+                label.setText(text)
+        self.collateral_label.setText(self._collateral_text(data) or "None on file")
+        self.co_borrowers_label.setText("\n".join(f"{p.name} ({formatting.words(p.role).lower()})"
+                                                   for p in data.co_borrowers) or "None: the borrower alone")
 
         self.schedule_model.set_rows(data.schedule)
         self.ledger_model.set_rows(account.lines)
+        self._count_ledger()
+        # Suspense and Refund are shown only on a loan that has used them: the key columns fit at 1366x768.
+        for column, spec in enumerate(self.ledger_model.columns):
+            if spec.title in ("Suspense", "Refund") and spec.title not in self._ledger_columns_chosen:
+                self.ledger_table.setColumnHidden(column, not any(spec.value(line) for line in account.lines))
         self.audit_model.set_rows(data.audit)
         self.notes_model.set_rows(data.notes)
         self._show_parties(data.parties)
-        if data.contacts is None:
-            self.contacts_note.setText(optional.missing_text("The contact log", "collections"))
-        else:
-            self.contacts_note.setText("Log a call or a promise to pay from the Collections view (Ctrl+5); "
-                                       "add a free-text note below.")
-        self.contacts_model.set_rows(data.contacts or [])
-        self.promises_model.set_rows(data.promises or [])
-        if data.letters is None:
-            self.letters_note.setText(optional.missing_text("Letters", "letters"))
-            self.open_letter_button.setEnabled(False)
-        else:
-            self.letters_note.setText("Letters sent to this borrower, newest first. Open one to see the PDF "
-                                      "exactly as sent." if data.letters else "No letter has been sent yet.")
-            self.open_letter_button.setEnabled(bool(data.letters))
-        self.letters_model.set_rows(data.letters or [])
+        self.contacts_note.setText("Log a call or a promise to pay from the Collections view (Ctrl+5); "
+                                   "add a free-text note below.")
+        self.contacts_model.set_rows(data.contacts)
+        self.promises_model.set_rows(data.promises)
+        self.letters_note.setText("Letters sent to this borrower, newest first. Open one to see the PDF "
+                                  "exactly as sent." if data.letters else "No letter has been sent yet.")
+        self.open_letter_button.setEnabled(bool(data.letters))
+        self.letters_model.set_rows(data.letters)
         if first_time:
             for table in (self.schedule_table, self.audit_table, self.notes_table, self.contacts_table,
                           self.promises_table, self.letters_table):
                 fit_columns(table)
-            if not restore_header(self.workspace.settings, "account/ledgerHeader", self.ledger_table):
+            if not restore_header(self.workspace.settings, LEDGER_HEADER, self.ledger_table):
                 fit_columns(self.ledger_table, 24)
             self.ledger_table.scrollToBottom()
         self._ledger_selection()
         self.account_shown.emit(data)
+
+    @staticmethod
+    def _collateral_text(data: AccountPage) -> str:
+        """Each item on its own lines: a vehicle's year, make, model and VIN; a property's address."""
+        blocks = []
+        for item in data.collateral:
+            if item.kind == "vehicle":
+                lines = [item.title, f"VIN {item.vin}" if item.vin else "VIN not on file"]
+            elif item.kind == "real_estate":
+                lines = [item.address or item.title]
+            else:
+                lines = [item.title]
+            if item.value is not None:
+                lines.append(f"Valued at {formatting.money(item.value)}")
+            blocks.append("\n".join(lines))
+        return "\n\n".join(blocks)
 
     @staticmethod
     def _late_fee_text(terms: Any) -> str:
@@ -667,7 +748,7 @@ class AccountView(View):
                 amount += f" ({formatting.money(rule.minimum)} to {formatting.money(rule.maximum)})"
         return f"{amount} after {rule.grace_days} days' grace"
 
-    def _show_parties(self, parties: list[Party]) -> None:
+    def _show_parties(self, parties: Sequence[Party]) -> None:
         while self.parties_layout.count():
             item = self.parties_layout.takeAt(0)
             if item.widget() is not None:
@@ -711,7 +792,54 @@ class AccountView(View):
     # ------------------------------------------------------------ ledger actions
     def selected_line(self) -> LedgerLine | None:
         rows = self.ledger_table.selectionModel().selectedRows()
-        return self.ledger_model.row_at(rows[0].row()) if rows else None
+        return self.ledger_model.row_at(self.ledger_proxy.mapToSource(rows[0]).row()) if rows else None
+
+    def select_ledger_row(self, source_row: int) -> bool:
+        """Select the ledger's ``source_row`` (its row in date order), clearing a filter that hides it."""
+        index = self.ledger_proxy.mapFromSource(self.ledger_model.index(source_row, 0))
+        if not index.isValid() and self.ledger_proxy.filtering:
+            self.ledger_filter.clear()
+            self.ledger_kind.setCurrentIndex(0)
+            index = self.ledger_proxy.mapFromSource(self.ledger_model.index(source_row, 0))
+        if not index.isValid():
+            return False
+        self.ledger_table.selectRow(index.row())
+        self.ledger_table.scrollTo(index)
+        return True
+
+    def ledger_date_order(self) -> None:
+        """Unsort: the ledger by effective date, as the engine applies it."""
+        self.ledger_table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        self.ledger_proxy.sort(-1)
+
+    def ledger_columns_menu(self) -> QMenu:
+        """The header's menu: one checkable entry per column (the "#" column always stays)."""
+        menu = QMenu(self)
+        menu.setObjectName("ledgerColumnsMenu")
+        for column, spec in enumerate(self.ledger_model.columns):
+            if column == 0:
+                continue
+            action = menu.addAction(spec.title)
+            action.setCheckable(True)
+            action.setChecked(not self.ledger_table.isColumnHidden(column))
+            action.toggled.connect(lambda on, c=column, t=spec.title: self._choose_ledger_column(c, t, on))
+        return menu
+
+    def _ledger_columns_menu(self, position: Any) -> None:
+        self.ledger_columns_menu().popup(self.ledger_table.horizontalHeader().mapToGlobal(position))
+
+    def _choose_ledger_column(self, column: int, title: str, shown: bool) -> None:
+        self._ledger_columns_chosen[title] = shown
+        self.ledger_table.setColumnHidden(column, not shown)
+
+    def _filter_ledger(self, *_args: object) -> None:
+        self.ledger_proxy.set_kind(self.ledger_kind.currentData())
+        self.ledger_proxy.set_text(self.ledger_filter.text())
+        self._count_ledger()
+
+    def _count_ledger(self) -> None:
+        shown, total = self.ledger_proxy.rowCount(), self.ledger_model.rowCount()
+        self.ledger_count.setText(f"{shown} of {total} lines" if self.ledger_proxy.filtering else f"{total} lines")
 
     def _ledger_selection(self, *_args: QItemSelection) -> None:
         line = self.selected_line()
@@ -754,15 +882,14 @@ class AccountView(View):
         if target is not None:
             row = self.ledger_model.row_of_entry(target)
             if row is not None:
-                self.ledger_table.selectRow(row)
+                self.select_ledger_row(row)
 
     def select_entry(self, entry_id: int) -> bool:
         row = self.ledger_model.row_of_entry(entry_id)
         if row is None:
             return False
         self.tabs.setCurrentIndex(2)
-        self.ledger_table.selectRow(row)
-        return True
+        return self.select_ledger_row(row)
 
     # ------------------------------------------------------------ letters
     def _open_letter(self) -> None:
@@ -847,4 +974,4 @@ class AccountView(View):
             self.refresh()
 
     def save_state(self) -> None:
-        save_header(self.workspace.settings, "account/ledgerHeader", self.ledger_table)
+        save_header(self.workspace.settings, LEDGER_HEADER, self.ledger_table)

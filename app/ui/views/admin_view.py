@@ -1,4 +1,5 @@
-"""Administration: end of day, boarding, loan products, users and roles, lender settings, letter templates."""
+"""Administration: end of day, boarding, loan products, users and roles, lender and security settings,
+permissions, letter templates."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from app.ui.dialogs.eod_dialog import EodDialog
 from app.ui.views.boarding_view import BoardingPanel
 from app.ui.views.lender_view import LenderPanel
 from app.ui.views.products_view import ProductsPanel
+from app.ui.views.security_view import PermissionsPanel, SecurityPanel
 from app.ui.views.templates_view import LetterTemplatesPanel
 from app.ui.views.users_view import UsersPanel
 from app.ui.views.view import View
@@ -71,6 +73,12 @@ class AdminView(View):
         if workspace.can(permissions.MANAGE_SETTINGS):
             self.lender = LenderPanel(workspace)
             self.tabs.addTab(self.lender, "&Lender settings")
+        self.security: SecurityPanel | None = None
+        if workspace.can(permissions.MANAGE_SETTINGS):
+            self.security = SecurityPanel(workspace)
+            self.tabs.addTab(self.security, "&Security")
+        self.permissions = PermissionsPanel()
+        self.tabs.addTab(self.permissions, "Per&missions")
         self.templates: LetterTemplatesPanel | None = None
         if workspace.can(permissions.MANAGE_SETTINGS):
             self.templates = LetterTemplatesPanel(workspace)
@@ -103,6 +111,8 @@ class AdminView(View):
             self.users.refresh()
         if self.lender is not None:
             self.lender.refresh()
+        if self.security is not None:
+            self.security.refresh()
         if self.templates is not None:
             self.templates.refresh()
 

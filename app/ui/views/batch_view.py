@@ -45,7 +45,9 @@ from app.domain.date_input import FORMATS_HINT
 from app.services import batch_drafts, batches, permissions, search, servicing
 from app.services.batch_drafts import Draft
 from app.services.batches import BatchResult
-from app.services.errors import FileRejected, NeedsConfirmation, Problem, ServiceError
+from app.services.approvals import Approval
+from app.services.errors import FileRejected, NeedsApproval, NeedsConfirmation, Problem, ServiceError
+from app.ui.dialogs.approval_dialog import ask_approval
 from app.ui import formatting
 from app.ui.messages import confirm, error_text, problem_text, show_error
 from app.ui.models.batch_table_model import (
@@ -626,7 +628,7 @@ class BatchView(View):
             return
         self._post(confirm_duplicates=False, confirm_backdated=False)
 
-    def _post(self, *, confirm_duplicates: bool, confirm_backdated: bool) -> None:
+    def _post(self, *, confirm_duplicates: bool, confirm_backdated: bool, approval: Approval | None = None) -> None:
         control = self.control_edit.value()
         assert control is not None
         rows, ctx = self._rows(), self.workspace.ctx
@@ -640,7 +642,7 @@ class BatchView(View):
         draft_id = self._draft_id if not self._draft_saving else None
         if self._draft_saving:  # a save is in flight: post after it, so the draft it creates is the one deleted
             QTimer.singleShot(100, self, lambda: self._post(confirm_duplicates=confirm_duplicates,
-                                                      confirm_backdated=confirm_backdated))
+                                                      confirm_backdated=confirm_backdated, approval=approval))
             return
         self._posting = True
         self._update_totals()
@@ -648,7 +650,7 @@ class BatchView(View):
         def work() -> BatchResult:
             return batches.post_batch(ctx, rows, control, source=source, file_hash=file_hash, deposit_date=deposit,
                                       confirm_duplicates=confirm_duplicates, confirm_backdated=confirm_backdated,
-                                      draft_id=draft_id)
+                                      draft_id=draft_id, approval=approval)
 
         def failed(exc: BaseException) -> None:
             self._posting = False
@@ -656,11 +658,16 @@ class BatchView(View):
             if isinstance(exc, FileRejected):
                 self._show_problems(list(exc.problems))
                 self.status_label.setText("Nothing was posted: fix the problems listed, then post again.")
+            elif isinstance(exc, NeedsApproval):
+                self.status_label.setText(f"Nothing was posted yet. {error_text(exc)}")
+                ask_approval(self, exc, lambda given: self._post(confirm_duplicates=confirm_duplicates,
+                                                                 confirm_backdated=confirm_backdated,
+                                                                 approval=given))
             elif isinstance(exc, NeedsConfirmation):
                 duplicate = exc.preview is None
                 confirm(self, str(exc), lambda: self._post(
                     confirm_duplicates=confirm_duplicates or duplicate,
-                    confirm_backdated=confirm_backdated or not duplicate),
+                    confirm_backdated=confirm_backdated or not duplicate, approval=approval),
                     yes_text="Post anyway" if duplicate else "Post back-dated")
             else:
                 self.status_label.setText(f"Nothing was posted. {error_text(exc)}")

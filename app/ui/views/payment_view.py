@@ -35,7 +35,9 @@ from PySide6.QtWidgets import (
 
 from app.domain.date_input import distance_in_words, in_words
 from app.services import permissions, search, servicing
-from app.services.errors import NeedsConfirmation
+from app.services.approvals import Approval
+from app.services.errors import NeedsApproval, NeedsConfirmation
+from app.ui.dialogs.approval_dialog import ask_approval
 from app.services.servicing import Posted, Preview
 from app.ui import formatting
 from app.ui.dialogs.allocation_dialog import REASON_TEXT, AllocationOverrideDialog
@@ -534,7 +536,8 @@ class PaymentView(View):
             return
         self._post(inputs, confirm_duplicate=False, confirm_backdated=False)
 
-    def _post(self, inputs: Inputs, *, confirm_duplicate: bool, confirm_backdated: bool) -> None:
+    def _post(self, inputs: Inputs, *, confirm_duplicate: bool, confirm_backdated: bool,
+              approval: Approval | None = None) -> None:
         self._posting = True
         self.post_button.setEnabled(False)
         ctx = self.workspace.ctx
@@ -548,16 +551,24 @@ class PaymentView(View):
                 ctx, inputs.loan_number, inputs.amount, inputs.effective_date, method=inputs.method,
                 reference=inputs.reference, confirm_duplicate=confirm_duplicate, confirm_backdated=confirm_backdated,
                 split=split, override_reason=reason,
+                approval=approval,
             )
 
         def failed(exc: BaseException) -> None:
             self._posting = False
+            if isinstance(exc, NeedsApproval):
+                # Above a limit: a second user approves at this desk, then it posts (issue 11, item 7).
+                ask_approval(self, exc, lambda given: self._post(inputs, confirm_duplicate=confirm_duplicate,
+                                                                 confirm_backdated=confirm_backdated,
+                                                                 approval=given),
+                             on_cancel=lambda: self.post_button.setEnabled(True))
+                return
             if isinstance(exc, NeedsConfirmation):
                 duplicate = exc.preview is None
 
                 def again() -> None:
                     self._post(inputs, confirm_duplicate=confirm_duplicate or duplicate,
-                               confirm_backdated=confirm_backdated or not duplicate)
+                               confirm_backdated=confirm_backdated or not duplicate, approval=approval)
 
                 confirm(self, str(exc), again, detail=preview_detail(exc),
                         yes_text="Post anyway" if duplicate else "Post back-dated",

@@ -101,7 +101,7 @@ class RequestsTableModel(RecordTableModel[RequestInfo]):
 
 class RequestsView(View):
     title = "Requests"
-    shortcut = "Ctrl+7"
+    shortcut = "Ctrl+8"
 
     #: A request was logged or marked: the RequestInfo.
     request_saved = Signal(object)

@@ -22,7 +22,14 @@ class UserTableModel(RecordTableModel[UserInfo]):
         Column("Role", lambda r: r.role, "words"),
         Column("Active", lambda r: r.active, text=lambda r: "Yes" if r.active else "No (deactivated)"),
         Column("Last sign-in", lambda r: r.last_login_at, "datetime"),
+        Column("Sign-in", lambda r: (r.locked(), r.must_change_password), text=lambda r: _sign_in_state(r)),
     )
+
+
+def _sign_in_state(user: UserInfo) -> str:
+    if user.locked() and user.locked_until is not None:
+        return f"Locked until {user.locked_until.astimezone().strftime('%H:%M')} (wrong passwords)"
+    return "Must choose a new password" if user.must_change_password else "Normal"
 
 
 class UsersPanel(QWidget):
@@ -38,9 +45,13 @@ class UsersPanel(QWidget):
         self.password_button = QPushButton("Set &password\N{HORIZONTAL ELLIPSIS}")
         self.active_button = QPushButton("&Deactivate")
         self.active_button.setObjectName("toggleUserActive")
+        self.unlock_button = QPushButton("&Unlock")
+        self.unlock_button.setObjectName("unlockUser")
+        self.unlock_button.setToolTip("Lift a lockout after too many wrong passwords before its minutes are up")
         buttons = QHBoxLayout()
         buttons.addStretch(1)
-        for button in (self.new_button, self.role_button, self.password_button, self.active_button):
+        for button in (self.new_button, self.role_button, self.password_button, self.active_button,
+                       self.unlock_button):
             buttons.addWidget(button)
         note = QLabel("Users are never deleted: the ledger and the audit trail keep pointing at them.")
         note.setWordWrap(True)
@@ -52,6 +63,7 @@ class UsersPanel(QWidget):
         self.role_button.clicked.connect(lambda: self._dialog(ROLE))
         self.password_button.clicked.connect(lambda: self._dialog(PASSWORD))
         self.active_button.clicked.connect(self._toggle_active)
+        self.unlock_button.clicked.connect(self._unlock)
         self.table.selectionModel().selectionChanged.connect(self._selection)
         workspace.tasks.changed.connect(self._changed)
         self._selection()
@@ -78,6 +90,14 @@ class UsersPanel(QWidget):
         for button in (self.role_button, self.password_button, self.active_button):
             button.setEnabled(user is not None)
         self.active_button.setText("&Reactivate" if user is not None and not user.active else "&Deactivate")
+        self.unlock_button.setEnabled(user is not None and user.locked())
+
+    def _unlock(self) -> None:
+        user = self.selected()
+        if user is None:
+            return
+        ctx, name = self.workspace.ctx, user.username
+        self.workspace.tasks.write(lambda: users.unlock_user(ctx, name), owner=self, change=Change("user_saved"))
 
     def _dialog(self, mode: str) -> None:
         user = self.selected()
