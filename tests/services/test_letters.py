@@ -571,3 +571,18 @@ def test_a_disputed_loan_is_never_the_sample(ctx: ServiceContext) -> None:
     set_flags(ctx, late, dispute=True)
     with pytest.raises(InvalidInput, match="no loan on file would get a late-notice"):
         letters.preview_template(ctx, "late-notice", letters.shipped_template(ctx, "late-notice").body)
+
+
+def test_the_loan_s_flags_carry_the_newest_validation_period(ctx: ServiceContext) -> None:
+    from app.services import flags
+
+    number = delinquent_loan(ctx)
+    assert flags.loan_flags(ctx, number).within_validation_period(DAY) is None  # no notice sent
+    set_flags(ctx, number, reg_f_applies=True)
+    letters.issue_letter(ctx, "validation-notice", number, dt.date(2026, 4, 1))
+    letters.issue_letter(ctx, "validation-notice", number, DAY)
+    state = flags.loan_flags(ctx, number)
+    # The newest, 2026-06-01: receipt Mon 06-08 (five business days), period ends 30 days later, Wed 07-08.
+    assert (state.validation_notice_date, state.validation_period_ends) == (DAY, dt.date(2026, 7, 8))
+    assert state.within_validation_period(dt.date(2026, 7, 8)) is True
+    assert state.within_validation_period(dt.date(2026, 7, 9)) is False

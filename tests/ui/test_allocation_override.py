@@ -101,6 +101,11 @@ def test_changing_the_amount_drops_the_override_and_says_so(qtbot, desk, open_wi
     with qtbot.waitSignal(view.preview_shown, timeout=15_000):
         qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
     assert view.override() is not None
+    # Opened again: the split in use, and the product's order still beside it (100.00 interest, 400.00 principal).
+    again = open_dialog(qtbot, view)
+    assert again.edits["interest"].value() == D("500.00") and again.reason() == "borrower_request"
+    assert "$400.00" in [label.text() for label in again.findChildren(type(again.total_label))]
+    again.reject()
     type_amount(qtbot, view.amount_edit, "600.00")
     assert view.override() is None
     assert view.override_label.text().startswith("The allocation override was removed because the payment changed")

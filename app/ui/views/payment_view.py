@@ -81,6 +81,8 @@ class PaymentView(View):
         self._canonical: dict[str, str] = {}
         #: A manager's allocation override: (loan, amount, date) it was made for, the parts, the reason code.
         self._override: tuple[tuple[str, Decimal, date], dict[str, Decimal], str] | None = None
+        self._engine_preview: Preview | None = None
+        self._engine_inputs: Inputs | None = None
 
         heading = QLabel("Post a payment")
         font = heading.font()
@@ -424,6 +426,8 @@ class PaymentView(View):
 
     def _show_preview(self, inputs: Inputs, preview: Preview) -> None:
         self._preview, self._preview_inputs = preview, inputs
+        if self._override is None:
+            self._engine_preview, self._engine_inputs = preview, inputs
         for part in ALLOCATION_PARTS:
             self.allocation[part].setText(formatting.money(getattr(preview.allocation, part)))
         before, after = preview.before, preview.after
@@ -457,8 +461,8 @@ class PaymentView(View):
         assert inputs is not None
         current = self._override[1] if self._override is not None else None
         reason = self._override[2] if self._override is not None else None
-        # Start from the product's own allocation, not a split already applied.
-        engine = None if self._override is not None else self._preview
+        # Beside each part, the product's own allocation (kept from the last preview without an override).
+        engine = self._engine_preview if self._engine_inputs == inputs else None
         dialog = AllocationOverrideDialog(self.workspace, inputs.loan_number, inputs.amount, inputs.effective_date,
                                           engine, self, current=current, current_reason=reason)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
