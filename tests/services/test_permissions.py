@@ -160,6 +160,8 @@ MUTATIONS: list[tuple[str, str | tuple[str, ...], Call]] = [
      lambda c, w: servicing.post_payment(c, w.loan, "50.00", reference="P-3", split={"principal": "50.00"},
                                          override_reason="correction")),
     ("servicing.overrides_report", permissions.VIEW_REPORTS, lambda c, w: servicing.overrides_report(c)),
+    ("audit_search.search_audit", permissions.VIEW_REPORTS, lambda c, w: audit_search.search_audit(c)),
+    ("audit_search.audit_choices", permissions.VIEW_REPORTS, lambda c, w: audit_search.audit_choices(c)),
     ("servicing.reverse_payment", permissions.REVERSE,
      lambda c, w: servicing.reverse_payment(c, w.payment, "posting_error")),
     ("servicing.reverse_payment nsf fee", (permissions.REVERSE, permissions.ASSESS_FEE),

@@ -59,7 +59,7 @@ def test_open_by_keyboard_and_read_the_summary_and_ledger(qtbot, desk, open_wind
     assert form.labelForField(f["interest_paid_last_year"]).text() == "2025"
     assert view.collateral_label.text() == ("2021 Toyota Camry\nVIN 4T1BF1FK5CU123456\nValued at $18,500.00\n\n"
                                             "9 Oak Ave\nPeoria, IL 61602")
-    assert view.co_borrowers_label.text() == "Robin Cosigner (co borrower)"
+    assert view.co_borrowers_label.text() == "Robin Cosigner (co-borrower)"
 
     # The ledger's running principal, in date order: 10,000.00 less each payment's principal.
     view.tabs.setCurrentIndex(2)

@@ -688,7 +688,8 @@ class AccountView(View):
             if isinstance(label, QLabel):
                 label.setText(text)
         self.collateral_label.setText(self._collateral_text(data) or "None on file")
-        self.co_borrowers_label.setText("\n".join(f"{p.name} ({formatting.words(p.role).lower()})"
+        roles = {"co_borrower": "co-borrower", "guarantor": "guarantor", "borrower": "borrower"}
+        self.co_borrowers_label.setText("\n".join(f"{p.name} ({roles.get(p.role, formatting.words(p.role).lower())})"
                                                    for p in data.co_borrowers) or "None: the borrower alone")
 
         self.schedule_model.set_rows(data.schedule)
