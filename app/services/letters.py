@@ -394,7 +394,7 @@ def _check_allowed(session: Session, lo: _Loan, kind: str, person: Person, snap:
         if loan.status != "active" or snap.status != "active":
             raise _Drop(f"the loan is {snap.status if loan.status == 'active' else loan.status}, not active")
         if kind == "validation-notice" and not _reg_f(session, loan):
-            raise _Drop("Regulation F does not apply to this loan (reg_f_applies is off)")
+            raise _Drop("Regulation F does not apply to this loan: the validation notice is only for loans it applies to")
         if kind in ("late-notice", "default-notice") and snap.days_past_due <= 0:
             raise _Drop("the loan is current")
     elif kind in ("payoff", "statement"):
