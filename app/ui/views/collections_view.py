@@ -333,7 +333,7 @@ class CollectionsView(View):
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(slot)
         self._outcome_changed()
-        restore_header(workspace.settings, "collections/queueHeader", self.table)
+        restore_header(workspace.settings, "collections/queueHeader2", self.table)
         splitter_state = workspace.settings.value("collections/splitter")
         if splitter_state is not None:
             self.splitter.restoreState(splitter_state)
@@ -357,8 +357,8 @@ class CollectionsView(View):
             self.model.set_rows(items)
             self._fill_choices(items)
             self.count_label.setText(f"{len(items):,} account{'s' if len(items) != 1 else ''}")
-            if not restore_header(self.workspace.settings, "collections/queueHeader", self.table):
-                fit_columns(self.table, 24)
+            if not restore_header(self.workspace.settings, "collections/queueHeader2", self.table):
+                fit_columns(self.table, 20)
             row = self.model.row_of(keep) if keep else None
             if row is None and items:
                 row = 0
@@ -716,7 +716,7 @@ class CollectionsView(View):
 
     def save_state(self) -> None:
         if self.service is not None:
-            save_header(self.workspace.settings, "collections/queueHeader", self.table)
+            save_header(self.workspace.settings, "collections/queueHeader2", self.table)
             self.workspace.settings.setValue("collections/collector",
                                              MINE if self.collector_combo.currentData() == MINE else "")
             self.workspace.settings.setValue("collections/splitter", self.splitter.saveState())
