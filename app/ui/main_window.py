@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -176,8 +176,17 @@ class MainWindow(QMainWindow):
         self._read_security()
 
         self._build_menus()
-        self.resize(self.fontMetrics().averageCharWidth() * 170, self.fontMetrics().height() * 48)
+        self.resize(self._first_size())
         self._restore_layout()
+
+    def _first_size(self) -> QSize:
+        """A new desk's window: about 1366x768's worth of text, never larger than the screen it opens on."""
+        wanted = QSize(self.fontMetrics().averageCharWidth() * 190, self.fontMetrics().height() * 46)
+        screen = self.screen() or QApplication.primaryScreen()
+        if screen is not None:
+            room = screen.availableGeometry().size()
+            wanted = wanted.boundedTo(QSize(room.width() * 96 // 100, room.height() * 94 // 100))
+        return wanted
 
     # ------------------------------------------------------------ menus and shortcuts
     def _action(self, text: str, shortcut: str | QKeySequence | None, slot: object, name: str) -> QAction:

@@ -255,21 +255,3 @@ def test_a_collector_sets_a_dispute_but_may_not_clear_it(qtbot, desk, open_windo
     assert not dialog.clear_radio.isEnabled() and dialog.set_radio.isChecked()
     dialog.reject()
 
-
-def test_the_queue_shows_amount_due_and_principal_without_scrolling_at_1366x768(qtbot, desk, open_window) -> None:
-    """Issue 11: at 1366x768 the collections queue hid Amount due and Principal behind a scroll."""
-    _, contexts = desk
-    for _ in range(3):
-        make_loan(contexts["admin"], principal="123456.78")  # long amounts, all past due on 2026-06-01
-    window = open_window("collector")
-    window.resize(1366, 768)
-    view = window.collections_view
-    window.show_view(view)
-    view.refresh()
-    qtbot.waitUntil(lambda: view.model.rowCount() == 3, timeout=15_000)
-    header = view.table.horizontalHeader()
-    titles = [view.model.headerData(c, Qt.Orientation.Horizontal) for c in range(view.model.columnCount())]
-    for title in ("Loan", "Borrower", "DPD", "Amount due", "Principal"):
-        column = titles.index(title)
-        right = header.sectionViewportPosition(column) + header.sectionSize(column)
-        assert 0 <= header.sectionViewportPosition(column) and right <= view.table.viewport().width(), title
