@@ -45,7 +45,13 @@ from app.services import (
 from app.services.approvals import Approval
 from app.services.batches import BatchRow
 from app.services.context import ServiceContext
-from app.services.errors import InvalidInput, NeedsApproval, PermissionDenied, ServiceError, SessionEnded
+from app.services.errors import (
+    InvalidInput,
+    NeedsApproval,
+    PermissionDenied,
+    ServiceError,
+    SessionEnded,
+)
 from tests.services.conftest import PASSWORDS, ROLES
 from tests.services.loans import make_loan
 
@@ -418,12 +424,12 @@ def test_a_batch_row_above_the_limit_names_its_row(contexts) -> None:
 
 def test_security_settings_refuse_absurd_values(contexts) -> None:
     admin = contexts["admin"]
-    for change, field in ((dict(lockout_attempts=0), "lockout_attempts"),
-                          (dict(lockout_minutes="forever"), "lockout_minutes"),
-                          (dict(idle_lock_minutes=-1), "idle_lock_minutes"),
-                          (dict(payment_limits={"clerk": "90000000000000.00"}), "clerk payment limit"),
-                          (dict(payment_limits={"intern": "10.00"}), "payment_limits"),
-                          (dict(waiver_approval_above="0"), "waiver_approval_above")):
+    for change, field in (({"lockout_attempts": 0}, "lockout_attempts"),
+                          ({"lockout_minutes": "forever"}, "lockout_minutes"),
+                          ({"idle_lock_minutes": -1}, "idle_lock_minutes"),
+                          ({"payment_limits": {"clerk": "90000000000000.00"}}, "clerk payment limit"),
+                          ({"payment_limits": {"intern": "10.00"}}, "payment_limits"),
+                          ({"waiver_approval_above": "0"}, "waiver_approval_above")):
         with pytest.raises(InvalidInput) as exc:
             security.save_security_settings(admin, security.SecuritySettings(**change))  # type: ignore[arg-type]
         assert exc.value.field == field
