@@ -255,3 +255,24 @@ def test_a_collector_sets_a_dispute_but_may_not_clear_it(qtbot, desk, open_windo
     assert not dialog.clear_radio.isEnabled() and dialog.set_radio.isChecked()
     dialog.reject()
 
+
+
+@pytest.mark.parametrize("role", ["clerk", "collector", "manager", "admin"])
+def test_each_role_sees_the_views_and_tabs_its_permissions_allow(qtbot, desk, open_window, role) -> None:
+    """The desk's own doors follow the matrix: what a role may not do is not offered (issue 11)."""
+    from app.services import permissions
+
+    window = open_window(role)
+    can = lambda p: permissions.role_allows(role, p)  # noqa: E731
+    titles = [view.title for view in window.views]
+    assert ("Batch entry" in titles) is can(permissions.POST_BATCH)
+    assert ("Audit" in titles) is can(permissions.VIEW_REPORTS)
+    assert window.post_action.isEnabled() is can(permissions.POST_PAYMENT)
+    admin = window.admin_view
+    assert (admin is not None) is any(can(p) for p in (permissions.RUN_EOD, permissions.MANAGE_PRODUCTS,
+                                                       permissions.MANAGE_USERS, permissions.MANAGE_SETTINGS))
+    if admin is not None:
+        tabs = [admin.tabs.tabText(i).replace("&", "") for i in range(admin.tabs.count())]
+        assert ("Users and roles" in tabs) is can(permissions.MANAGE_USERS)
+        assert ("Security" in tabs) is can(permissions.MANAGE_SETTINGS)
+        assert "Permissions" in tabs
