@@ -33,6 +33,9 @@ PARTIAL_RULES = ("apply", "suspense")
 #: the rule, set by migration 0004).
 THIRTY360_RULES = ("period", "calendar")
 MAX_RATE = Decimal(100)
+#: The largest principal Keel boards (issue 12): far above any small lender's loan, and low enough that a
+#: year of interest at MAX_RATE still fits every stored column (interest is kept to 1e-10 in 64 bits).
+MAX_PRINCIPAL = Decimal("100000000.00")
 MAX_TERM = 1200
 #: A payoff tolerance is for pennies of rounding, not a way to forgive a balance.
 MAX_PAYOFF_TOLERANCE = Decimal("100.00")
@@ -242,6 +245,9 @@ def terms_from_dict(data: object, prefix: str = "terms") -> Terms:
     principal = to_money(data["principal"], f"{prefix}.principal")
     if principal <= 0:
         raise InputError(f"{prefix}.principal", f"{principal} must be more than zero")
+    if principal > MAX_PRINCIPAL:
+        raise InputError(f"{prefix}.principal", f"{principal} is more than Keel's limit of {MAX_PRINCIPAL} "
+                                                "for one loan")
     rate = to_decimal(data["rate"], f"{prefix}.rate")
     if not 0 <= rate <= MAX_RATE:
         raise InputError(f"{prefix}.rate", f"{rate} is outside 0 to {MAX_RATE} percent")

@@ -57,7 +57,7 @@ from app.db.models import COLLATERAL_KINDS, AuditEvent, Collateral, LedgerEntry,
 from app.domain.engine import Event, LoanState as EngineState, Snapshot, converted_state, initial_state, replay, snapshot
 from app.domain.errors import InputError
 from app.domain.money import ZERO, to_decimal, to_money
-from app.domain.terms import MAX_RATE, MAX_TERM, Terms, parse_choice, parse_date, parse_int, terms_to_dict
+from app.domain.terms import MAX_PRINCIPAL, MAX_RATE, MAX_TERM, Terms, parse_choice, parse_date, parse_int, terms_to_dict
 from app.services import audit, permissions
 from app.services.context import CancelToken, Progress, ServiceContext, no_progress
 from app.services.errors import Conflict, FileRejected, Problem, ServiceError
@@ -600,6 +600,8 @@ def _check_record(record: _Record, checker: _Checker, boarded: set[str], taken: 
         "first_due": record.day(("first_due",), required=True),
         "payment": record.money(("payment",), positive=True),
     }
+    if note["principal"] is not None and note["principal"] > MAX_PRINCIPAL:
+        record.bad(("principal",), f"{note['principal']} is more than Keel's limit of {MAX_PRINCIPAL} for one loan")
     start = note["start"]
     if start is not None and start > today:
         record.bad(("start",), f"{start} is after the business date {today}")

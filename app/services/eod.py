@@ -544,6 +544,9 @@ def _process_chunk(session: Session, ctx: ServiceContext, ids: list[int], day: d
     for (loan_id, number, terms_doc, status, delinquency, hardship, dispute, loan_version, version_id, cached,
          state_version, old_dpd, current_since) in loans:
         rules = rules_of.get(version_id) or ProductRules()
+        # What this loan adds to the chunk, so a loan that fails half way leaves nothing behind (issue 12).
+        marks = (len(new_entries), len(loan_updates), len(letters), len(state_updates), seqs.get(loan_id),
+                 loan_id in to_books, _counters(tally))
         try:
             terms = terms_from_stored(terms_doc)
             state = state_from_dict(cached) if cached else None
@@ -645,14 +648,52 @@ def _process_chunk(session: Session, ctx: ServiceContext, ids: list[int], day: d
                 "bucket": snap_next.bucket, "status": snap_next.status, "per_diem": _cents(snap_next.per_diem),
                 "payoff": _cents(snap_next.payoff),
             })
+            _check_storable(state_updates[-1], new_entries[marks[0]:])
             tally.processed += 1
-        except Exception as exc:  # a loan whose data is broken is reported and skipped
+        except Exception as exc:  # a loan whose figures cannot be computed or stored is reported and skipped
+            del new_entries[marks[0]:], loan_updates[marks[1]:], letters[marks[2]:], state_updates[marks[3]:]
+            if marks[4] is None:
+                seqs.pop(loan_id, None)
+            else:
+                seqs[loan_id] = marks[4]
+            if not marks[5]:
+                to_books.pop(loan_id, None)
+            _restore_counters(tally, marks[6])
             tally.errors.append((number, f"{type(exc).__name__}: {exc}"))
     for loan_id, (extra_events, new_delinquency, charge_row) in to_books.items():
         _book_loan(session, loan_id, day, extra_events, new_delinquency, charge_row,
                    [row for row in new_entries if row["loan_id"] == loan_id], entry)
     _write_chunk(session, state_updates, loan_updates, new_entries, letters)
     tally.letters += len(letters)
+
+
+_COUNTERS = ("interest", "fees", "late_fees", "status_changes", "charge_offs")
+
+
+def _counters(tally: _Tally) -> tuple[Any, ...]:
+    return tuple(getattr(tally, name) for name in _COUNTERS)
+
+
+def _restore_counters(tally: _Tally, values: tuple[Any, ...]) -> None:
+    for name, value in zip(_COUNTERS, values, strict=True):
+        setattr(tally, name, value)
+
+
+_BIGINT = 2**63 - 1
+
+
+def _check_storable(state_row: dict[str, Any], entries: list[dict[str, Any]]) -> None:
+    """Refuse (ValueError) a loan's night whose figures do not fit the stored columns (64-bit cents, interest
+    in 1e-10): it is then reported and skipped, and every other loan still closes (issue 12)."""
+    for name, value in state_row.items():
+        if name in _RAW_STATE_COLUMNS and isinstance(value, int) and abs(value) > _BIGINT:
+            raise ValueError(f"{name.replace('_', ' ')} is too large to store; the loan needs review")
+    for row in entries:
+        for name in _ENTRY_MONEY:
+            value = row.get(name)
+            if isinstance(value, Decimal) and abs(value) * 100 > _BIGINT:
+                raise ValueError(f"the {row['type'].replace('_', ' ')} entry's {name} {value} is too large to store; "
+                                 "the loan needs review")
 
 
 # The cached-state update is the hot write of end of day: its values are bound

@@ -355,3 +355,13 @@ def test_allocation_override_must_add_up():
         replay(terms, [Event("o", "payment", date(2026, 2, 1), D("10.00"), split=(("interest", D("9.00")),))],
                date(2026, 2, 1))
     assert info.value.field == "events[0].split"
+
+
+def test_a_principal_above_keels_ceiling_is_refused():
+    """Issue 12: a $90-trillion loan was boarded and stopped end of day; $100,000,000.00 is the ceiling."""
+    assert make_terms(principal="100000000.00").principal == D("100000000.00")
+    with pytest.raises(InputError) as info:
+        make_terms(principal="100000000.01")
+    assert info.value.field == "terms.principal" and "Keel's limit of 100000000.00" in info.value.problem
+    with pytest.raises(InputError):
+        make_terms(principal="90000000000000.00")

@@ -506,3 +506,16 @@ def test_boarding_exceptions_and_letter_templates_from_the_terminal(tmp_path):
     assert "principal stated 12103.56, Keel derives 12098.56" in _keel(db, "boarding-exceptions").stdout
     templates = _keel(db, "letter-templates", "late-notice")
     assert templates.returncode == 0 and "No saved versions of late-notice" in templates.stdout
+
+
+def test_a_ninety_trillion_dollar_loan_is_refused_by_name(admin, tmp_path):
+    """Issue 12: boarding took 90,000,000,000,000.00 at 100 %; Keel's ceiling is $100,000,000.00 a loan."""
+    header, rows = csv_rows()
+    rows[0]["principal"] = "90000000000000.00"  # row 2
+    path = write_csv(tmp_path / "absurd.csv", header, rows)
+    before = totals(admin)
+    with pytest.raises(FileRejected) as caught:
+        boarding.board_file(admin, path)
+    problems = [(p.row, p.field, p.reason) for p in caught.value.problems]
+    assert (2, "principal", "90000000000000.00 is more than Keel's limit of 100000000.00 for one loan") in problems
+    assert totals(admin) == before

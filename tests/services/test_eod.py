@@ -161,3 +161,26 @@ def test_worker_processes_close_the_day_like_one_process(fresh_db_url, monkeypat
     assert all(len(rows(admin, n, "accrual")) == 14 for n in numbers)
     assert verify.verify(admin, workers=1).ok
     engine.dispose()
+
+
+def test_a_loan_whose_figures_cannot_be_stored_is_reported_and_the_rest_close(contexts):
+    """Issue 12: one absurd loan stopped end of day for the whole book; now it is skipped and reported."""
+    admin = contexts["admin"]
+    good = make_loan(admin, **NEW_LOAN)
+    bad = make_loan(admin, **NEW_LOAN)
+    with admin.unit() as session:
+        loan = session.scalars(select(Loan).where(Loan.loan_number == bad)).one()
+        state = session.get(LoanState, loan.id)
+        # A principal of 95 quadrillion dollars: 9.5e18 cents, more than a 64-bit column holds (9.22e18).
+        state.engine_state = {**state.engine_state, "principal": "95000000000000000.00"}
+        bad_entries = session.scalar(select(func.count()).select_from(LedgerEntry).where(LedgerEntry.loan_id == loan.id))
+    summary = run_eod(admin, date(2026, 6, 1))
+    [day] = summary.days
+    assert [loan for loan, _ in day.errors] == [bad]
+    assert "too large to store" in day.errors[0][1]
+    # The good loan closed the day: a day's interest accrued and its cache moved on.
+    assert [r.effective_date for r in rows(admin, good, "accrual")] == [date(2026, 6, 1)]
+    with admin.unit(write=False) as session:
+        loan = session.scalars(select(Loan).where(Loan.loan_number == bad)).one()
+        assert session.scalar(select(func.count()).select_from(LedgerEntry)
+                              .where(LedgerEntry.loan_id == loan.id)) == bad_entries  # nothing half-written
