@@ -1,4 +1,5 @@
-"""Collections from a terminal: ``keel queue``, ``keel contact``, ``keel contacts``, ``keel assign``.
+"""Collections from a terminal: ``keel queue``, ``keel contact``, ``keel contacts``, ``keel contact-correct``,
+``keel assign``.
 
 JSON contract (issue 4, item 3): ``keel queue --json`` prints a list of objects,
 highest score first, each with ``loan_number``, ``borrower``, ``phone``,
@@ -65,6 +66,30 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     h.add_argument("--json", action="store_true")
     add_db_user_args(h)
     h.set_defaults(handler=_contacts)
+
+    fix = sub.add_parser(
+        "contact-correct",
+        help="correct a mis-logged contact or promise (a new entry pointing at it; the original is kept)",
+        description=(
+            "Contact and promise ids are in keel contacts.  Give --contact ID with what was wrong (--channel, "
+            "--outcome, --at, --note; the rest is copied), or --promise ID with --due and/or --amount.  "
+            "--reason is required and kept with the correction.  The original stays in the history, marked "
+            "corrected; correct a correction to correct it again."
+        ),
+    )
+    which = fix.add_mutually_exclusive_group(required=True)
+    which.add_argument("--contact", type=int, metavar="ID", help="the contact to correct")
+    which.add_argument("--promise", type=int, metavar="ID", help="the open promise to correct")
+    fix.add_argument("--reason", required=True, metavar="TEXT", help="what was logged wrongly")
+    fix.add_argument("--channel", help="the right channel (contact)")
+    fix.add_argument("--outcome", help="the right outcome (contact)")
+    fix.add_argument("--at", metavar="WHEN", help="the right time, ISO with a UTC offset (contact)")
+    fix.add_argument("--note", help="the right note (contact); an empty string removes it")
+    fix.add_argument("--due", metavar="DATE", help="the right due date (promise)")
+    fix.add_argument("--amount", metavar="AMOUNT", help="the right amount (promise)")
+    fix.add_argument("--json", action="store_true")
+    add_db_user_args(fix)
+    fix.set_defaults(handler=_contact_correct)
 
     a = sub.add_parser("assign", help="give a loan to a collector (managers)")
     a.add_argument("loan", metavar="LOAN")
@@ -200,6 +225,38 @@ def _contact(args: argparse.Namespace) -> int:
 
 
 @run_service
+def _contact_correct(args: argparse.Namespace) -> int:
+    if args.contact is not None:
+        if args.due or args.amount:
+            raise CliError("--due and --amount correct a promise; use them with --promise ID")
+        at = _at_arg(args.at)
+        ctx = cli_context(args)
+        fixed = collections.correct_contact(ctx, args.contact, reason=args.reason, channel=args.channel,
+                                            outcome=args.outcome, at=at, note=args.note)
+        if args.json:
+            print_json(fixed)
+            return 0
+        c = fixed.contact
+        print(f"Contact {fixed.corrected_id} on {fixed.loan_number} corrected by contact {c.id}: {c.channel}, "
+              f"{c.outcome}, {c.at:%Y-%m-%d %H:%M} UTC")
+        if fixed.withdrawn_promises:
+            print("  withdrew its open promise(s) " + ", ".join(str(i) for i in fixed.withdrawn_promises))
+        return 0
+    if args.channel or args.outcome or args.at or args.note is not None:
+        raise CliError("--channel, --outcome, --at and --note correct a contact; use them with --contact ID")
+    ctx = cli_context(args)
+    corrected = collections.correct_promise(ctx, args.promise, reason=args.reason, due_date=args.due,
+                                            amount=args.amount)
+    if args.json:
+        print_json(corrected)
+        return 0
+    p = corrected.promise
+    print(f"Promise {corrected.corrected_id} on {corrected.loan_number} corrected by promise {p.id}: "
+          f"{format_money(p.amount)} by {p.due_date.isoformat()}")
+    return 0
+
+
+@run_service
 def _contacts(args: argparse.Namespace) -> int:
     ctx = cli_context(args)
     history = collections.contact_history(ctx, args.loan)
@@ -210,18 +267,25 @@ def _contacts(args: argparse.Namespace) -> int:
     if not history:
         print("No contacts.")
     else:
-        rows: list[tuple[str, ...]] = [("WHEN (UTC)", "CHANNEL", "OUTCOME", "WHO", "BY", "NOTE")]
+        rows: list[tuple[str, ...]] = [("ID", "WHEN (UTC)", "CHANNEL", "OUTCOME", "WHO", "BY", "NOTE")]
         for c in history:
             note = (c.note or "") + (f" [override: {c.override_reason}]" if c.override_reason else "")
-            rows.append((f"{c.at:%Y-%m-%d %H:%M}", c.channel, c.outcome, c.party or "-", c.user or "-", note))
+            if c.corrected_by_id is not None:
+                note = f"[CORRECTED by {c.corrected_by_id}] " + note
+            if c.corrects_id is not None:
+                note += f" [corrects {c.corrects_id}: {c.correction_reason}]"
+            rows.append((str(c.id), f"{c.at:%Y-%m-%d %H:%M}", c.channel, c.outcome, c.party or "-", c.user or "-",
+                         note.strip()))
         _table(rows)
     if promised:
         print()
-        rows = [("DUE", "AMOUNT", "STATUS", "PAID", "SETTLED")]
+        rows = [("ID", "DUE", "AMOUNT", "STATUS", "PAID", "SETTLED")]
         for p in promised:
-            rows.append((p.due_date.isoformat(), format_money(p.amount), p.status, format_money(p.paid_amount),
-                         p.settled_on.isoformat() if p.settled_on else "-"))
-        _table(rows, right=frozenset({1, 3}))
+            status = p.status + (f" by {p.corrected_by_id}" if p.corrected_by_id is not None else "")
+            status += f" (corrects {p.corrects_id})" if p.corrects_id is not None else ""
+            rows.append((str(p.id), p.due_date.isoformat(), format_money(p.amount), status,
+                         format_money(p.paid_amount), p.settled_on.isoformat() if p.settled_on else "-"))
+        _table(rows, right=frozenset({2, 4}))
     return 0
 
 

@@ -53,8 +53,8 @@ def run(args: argparse.Namespace) -> int:
         f"Open loans             {k.open_loans:,}",
         f"30+ delinquency        {k.delinquency_rate_30} % ({k.delinquent_30_loans:,} loans, "
         f"{format_money(k.delinquent_30_principal)})",
-        f"Collected this month   {format_money(k.collected_this_month)} (last month "
-        f"{format_money(k.collected_last_month)})",
+        f"Collected this month   {format_money(k.collected_this_month)} (last month to the same day "
+        f"{format_money(k.collected_last_month_to_date)}; all of last month {format_money(k.collected_last_month)})",
         f"Promises kept          {rate}",
         "",
         "Month        principal        payments",

@@ -67,6 +67,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_db_user_args(versions)
     versions.set_defaults(handler=run_letter_templates)
 
+    history = sub.add_parser("letter-history", help="every letter Keel made for a loan, newest first, with its hash")
+    history.add_argument("loan")
+    history.add_argument("--json", action="store_true")
+    add_db_user_args(history)
+    history.set_defaults(handler=run_letter_history)
+
 
 def _write(path: str, data: bytes) -> None:
     target = Path(path)
@@ -93,6 +99,25 @@ def run_letter_templates(args: argparse.Namespace) -> int:
     for t in found:
         when = f"{t.created_at.astimezone():%Y-%m-%d %H:%M}" if t.created_at else "-"
         print(f"version {t.version}: saved {when} by {t.created_by or '-'} ({len(t.body.splitlines())} lines)")
+    return 0
+
+
+def run_letter_history(args: argparse.Namespace) -> int:
+    from app.cli_support import cli_context, print_json, run_service
+    from app.services import letters
+
+    ctx = cli_context(args)
+    found = run_service(letters.letter_history)(ctx, args.loan)
+    if args.json:
+        print_json([{"id": r.id, "kind": r.kind, "letter_date": r.letter_date, "user": r.user,
+                     "template_version": r.template_version, "sha256": r.file_hash, "run_id": r.run_id,
+                     "created_at": r.created_at, "size": r.size} for r in found])
+        return 0
+    if not found:
+        print(f"No letters for {args.loan}")
+    for r in found:
+        print(f"#{r.id}  {r.letter_date.isoformat()}  {r.kind:<18} by {r.user:<10} {r.size:>7,} bytes  "
+              f"sha256 {r.file_hash[:12]}")
     return 0
 
 

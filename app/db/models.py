@@ -590,7 +590,7 @@ CONTACT_OUTCOMES = (
     "contacted",
     "payment_arranged",
 )
-PROMISE_STATUSES = ("open", "kept", "partly_kept", "broken", "cancelled")
+PROMISE_STATUSES = ("open", "kept", "partly_kept", "broken", "cancelled", "corrected")
 LETTER_KINDS = ("late-notice", "default-notice", "validation-notice", "payoff", "statement", "paid-in-full")
 # "issued": the letter is recorded (its PDF and hash kept) and waits for the printer (issue 11).
 LETTER_QUEUE_STATUSES = ("queued", "issued", "printed", "dropped", "cancelled")
@@ -632,7 +632,7 @@ class Contact(Base):
     """A contact attempt or conversation with a borrower.  Append-only."""
 
     __tablename__ = "contacts"
-    __table_args__ = (Index(None, "loan_id", "at"),)
+    __table_args__ = (Index(None, "loan_id", "at"), Index(None, "corrects_id", unique=True))
 
     id: Mapped[intpk]
     loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"))
@@ -644,6 +644,10 @@ class Contact(Base):
     override_reason: Mapped[str | None] = mapped_column(Text)  # a Regulation F warning the collector overrode
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[created_at]
+    # A correction is a new contact that points at the mis-logged one (which is never changed): at most one
+    # correction per contact, so the history reads original -> correction -> its correction (issue 11).
+    corrects_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    correction_reason: Mapped[str | None] = mapped_column(Text)
 
     @validates("channel")
     def _check_channel(self, key: str, value: str) -> str:
@@ -658,7 +662,8 @@ class Promise(Versioned, Base):
     """A promise to pay one dated amount; settled by end of day as kept, partly kept or broken."""
 
     __tablename__ = "promises"
-    __table_args__ = (Index(None, "loan_id", "status"), Index(None, "due_date"), Index(None, "contact_id"))
+    __table_args__ = (Index(None, "loan_id", "status"), Index(None, "due_date"), Index(None, "contact_id"),
+                      Index(None, "corrects_id", unique=True))
 
     id: Mapped[intpk]
     loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"))
@@ -670,6 +675,9 @@ class Promise(Versioned, Base):
     settled_on: Mapped[_dt.date | None] = mapped_column(Date)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[created_at]
+    # A mis-logged promise is corrected by a new promise pointing at it; the original becomes "corrected".
+    corrects_id: Mapped[int | None] = mapped_column(ForeignKey("promises.id"))
+    correction_reason: Mapped[str | None] = mapped_column(Text)
 
     @validates("status")
     def _check_status(self, key: str, value: str) -> str:
@@ -791,6 +799,48 @@ class LoanFlagEvent(Base):
         return None if value is None else _one_of(value, REG_F_BASES, "Regulation F basis")
 
 
+#: Written requests a mortgage servicer must answer on time (Reg X 12 CFR 1024.35, 1024.36; Reg Z 1026.36(c)(3)).
+SERVICING_REQUEST_KINDS = ("notice_of_error", "information_request", "payoff_request")
+#: What a request is about, where the deadline depends on it: a payoff-balance error (1024.35(b)(6)) is answered
+#: within 7 days, a request for the owner's identity (1024.36(d)(2)(i)(A)) within 10.
+SERVICING_REQUEST_SUBJECTS = ("payoff_balance", "owner_identity")
+
+
+class ServicingRequest(Versioned, Base):
+    """A written notice of error, request for information or payoff request, with its due dates.
+
+    The due dates are worked out once, when it is logged, and kept; marking it
+    acknowledged or answered is audited.
+    """
+
+    __tablename__ = "servicing_requests"
+    __table_args__ = (Index(None, "loan_id"), Index(None, "responded_on", "respond_by"))
+
+    id: Mapped[intpk]
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"))
+    kind: Mapped[code]
+    subject: Mapped[code_or_none]
+    received_on: Mapped[_dt.date] = mapped_column(Date)
+    description: Mapped[long_text]
+    acknowledge_by: Mapped[_dt.date | None] = mapped_column(Date)  # None: no acknowledgment is required
+    respond_by: Mapped[_dt.date] = mapped_column(Date)
+    acknowledged_on: Mapped[_dt.date | None] = mapped_column(Date)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    responded_on: Mapped[_dt.date | None] = mapped_column(Date)
+    responded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    response_note: Mapped[str | None] = mapped_column(Text)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[created_at]
+
+    @validates("kind")
+    def _check_kind(self, key: str, value: str) -> str:
+        return _one_of(value, SERVICING_REQUEST_KINDS, "request kind")
+
+    @validates("subject")
+    def _check_subject(self, key: str, value: str | None) -> str | None:
+        return None if value is None else _one_of(value, SERVICING_REQUEST_SUBJECTS, "request subject")
+
+
 # ---------------------------------------------------------------------------
 # Append-only guards (the ORM half; the database half is in the migration)
 # ---------------------------------------------------------------------------
@@ -837,6 +887,9 @@ __all__ = [
     "LetterQueueItem",
     "LetterTemplate",
     "Promise",
+    "ServicingRequest",
+    "SERVICING_REQUEST_KINDS",
+    "SERVICING_REQUEST_SUBJECTS",
     "APPEND_ONLY_TABLES",
     "LoanFlagEvent",
     "AppendOnlyError",

@@ -240,6 +240,46 @@ def _guardrail(d: Details) -> str:
     return f"overrode the contact guardrails ({rails}){_reason(d)}"
 
 
+def _contact_corrected(d: Details) -> str:
+    changed = d.get("changed") or {}
+    parts = [f"{_words(k)} {_words(v.get('from')) if k in ('channel', 'outcome') else v.get('from')} -> "
+             f"{_words(v.get('to')) if k in ('channel', 'outcome') else v.get('to')}"
+             for k, v in changed.items() if isinstance(v, Mapping) and k != "at"]
+    if "at" in changed:
+        parts.append("the time")
+    text = f"corrected contact #{d.get('corrects')}" + (f" ({', '.join(parts)})" if parts else "")
+    withdrawn = d.get("withdrawn_promises") or []
+    if withdrawn:
+        text += f", withdrawing {_count(len(withdrawn), 'promise')}"
+    return text + _reason(d)
+
+
+def _promise_corrected(d: Details) -> str:
+    was, now = d.get("from") or {}, d.get("to") or {}
+    return (f"corrected promise #{d.get('corrects')} from {_money(was.get('amount'))} by {_day(was.get('due_date'))} "
+            f"to {_money(now.get('amount'))} by {_day(now.get('due_date'))}{_reason(d)}")
+
+
+_REQUESTS = {"notice_of_error": "notice of error", "information_request": "request for information",
+             "payoff_request": "payoff statement request"}
+
+
+def _request_logged(d: Details) -> str:
+    kind = _REQUESTS.get(str(d.get("kind")), _words(d.get("kind") or "request"))
+    due = (f"acknowledge by {_day(d.get('acknowledge_by'))}, " if d.get("acknowledge_by") else "") + \
+        f"respond by {_day(d.get('respond_by'))}"
+    return f"logged a written {kind} received {_day(d.get('received_on'))} ({due})"
+
+
+def _request_done(verb: str) -> Callable[[Details], str]:
+    def sentence(d: Details) -> str:
+        late = f", after the {_day(d.get('due'))} deadline" if d.get("late") else ""
+        note = f": {d.get('note')}" if d.get("note") else ""
+        return f"marked the written request {verb} on {_day(d.get('on'))}{late}{note}"
+
+    return sentence
+
+
 def _letter_kind(d: Details) -> str:
     return _LETTERS.get(str(d.get("kind")), _words(d.get("kind") or "letter"))
 
@@ -417,6 +457,11 @@ SENTENCES: dict[str, Callable[[Details], str]] = {
     "settings.reg_f_policy": _reg_f_policy,
     "contact.logged": _contact,
     "contact.guardrail_overridden": _guardrail,
+    "contact.corrected": _contact_corrected,
+    "promise.corrected": _promise_corrected,
+    "servicing_request.logged": _request_logged,
+    "servicing_request.acknowledged": _request_done("acknowledged"),
+    "servicing_request.responded": _request_done("answered"),
     "letter.issued": _letter_issued,
     "letter.printed": _letter_printed,
     "letter.reprinted": _letter_reprinted,

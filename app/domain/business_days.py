@@ -78,3 +78,55 @@ def late_fee_day(due: date, grace_days: int) -> date:
     the next business day when the banks are closed on it.
     """
     return next_business_day(due + timedelta(days=grace_days)) + _ONE_DAY
+
+
+# ---------------------------------------------------------------- Regulation X / Z deadlines
+
+
+@functools.lru_cache(maxsize=256)
+def legal_public_holidays(year: int) -> frozenset[date]:
+    """The legal public holidays of 5 U.S.C. 6103(a) in ``year``, on their own dates.
+
+    Regulation X counts its deadlines in days "excluding legal public holidays,
+    Saturdays, and Sundays" (12 CFR 1024.35(d), (e)(3); 1024.36(c), (d)(2)).
+    A holiday falling on a weekend is excluded anyway; the weekday a Saturday or
+    Sunday holiday is *observed* on by federal offices (6103(b)) is counted as
+    a day here, which can only bring a deadline earlier, never later than the
+    rule allows.  Inauguration Day is not listed (it closes offices in the
+    Washington area only).
+    """
+    days = {date(year, 1, 1), date(year, 7, 4), date(year, 11, 11), date(year, 12, 25)}
+    if year >= 2021:
+        days.add(date(year, 6, 19))  # Juneteenth National Independence Day
+    days.update(
+        {
+            _nth_weekday(year, 1, _MONDAY, 3),  # Birthday of Martin Luther King, Jr.
+            _nth_weekday(year, 2, _MONDAY, 3),  # Washington's Birthday
+            _nth_weekday(year, 5, _MONDAY, -1),  # Memorial Day
+            _nth_weekday(year, 9, _MONDAY, 1),  # Labor Day
+            _nth_weekday(year, 10, _MONDAY, 2),  # Columbus Day
+            _nth_weekday(year, 11, _THURSDAY, 4),  # Thanksgiving Day
+        }
+    )
+    return frozenset(days)
+
+
+def is_regulation_day(day: date) -> bool:
+    """A day Regulation X counts: not a Saturday, a Sunday or a legal public holiday."""
+    return day.weekday() < 5 and day not in legal_public_holidays(day.year)
+
+
+def regulation_days_after(start: date, count: int) -> date:
+    """The ``count``-th day after ``start`` that is not a Saturday, Sunday or legal public holiday.
+
+    The day of receipt itself is not counted ("within five days ... after the
+    servicer receives"), whatever day it is.
+    """
+    if count < 1:
+        raise ValueError("count must be at least 1")
+    day, left = start, count
+    while left:
+        day += _ONE_DAY
+        if is_regulation_day(day):
+            left -= 1
+    return day

@@ -220,6 +220,9 @@ class PromiseInfo:
     settled_on: _dt.date | None
     created_by: str | None
     created_at: _dt.datetime
+    corrects_id: int | None = None
+    correction_reason: str | None = None
+    corrected_by_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -233,6 +236,10 @@ class ContactInfo:
     note: str | None
     override_reason: str | None
     user: str | None
+    #: A correction: the contact it corrects and why; a corrected contact: the contact correcting it.
+    corrects_id: int | None = None
+    correction_reason: str | None = None
+    corrected_by_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -383,10 +390,16 @@ def _borrower_id() -> Any:
     )
 
 
+def _standing() -> Any:
+    """A contact that no correction replaced (a corrected contact never counts: its correction does)."""
+    correction = aliased(Contact)
+    return ~exists().where(correction.corrects_id == Contact.id)
+
+
 def _last_contact(column: Any) -> Any:
     return (
         select(column)
-        .where(Contact.loan_id == Loan.id)
+        .where(Contact.loan_id == Loan.id, _standing())
         .order_by(Contact.at.desc(), Contact.id.desc())
         .limit(1)
         .correlate(Loan)
@@ -761,7 +774,8 @@ def _guardrails(session: Session, loan: Loan, person: Person | None, channel: st
         since = at - CALL_WINDOW
         calls = session.execute(
             select(Contact.at, Contact.outcome)
-            .where(Contact.loan_id == loan.id, Contact.channel == "call", Contact.at > since, Contact.at <= at)
+            .where(Contact.loan_id == loan.id, Contact.channel == "call", Contact.at > since, Contact.at <= at,
+                   _standing())
             .order_by(Contact.at.desc())
         ).all()
         if len(calls) >= CALL_LIMIT:
@@ -848,9 +862,11 @@ def _promise_plan(
     return sorted(plan)
 
 
-def _promise_info(row: Promise, loan_number: str, created_by: str | None) -> PromiseInfo:
+def _promise_info(row: Promise, loan_number: str, created_by: str | None,
+                  corrected_by_id: int | None = None) -> PromiseInfo:
     return PromiseInfo(row.id, loan_number, row.contact_id, row.due_date, row.amount, row.status,
-                       row.paid_amount, row.settled_on, created_by, row.created_at)
+                       row.paid_amount, row.settled_on, created_by, row.created_at, row.corrects_id,
+                       row.correction_reason, corrected_by_id)
 
 
 def log_contact(
@@ -973,17 +989,20 @@ def contact_history(ctx: ServiceContext, loan_number: str) -> list[ContactInfo]:
 
 def contacts_of(session: Session, loan: Loan) -> list[ContactInfo]:
     """:func:`contact_history` inside the caller's unit of work (the account page): one query."""
+    correction = aliased(Contact)
     rows = session.execute(
-        select(Contact, Person, User.username)
+        select(Contact, Person, User.username, correction.id)
         .outerjoin(Person, Person.id == Contact.person_id)
         .outerjoin(User, User.id == Contact.user_id)
+        .outerjoin(correction, correction.corrects_id == Contact.id)
         .where(Contact.loan_id == loan.id)
         .order_by(Contact.at.desc(), Contact.id.desc())
     ).all()
     return [
         ContactInfo(c.id, loan.loan_number, c.at, c.channel, c.outcome,
-                    p.display_name if p is not None else None, c.note, c.override_reason, username)
-        for c, p, username in rows
+                    p.display_name if p is not None else None, c.note, c.override_reason, username,
+                    c.corrects_id, c.correction_reason, corrected_by)
+        for c, p, username, corrected_by in rows
     ]
 
 
@@ -996,13 +1015,173 @@ def promises(ctx: ServiceContext, loan_number: str) -> list[PromiseInfo]:
 
 def promises_of(session: Session, loan: Loan) -> list[PromiseInfo]:
     """:func:`promises` inside the caller's unit of work (the account page): one query."""
+    correction = aliased(Promise)
     rows = session.execute(
-        select(Promise, User.username)
+        select(Promise, User.username, correction.id)
         .outerjoin(User, User.id == Promise.created_by_id)
+        .outerjoin(correction, correction.corrects_id == Promise.id)
         .where(Promise.loan_id == loan.id)
         .order_by(Promise.due_date, Promise.id)
     ).all()
-    return [_promise_info(p, loan.loan_number, username) for p, username in rows]
+    return [_promise_info(p, loan.loan_number, username, corrected_by) for p, username, corrected_by in rows]
+
+
+# ---------------------------------------------------------------------------
+# Corrections (issue 11): a mis-logged contact or promise is never changed; a new row points at it
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ContactCorrected:
+    loan_number: str
+    corrected_id: int
+    contact: ContactInfo
+    #: Open promises of the corrected contact that are no longer promises (the outcome is not promise_to_pay).
+    withdrawn_promises: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class PromiseCorrected:
+    loan_number: str
+    corrected_id: int
+    promise: PromiseInfo
+
+
+def _reason(reason: str | None) -> str:
+    text = (reason or "").strip()
+    if not text:
+        raise InvalidInput("reason", "say what was logged wrongly (kept with the correction)")
+    return text
+
+
+def correct_contact(
+    ctx: ServiceContext,
+    contact_id: int,
+    *,
+    reason: str,
+    channel: str | None = None,
+    outcome: str | None = None,
+    at: _dt.datetime | None = None,
+    note: str | None = None,
+) -> ContactCorrected:
+    """Correct a mis-logged contact with a new contact that points at it; the original stays as it was.
+
+    What is not given is copied from the original.  The corrected contact no
+    longer counts (the queue's last contact, the Regulation F call count); its
+    correction does.  A correction cannot make a contact a promise to pay (log
+    the promise as a new contact, with its dates and amounts); correcting a
+    promise-to-pay contact to another outcome withdraws its open promises
+    (status ``corrected``).  A contact already corrected is refused: correct
+    its correction.  No guardrail is checked: a correction is not a contact.
+    """
+    permissions.require(ctx.actor, permissions.LOG_CONTACT)
+    why = _reason(reason)
+    try:
+        with ctx.unit() as session:
+            original = session.get(Contact, int(contact_id))
+            if original is None:
+                raise InvalidInput("contact", f"there is no contact {contact_id}")
+            loan = session.get(Loan, original.loan_id)
+            assert loan is not None
+            load_loan(session, loan.loan_number, lock=True)  # one desk at a time on the loan's contacts
+            already = session.scalar(select(Contact.id).where(Contact.corrects_id == original.id))
+            if already is not None:
+                raise InvalidInput("contact", f"contact {original.id} was already corrected by contact {already}; "
+                                              "correct that one")
+            new_channel = _normalize_channel(channel) if channel else original.channel
+            new_outcome = _normalize_outcome(outcome) if outcome else original.outcome
+            if new_outcome == "promise_to_pay" and original.outcome != "promise_to_pay":
+                raise InvalidInput("outcome", "a promise to pay is logged as a new contact with its dates and "
+                                              "amounts, not by a correction")
+            when = _instant(at) if at is not None else original.at
+            if when > _now() + FUTURE_TOLERANCE:
+                raise InvalidInput("at", f"{when:%Y-%m-%d %H:%M} UTC is in the future")
+            text = original.note if note is None else (note.strip() or None)
+            if (new_channel, new_outcome, when, text) == (original.channel, original.outcome, original.at,
+                                                          original.note):
+                raise InvalidInput("contact", "the correction changes nothing; change the channel, outcome, "
+                                              "time or note")
+            today = business_date(session)
+            row = Contact(loan_id=original.loan_id, person_id=original.person_id, at=when, channel=new_channel,
+                          outcome=new_outcome, note=text, override_reason=original.override_reason,
+                          user_id=ctx.actor.user_id, corrects_id=original.id, correction_reason=why)
+            session.add(row)
+            session.flush()
+            withdrawn: list[int] = []
+            if new_outcome != "promise_to_pay":
+                for promise in session.scalars(
+                    select(Promise).where(Promise.contact_id == original.id, Promise.status == "open")
+                    .order_by(Promise.id)
+                ):
+                    promise.status = "corrected"
+                    promise.settled_on = today
+                    withdrawn.append(promise.id)
+                session.flush()
+            changed = {name: {"from": str(old), "to": str(new)} for name, old, new in (
+                ("channel", original.channel, new_channel), ("outcome", original.outcome, new_outcome),
+                ("at", original.at.isoformat(), when.isoformat()), ("note", original.note, text)) if old != new}
+            audit.record(session, ctx.actor, "contact.corrected", entity="contact", entity_id=row.id,
+                         loan_id=loan.id, details={"corrects": str(original.id), "reason": why, "changed": changed,
+                                                   "withdrawn_promises": [str(i) for i in withdrawn]})
+            person = session.get(Person, row.person_id) if row.person_id else None
+            info = ContactInfo(row.id, loan.loan_number, row.at, row.channel, row.outcome,
+                               person.display_name if person is not None else None, row.note, row.override_reason,
+                               ctx.actor.username, original.id, why, None)
+            return ContactCorrected(loan.loan_number, original.id, info, tuple(withdrawn))
+    except StaleDataError:
+        raise Conflict() from None
+
+
+def correct_promise(
+    ctx: ServiceContext, promise_id: int, *, reason: str, due_date: object | None = None, amount: object | None = None,
+) -> PromiseCorrected:
+    """Correct a mis-logged open promise: a new promise pointing at it; the original becomes ``corrected``.
+
+    The new promise belongs to the same contact (the same plan) and is checked
+    like any promise (after the business date, at most 60 days out, one per
+    date in its plan).  A promise end of day already settled is refused: its
+    outcome is history.
+    """
+    permissions.require(ctx.actor, permissions.LOG_CONTACT)
+    why = _reason(reason)
+    try:
+        with ctx.unit() as session:
+            original = session.get(Promise, int(promise_id))
+            if original is None:
+                raise InvalidInput("promise", f"there is no promise {promise_id}")
+            loan = session.get(Loan, original.loan_id)
+            assert loan is not None
+            load_loan(session, loan.loan_number, lock=True)
+            if original.status != "open":
+                settled = f" on {original.settled_on}" if original.settled_on else ""
+                raise InvalidInput("promise", f"promise {original.id} is already {original.status.replace('_', ' ')}"
+                                              f"{settled}; only an open promise is corrected")
+            today = business_date(session)
+            [(due, value)] = _promise_plan([(due_date if due_date is not None else original.due_date,
+                                            amount if amount is not None else original.amount)],
+                                           "promise_to_pay", today)
+            if (due, value) == (original.due_date, original.amount):
+                raise InvalidInput("promise", "the correction changes nothing; change the date or the amount")
+            if original.contact_id is not None:
+                clash = session.scalar(select(Promise.id).where(
+                    Promise.contact_id == original.contact_id, Promise.id != original.id,
+                    Promise.status == "open", Promise.due_date == due))
+                if clash is not None:
+                    raise InvalidInput("due_date", f"promise {clash} of the same plan is already due on {due}")
+            original.status = "corrected"
+            original.settled_on = today
+            row = Promise(loan_id=original.loan_id, contact_id=original.contact_id, due_date=due, amount=value,
+                          status="open", paid_amount=ZERO, created_by_id=ctx.actor.user_id,
+                          corrects_id=original.id, correction_reason=why)
+            session.add(row)
+            session.flush()
+            audit.record(session, ctx.actor, "promise.corrected", entity="promise", entity_id=row.id,
+                         loan_id=loan.id, details={
+                             "corrects": str(original.id), "reason": why,
+                             "from": {"due_date": original.due_date.isoformat(), "amount": str(original.amount)},
+                             "to": {"due_date": due.isoformat(), "amount": str(value)}})
+            return PromiseCorrected(loan.loan_number, original.id,
+                                    _promise_info(row, loan.loan_number, ctx.actor.username))
+    except StaleDataError:
+        raise Conflict() from None
 
 
 # ---------------------------------------------------------------------------
@@ -1063,7 +1242,7 @@ def settle_promises(session: Session, day: _dt.date) -> PromiseSettlement:
     for contact_id, due_date, pid, amount in session.execute(
         select(plan_promise.contact_id, plan_promise.due_date, plan_promise.id, plan_promise.amount)
         .where(
-            plan_promise.status != "cancelled",
+            plan_promise.status.not_in(("cancelled", "corrected")),
             plan_promise.contact_id.in_(
                 select(settling.contact_id).where(settling.status == "open", settling.due_date <= cutoff)
             ),
@@ -1121,10 +1300,12 @@ __all__ = [
     "PAST_DUE_BUCKETS",
     "AssignmentRule",
     "Assigned",
+    "ContactCorrected",
     "ContactInfo",
     "ContactLogged",
     "Flags",
     "Guardrail",
+    "PromiseCorrected",
     "PromiseInfo",
     "PromiseSettlement",
     "QueueItem",
@@ -1133,6 +1314,8 @@ __all__ = [
     "assignment_rules",
     "check_contact",
     "contact_history",
+    "correct_contact",
+    "correct_promise",
     "log_contact",
     "_normalize_channel",
     "_normalize_outcome",

@@ -73,7 +73,8 @@ def check_actor(session: Session, actor: Actor) -> None:
     """Refuse (SessionEnded) unless ``actor`` is still an active user with the same role."""
     if actor.user_id == 0:  # the CLI's "nobody" before sign-in: it holds no permission at all
         return
-    from app.db.models import User  # here, not at the top: models import nothing from services
+    # Imported here, not at the top: the models import nothing from services, and this module is imported early.
+    from app.db.models import User
 
     row = session.execute(select(User.active, User.role).where(User.id == actor.user_id)).one_or_none()
     if row is None or not row.active:

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -79,6 +79,10 @@ class Kpis:
     delinquency_rate_30: Decimal  # percent of outstanding principal, two places
     collected_this_month: Decimal
     collected_last_month: Decimal
+    #: Like for like (issue 11): last month from its 1st to the same day of the month as ``as_of``
+    #: (its last day when it is shorter), and that day.
+    collected_last_month_to_date: Decimal
+    last_month_to: date
     promises_kept: int
     promises_partly_kept: int
     promises_broken: int
@@ -317,6 +321,8 @@ def dashboard(ctx: ServiceContext, as_of: date | None = None, *, months: int = M
             last_month = months_found.collected.get(previous, ZERO)
         else:
             last_month = _collected_between(session, previous, _month_end(previous))
+        same_day = min(_month_end(previous), previous + timedelta(days=day.day - 1))  # Mar 31 -> Feb 28
+        last_month_to_date = _collected_between(session, previous, same_day)
         promised = _promises(session, window[0], day)
         kept, partly, broken = promised.get("kept", 0), promised.get("partly_kept", 0), promised.get("broken", 0)
         settled = kept + partly + broken
@@ -331,6 +337,8 @@ def dashboard(ctx: ServiceContext, as_of: date | None = None, *, months: int = M
             delinquency_rate_30=_percent(late_principal, cached_total),
             collected_this_month=this_month,
             collected_last_month=last_month,
+            collected_last_month_to_date=last_month_to_date,
+            last_month_to=same_day,
             promises_kept=kept,
             promises_partly_kept=partly,
             promises_broken=broken,

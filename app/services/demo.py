@@ -28,7 +28,8 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time as clock, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -42,9 +43,10 @@ from app.domain.money import CENT, money_str, round_money
 from app.domain.terms import Terms
 from app.services import boarding, products, servicing, users
 from app.services.accounts import payoff_quote
+from app.services.approvals import Approval
 from app.services.context import CancelToken, Progress, ServiceContext, no_progress
 from app.services.eod import run_eod
-from app.services.errors import NeedsConfirmation, ServiceError
+from app.services.errors import NeedsApproval, NeedsConfirmation, ServiceError
 from app.services.ledger import business_date
 from app.services.setup import database_is_empty, initialize_database
 
@@ -319,6 +321,7 @@ def build_demo(
 
     live_began = time.perf_counter()
     counts = _live(factory, plans, rng, days, progress, cancel)
+    _written_requests(factory, random.Random(len(plans) * 7919 + days))  # its own draws: the book is unchanged
     return DemoResult(
         url=str(factory.kw["bind"].url),
         loans=len(plans),
@@ -407,14 +410,57 @@ def _live(factory: Any, plans: list[_Plan], rng: random.Random, days: int, progr
     return counts
 
 
+_REQUESTS = (
+    ("notice_of_error", None, "The November payment was applied to the wrong month"),
+    ("notice_of_error", "payoff_balance", "The payoff quote leaves out my last payment"),
+    ("information_request", None, "Please send the escrow account history for this year"),
+    ("information_request", "owner_identity", "Who owns my loan now?"),
+    ("payoff_request", None, "Payoff statement good through the end of the month, for a refinance"),
+    ("notice_of_error", None, "A late fee was charged although the payment arrived within the grace period"),
+)
+
+
+def _written_requests(factory: Any, rng: random.Random) -> None:
+    """A few mortgage borrowers' written requests of the last three weeks, some answered (the Requests view)."""
+    try:
+        from app.services import requests
+    except ImportError:  # pragma: no cover - requests ships with Keel
+        return
+    from app.db.models import Collateral
+
+    clerk = _signed_in(factory, "clerk")
+    with clerk.unit(write=False) as session:
+        today = business_date(session)
+        mortgages = list(session.scalars(
+            select(Loan.loan_number).join(Collateral, Collateral.loan_id == Loan.id)
+            .where(Collateral.kind == "real_estate", Loan.status == "active").order_by(Loan.id)))
+    for kind, subject, text in _REQUESTS:
+        if not mortgages:
+            return
+        number = mortgages.pop(rng.randrange(len(mortgages)))
+        received = today - timedelta(days=rng.randrange(1, 21))
+        info = requests.log_request(clerk, number, kind, subject=subject, description=text, received_on=received)
+        if info.acknowledge_by is not None and rng.random() < 0.5:
+            requests.mark_request(clerk, info.id, "acknowledged", on=min(info.acknowledge_by, today))
+        if rng.random() < 0.2:
+            requests.mark_request(clerk, info.id, "responded", on=today, note="Answered in writing")
+
+
 def _pay(ctx: ServiceContext, number: str, amount: Decimal, rng: random.Random, want_entry: bool = False) -> int:
     method = rng.choice(("ach", "ach", "check", "check", "card", "money_order"))
     reference = f"{method.upper()} {rng.randrange(100000, 999999)}"
-    try:
-        posted = servicing.post_payment(ctx, number, amount, method=method, reference=reference)
-    except NeedsConfirmation:
-        posted = servicing.post_payment(ctx, number, amount, method=method, reference=reference,
-                                        confirm_duplicate=True)
+    options: dict[str, Any] = {}
+    for _ in range(3):
+        try:
+            posted = servicing.post_payment(ctx, number, amount, method=method, reference=reference, **options)
+            break
+        except NeedsApproval:
+            # Above the clerk's limit or the payoff: the manager at the next desk approves, as in an office.
+            options["approval"] = Approval("manager", users.DEMO_PASSWORD)
+        except NeedsConfirmation:
+            options["confirm_duplicate"] = True
+    else:  # pragma: no cover - each refusal above is answered once
+        raise ServiceError(f"the demo could not post a payment to {number}")
     return posted.entry_id if want_entry else 1
 
 

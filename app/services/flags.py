@@ -32,7 +32,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.db.models import DISPUTE_FORMS, LOAN_FLAGS, REG_F_BASES, LoanFlagEvent, User
+from app.db.models import DISPUTE_FORMS, LOAN_FLAGS, REG_F_BASES, Letter, LoanFlagEvent, User
 from app.db.settings import get_setting, set_setting
 from app.services import audit, permissions
 from app.services.context import ServiceContext
@@ -87,6 +87,16 @@ class LoanFlags:
     reg_f: bool
     reg_f_all_loans: bool
     history: tuple[FlagEvent, ...]
+    #: The newest validation notice Keel sent on the loan: its date and the last day of its validation period
+    #: (1006.34(b)(5)), so a dispute's date can be put inside or after it; None when none was sent.
+    validation_notice_date: date | None = None
+    validation_period_ends: date | None = None
+
+    def within_validation_period(self, day: date) -> bool | None:
+        """Whether a dispute dated ``day`` came inside the period of the newest validation notice (None: no notice)."""
+        if self.validation_period_ends is None or self.validation_notice_date is None:
+            return None
+        return self.validation_notice_date <= day <= self.validation_period_ends
 
     @property
     def reg_f_in_force(self) -> bool:
@@ -116,8 +126,18 @@ def loan_flags(ctx: ServiceContext, loan_number: str) -> LoanFlags:
         ).all()
         history = tuple(FlagEvent(e.flag, e.on, e.effective_date, e.reason, e.dispute_form,
                                   e.within_validation_period, e.reg_f_basis, name) for e, name in rows)
+        notice = session.execute(
+            select(Letter.letter_date, Letter.figures).where(Letter.loan_id == loan.id,
+                                                             Letter.kind == "validation-notice")
+            .order_by(Letter.letter_date.desc(), Letter.id.desc()).limit(1)
+        ).first()
+        notice_date, ends = None, None
+        if notice is not None:
+            notice_date = notice[0]
+            end = (notice[1] or {}).get("validation_end_date")
+            ends = date.fromisoformat(end) if isinstance(end, str) else end if isinstance(end, date) else None
         return LoanFlags(loan.loan_number, business_date(session), loan.hardship, loan.dispute, loan.reg_f_applies,
-                         _policy(session), history)
+                         _policy(session), history, notice_date, ends)
 
 
 def set_flag(

@@ -80,6 +80,7 @@ from app.db.models import (
     LetterTemplate,
     Loan,
     LoanParty,
+    LoanState,
     Person,
     User,
 )
@@ -366,9 +367,7 @@ def _read_trigger_days(loan: Loan, kind: str) -> int:
 
 
 def _reg_f(session: Session, loan: Loan) -> bool:
-    if loan.reg_f_applies:
-        return True
-    return (get_setting(session, SETTING_REGF_ALL_LOANS) or "").strip().lower() in ("true", "1", "yes", "on")
+    return bool(loan.reg_f_applies) or _reg_f_everywhere(session)
 
 
 def _collateral_risk(session: Session, loan: Loan) -> str:
@@ -395,7 +394,7 @@ def _check_allowed(session: Session, lo: _Loan, kind: str, person: Person, snap:
         if loan.status != "active" or snap.status != "active":
             raise _Drop(f"the loan is {snap.status if loan.status == 'active' else loan.status}, not active")
         if kind == "validation-notice" and not _reg_f(session, loan):
-            raise _Drop("Regulation F does not apply to this loan (reg_f_applies is off)")
+            raise _Drop("Regulation F does not apply to this loan: the validation notice is only for loans it applies to")
         if kind in ("late-notice", "default-notice") and snap.days_past_due <= 0:
             raise _Drop("the loan is current")
     elif kind in ("payoff", "statement"):
@@ -783,6 +782,13 @@ def template(ctx: ServiceContext, kind: str) -> TemplateInfo:
                             user.username if user else None, row.created_at)
 
 
+def shipped_template(ctx: ServiceContext, kind: str) -> TemplateInfo:
+    """The text Keel ships for ``kind`` (to restore it in the editor; saving it makes a new version)."""
+    permissions.require(ctx.actor, permissions.VIEW)
+    kind = _check_kind(kind)
+    return TemplateInfo(kind, None, templates.default_body(kind), templates.allowed_placeholders(kind))
+
+
 def template_versions(ctx: ServiceContext, kind: str) -> list[TemplateInfo]:
     """Every saved version of ``kind``, newest first (the default file is not listed)."""
     permissions.require(ctx.actor, permissions.VIEW)
@@ -820,6 +826,68 @@ def save_template(ctx: ServiceContext, kind: str, body: str) -> TemplateInfo:
         if "unique" in str(exc).lower() or "duplicate" in str(exc).lower():
             raise Conflict(f"The {kind} template") from None
         raise
+
+
+#: Loans tried, most past due first, when a template preview picks its own sample loan.
+PREVIEW_CANDIDATES = 12
+
+
+def preview_template(
+    ctx: ServiceContext, kind: str, body: str, loan_number: str | None = None
+) -> RenderedLetter:
+    """An unsaved template edit rendered for a sample loan (nothing is recorded): the editor's live preview.
+
+    With no ``loan_number`` the sample is a loan that would get this kind of
+    letter today: for a collection letter the most past-due active loan that
+    may be sent one (hardship, dispute, cease-contact and attorney flags are
+    respected here too), for ``paid-in-full`` a paid-off loan, otherwise an
+    active loan.  A template problem is refused with field ``body``, naming
+    the placeholder or section; no loan that fits with field ``loan_number``.
+    """
+    permissions.require(ctx.actor, permissions.VIEW)
+    kind = _check_kind(kind)
+    try:
+        text = templates.parse(kind, body)
+    except templates.TemplateProblem as exc:
+        raise InvalidInput("body", str(exc)) from None
+    with ctx.unit(write=False) as session:
+        today = business_date(session)
+        lender = _lender(session)
+        if loan_number and loan_number.strip():
+            loans = [load_loan(session, loan_number.strip())]
+        else:
+            query = select(Loan).join(LoanState, LoanState.loan_id == Loan.id)
+            if kind == "paid-in-full":
+                query = query.where(LoanState.status == "paid_off").order_by(Loan.id.desc())
+            elif kind in COLLECTION_KINDS:
+                query = query.where(Loan.status == "active", LoanState.status == "active",
+                                    LoanState.days_past_due > 0, Loan.hardship.is_(False), Loan.dispute.is_(False))
+                if kind == "validation-notice" and not _reg_f_everywhere(session):
+                    query = query.where(Loan.reg_f_applies.is_(True))
+                query = query.order_by(LoanState.days_past_due.desc(), Loan.id)
+            else:
+                query = query.where(Loan.status == "active", LoanState.status == "active").order_by(Loan.id)
+            loans = list(session.scalars(query.limit(PREVIEW_CANDIDATES)))
+        prepared: _Prepared | None = None
+        reason = ""
+        for loan in loans:
+            try:
+                prepared = _prepare(session, kind, loan, today, None, lender, text, {})
+                break
+            except _Drop as drop:
+                reason = drop.reason
+        if prepared is None:
+            if loan_number and loans:
+                raise InvalidInput("loan_number", f"no {kind} for {loans[0].loan_number}: {reason}")
+            raise InvalidInput("loan_number", f"no loan on file would get a {kind} today; type a loan number "
+                                              "to preview the letter for it")
+    rendered = documents.render_one(prepared.spec)
+    return RenderedLetter(kind, prepared.loan_number, prepared.spec.letter_date, rendered.pdf,
+                          dict(prepared.figures), rendered.pages[0], None, _sha(rendered.pdf))
+
+
+def _reg_f_everywhere(session: Session) -> bool:
+    return (get_setting(session, SETTING_REGF_ALL_LOANS) or "").strip().lower() in ("true", "1", "yes", "on")
 
 
 # ---------------------------------------------------------------- building one letter
@@ -1389,12 +1457,14 @@ __all__ = [
     "letter_history",
     "mark_printed",
     "placeholders",
+    "preview_template",
     "print_selected",
     "queued_batch",
     "render_letter",
     "reprint",
     "run_queued",
     "save_template",
+    "shipped_template",
     "template",
     "template_versions",
     "_validation_period_end",

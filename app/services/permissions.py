@@ -37,6 +37,7 @@ BOARD = "loan.board"
 VERIFY = "ledger.verify"
 ADD_NOTE = "note.add"
 LOG_CONTACT = "contact.log"
+LOG_REQUEST = "request.log"
 EDIT_BORROWER = "borrower.edit"
 SET_RESTRICTION = "flag.restrict"
 SET_HARDSHIP = "flag.hardship"
@@ -68,7 +69,9 @@ ACTIONS: tuple[Action, ...] = (
     Action(SET_RESTRICTION, "Set a dispute, cease-contact or attorney-represented flag"),
     Action(POST_PAYMENT, "Post a payment (above the role's limit or the payoff it needs approval)"),
     Action(POST_BATCH, "Post a batch or a lockbox file"),
-    Action(LOG_CONTACT, "Log a contact or a promise to pay"),
+    Action(LOG_CONTACT, "Log a contact or a promise to pay; correct a mis-logged one"),
+    Action(LOG_REQUEST, "Log a mortgage borrower's written notice of error, information or payoff request; "
+                        "mark it acknowledged or answered"),
     Action(PRINT_LETTERS, "Issue and print letters and notices"),
     Action(REVERSE, "Reverse a payment (NSF, mis-post)"),
     Action(ASSESS_FEE, "Assess a fee"),
@@ -92,8 +95,8 @@ ACTIONS: tuple[Action, ...] = (
     Action(MANAGE_SETTINGS, "Change the lender's details, letter templates and security settings"),
 )
 
-_CLERK = {VIEW, ADD_NOTE, EDIT_BORROWER, SET_RESTRICTION, POST_PAYMENT, POST_BATCH}
-_COLLECTOR = {VIEW, ADD_NOTE, EDIT_BORROWER, SET_RESTRICTION, LOG_CONTACT, PRINT_LETTERS}
+_CLERK = {VIEW, ADD_NOTE, EDIT_BORROWER, SET_RESTRICTION, POST_PAYMENT, POST_BATCH, LOG_REQUEST}
+_COLLECTOR = {VIEW, ADD_NOTE, EDIT_BORROWER, SET_RESTRICTION, LOG_CONTACT, PRINT_LETTERS, LOG_REQUEST}
 _MANAGER = (
     _CLERK
     | _COLLECTOR

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.db.models import PAYMENT_METHODS, LedgerEntry, Loan
+from app.domain.engine import OVERRIDE_PARTS as ENGINE_OVERRIDE_PARTS
 from app.domain.engine import Entry, Event, Snapshot, snapshot
 from app.domain.money import ZERO, format_money, money_str
 from app.services import approvals, audit, books, permissions, security
@@ -257,16 +258,28 @@ def _duplicate_of(session: Session, loan: Loan, amount: Decimal, effective: date
 
 
 def preview_payment(
-    ctx: ServiceContext, loan_number: str, amount: object, effective_date: date | None = None
+    ctx: ServiceContext, loan_number: str, amount: object, effective_date: date | None = None,
+    *, split: dict[str, object] | None = None,
 ) -> Preview:
-    """How a payment would be applied, without writing anything."""
+    """How a payment would be applied, without writing anything.
+
+    With ``split`` (an allocation override, as :func:`post_payment` takes it)
+    the parts are checked as posting checks them -- the permission, no
+    negative part, a sum equal to the payment -- and the preview shows the
+    payment applied that way.
+    """
     permissions.require(ctx.actor, permissions.VIEW)
     value = money_field(amount, "amount")
+    parts = _override_parts(ctx, split, value)
     with ctx.unit(write=False) as session:
         today = business_date(session)
-        book = open_book(session, load_loan(session, loan_number))
+        loan = load_loan(session, loan_number)
+        if parts is not None and loan.status == "charged_off":
+            raise InvalidInput("split", f"{loan.loan_number} is charged off: money received is a recovery")
+        book = open_book(session, loan)
         day = _check_date(book, effective_date, today)
-        return _preview(book, today, [Event(PENDING, "payment", day, value)], day)
+        event = Event(PENDING, "payment", day, value, split=tuple(sorted(parts.items())) if parts else None)
+        return _preview(book, today, [event], day)
 
 
 def post_payment(
@@ -300,6 +313,8 @@ def post_payment(
     value, chosen, ref = _payment_inputs(amount, method, reference)
     parts = _override(ctx, split, override_reason, value)
     approver = approvals.verified(ctx, approval)
+    if parts is not None:  # the code as the overrides report lists it ("Borrower request" -> borrower_request)
+        override_reason = (override_reason or "").strip().lower().replace(" ", "_")
 
     def work(session: Session) -> Posted:
         today = business_date(session)
@@ -384,6 +399,8 @@ def _book_payoff_write_off(
 
 
 OVERRIDE_REASONS = ("borrower_request", "court_order", "hardship_plan", "correction", "investor_rule", "other")
+#: The parts an allocation override names (the engine's; escrow is not a part of a payment's split).
+OVERRIDE_PARTS = ENGINE_OVERRIDE_PARTS
 
 
 def _override(ctx: ServiceContext, split: dict[str, object] | None, reason: str | None,
@@ -391,12 +408,18 @@ def _override(ctx: ServiceContext, split: dict[str, object] | None, reason: str 
     """Check an allocation override: the permission, a reason code, parts that add up."""
     if split is None:
         return None
-    from app.domain.engine import OVERRIDE_PARTS
-
     permissions.require(ctx.actor, permissions.OVERRIDE_ALLOCATION)
     why = (reason or "").strip().lower().replace(" ", "_")
     if why not in OVERRIDE_REASONS:
         raise InvalidInput("override_reason", f"{reason!r} is not one of {', '.join(OVERRIDE_REASONS)}")
+    return _override_parts(ctx, split, amount)
+
+
+def _override_parts(ctx: ServiceContext, split: dict[str, object] | None, amount: Decimal) -> dict[str, Decimal] | None:
+    """The parts of an allocation override, checked: the permission, known parts, none negative, the sum."""
+    if split is None:
+        return None
+    permissions.require(ctx.actor, permissions.OVERRIDE_ALLOCATION)
     parts: dict[str, Decimal] = {}
     for part, value in split.items():
         if part not in OVERRIDE_PARTS:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QPushButton, QWidget
+from collections.abc import Callable
+
+from PySide6.QtWidgets import QDialogButtonBox, QLabel, QPushButton, QWidget
 
 
 def no_default_buttons(root: QWidget) -> None:
@@ -18,3 +20,27 @@ def no_default_buttons(root: QWidget) -> None:
     for button in root.findChildren(QPushButton):
         button.setAutoDefault(False)
         button.setDefault(False)
+
+
+PROBLEM_COLOUR = "#a00000"
+
+
+def problem_label(name: str) -> QLabel:
+    """The red, wrapping line under a form that says what is wrong, in words."""
+    label = QLabel()
+    label.setObjectName(name)
+    label.setWordWrap(True)
+    label.setStyleSheet(f"color: {PROBLEM_COLOUR};")
+    return label
+
+
+def ok_cancel(ok_text: str, ok_name: str, on_ok: Callable[[], None], on_cancel: Callable[[], None]
+              ) -> tuple[QDialogButtonBox, QPushButton]:
+    """An OK/Cancel button box whose OK says what it does (``Approve and post``), wired to the two slots."""
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+    ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
+    ok.setText(ok_text)
+    ok.setObjectName(ok_name)
+    buttons.accepted.connect(on_ok)
+    buttons.rejected.connect(on_cancel)
+    return buttons, ok

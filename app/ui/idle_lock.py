@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.services import users
 from app.services.context import ServiceContext
+from app.ui.forms import problem_label
 from app.ui.messages import error_text
 from app.ui.workers import TaskRunner
 
@@ -53,10 +54,7 @@ class LockDialog(QDialog):
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         form = QFormLayout()
         form.addRow("&Password:", self.password)
-        self.message = QLabel()
-        self.message.setObjectName("unlockMessage")
-        self.message.setWordWrap(True)
-        self.message.setStyleSheet("color: #a00000;")
+        self.message = problem_label("unlockMessage")
         self.buttons = QDialogButtonBox()
         self.unlock_button = self.buttons.addButton("&Unlock", QDialogButtonBox.ButtonRole.AcceptRole)
         self.unlock_button.setObjectName("unlockButton")

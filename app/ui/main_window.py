@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -34,6 +34,7 @@ from app.ui.messages import confirm, inform, show_error
 from app.ui.views.account_view import AccountView
 from app.ui.views.admin_view import AdminView
 from app.ui.views.audit_view import AuditView
+from app.ui.views.requests_view import RequestsView
 from app.ui.views.batch_view import BatchView
 from app.ui.views.collections_view import CollectionsView
 from app.ui.views.dashboard_view import DashboardView
@@ -61,6 +62,7 @@ Ctrl+4   Batch (deposit) entry
 Ctrl+5   Collections
 Ctrl+6   Administration
 Ctrl+7   Audit (who did what, managers and administrators)
+Ctrl+8   Requests (the Reg X / Reg Z worklist)
 Ctrl+P   Post a payment to the open account
 Ctrl+Enter   Post (payment entry) / log the contact (collections)
 Ctrl+R   Reverse the selected payment (account ledger, when permitted)
@@ -94,6 +96,8 @@ class MainWindow(QMainWindow):
         if self.batch_view is not None:
             self.views.append(self.batch_view)
         self.views.append(self.collections_view)
+        self.requests_view = RequestsView(workspace)  # the Reg X / Reg Z worklist (issue 11)
+        self.views.append(self.requests_view)
         self.admin_view: AdminView | None = None
         if any(workspace.can(p) for p in (permissions.RUN_EOD, permissions.MANAGE_PRODUCTS, permissions.MANAGE_USERS,
                                              permissions.MANAGE_SETTINGS)):
@@ -172,8 +176,17 @@ class MainWindow(QMainWindow):
         self._read_security()
 
         self._build_menus()
-        self.resize(self.fontMetrics().averageCharWidth() * 170, self.fontMetrics().height() * 48)
+        self.resize(self._first_size())
         self._restore_layout()
+
+    def _first_size(self) -> QSize:
+        """A new desk's window: about 1366x768's worth of text, never larger than the screen it opens on."""
+        wanted = QSize(self.fontMetrics().averageCharWidth() * 190, self.fontMetrics().height() * 46)
+        screen = self.screen() or QApplication.primaryScreen()
+        if screen is not None:
+            room = screen.availableGeometry().size()
+            wanted = wanted.boundedTo(QSize(room.width() * 96 // 100, room.height() * 94 // 100))
+        return wanted
 
     # ------------------------------------------------------------ menus and shortcuts
     def _action(self, text: str, shortcut: str | QKeySequence | None, slot: object, name: str) -> QAction:

@@ -166,6 +166,20 @@ def main(argv: list[str] | None = None) -> int:
         pay.reference_edit.setText("CHK 10442")
         wait(0.6)
         shoot("payment-entry", window)
+        # What a clerk sees for a payment above the posting limit (issue 11): the limit in the service's words.
+        from decimal import Decimal as _D
+
+        from app.services import approvals
+        from app.services.errors import NeedsApproval
+        from app.ui.dialogs.approval_dialog import ApprovalDialog
+
+        reasons = approvals.payment_limits_crossed("clerk", _D("12000.00"), _D("10000.00"), None, _D("0"))
+        approval = ApprovalDialog(NeedsApproval(f"A payment of $12,000.00 to {number} needs a manager's approval: "
+                                                + "; ".join(reasons), "payment.post", reasons), window)
+        approval.show()
+        approval.approver.setText("manager")
+        shoot("approval-dialog", approval)
+        approval.close()
 
     # A deposit that does not balance yet.
     batch = window.batch_view
@@ -191,6 +205,13 @@ def main(argv: list[str] | None = None) -> int:
         queue.outcome_combo.setCurrentIndex(index)
         queue.note_edit.setPlainText("Spoke with the borrower; paying half on Friday, the rest next week.")
     shoot("collections", window)
+
+    # The Reg X / Reg Z worklist, the most urgent request selected.
+    window.show_view(window.requests_view)
+    wait()
+    if window.requests_view.model.rowCount():
+        window.requests_view.table.selectRow(0)
+    shoot("requests", window)
 
     if window.admin_view is None:
         window.close()

@@ -27,7 +27,7 @@ import shiboken6
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal, Slot
 from PySide6.QtWidgets import QApplication, QProgressDialog, QWidget
 
-from app.services.errors import SessionEnded
+from app.services.errors import ServiceError, SessionEnded
 
 log = logging.getLogger("keel.ui.workers")
 
@@ -275,6 +275,10 @@ class TaskRunner(QObject):
         if isinstance(exc, SessionEnded) and self.failure_guard is not None:
             self.failure_guard(exc)
             return
+        if pending.on_failed is not None and not isinstance(exc, ServiceError):
+            # A bug, not a refusal: the view shows its own words, and the traceback goes to the log
+            # that its message points at (issue 10: views with their own callback logged nothing).
+            log.error("background work failed (%s)", pending.label or "no label", exc_info=exc)
         if pending.on_failed is not None:
             try:
                 pending.on_failed(exc)

@@ -144,6 +144,21 @@ CASES = [
      "changed the security settings (lockout attempts)."),
     ("user.role_changed", {"username": "casey", "before": "clerk", "after": "manager"},
      "changed casey's role from clerk to manager."),
+    ("contact.corrected", {"corrects": "12", "reason": "she picked up", "withdrawn_promises": ["4"],
+                           "changed": {"outcome": {"from": "no_answer", "to": "contacted"}}},
+     "corrected contact #12 (outcome no answer -> contacted), withdrawing 1 promise: she picked up."),
+    ("promise.corrected", {"corrects": "4", "reason": "said the 12th",
+                           "from": {"due_date": "2026-06-05", "amount": "125.00"},
+                           "to": {"due_date": "2026-06-12", "amount": "100.00"}},
+     "corrected promise #4 from $125.00 by Jun 5, 2026 to $100.00 by Jun 12, 2026: said the 12th."),
+    ("servicing_request.logged", {"kind": "notice_of_error", "subject": None, "received_on": "2026-05-20",
+                                  "acknowledge_by": "2026-05-28", "respond_by": "2026-07-03"},
+     "logged a written notice of error received May 20, 2026 (acknowledge by May 28, 2026, respond by Jul 3, 2026)."),
+    ("servicing_request.acknowledged", {"on": "2026-06-01", "due": "2026-05-28", "late": True, "note": None},
+     "marked the written request acknowledged on Jun 1, 2026, after the May 28, 2026 deadline."),
+    ("servicing_request.responded", {"on": "2026-06-01", "due": "2026-06-09", "late": False,
+                                     "note": "Statement mailed"},
+     "marked the written request answered on Jun 1, 2026: Statement mailed."),
     ("user.deactivated", {"username": "casey"}, "deactivated the user casey."),
     ("user.reactivated", {"username": "casey"}, "reactivated the user casey."),
     ("user.signed_in", {"username": "casey", "rehashed": False}, "signed in."),
@@ -192,7 +207,8 @@ def test_every_code_a_service_writes_has_its_own_sentence():
     # selected), and the action names passed to servicing._finish and batch_drafts._discard.
     dynamic = {"payment.posted", "recovery.posted", "letter_run.queued", "letter_run.selected", "payment.reversed",
                "fee.assessed", "fee.waived", "principal.adjusted", "balance.written_off", "refund.paid",
-               "terms.changed", "loan.charged_off", "batch_draft.deleted", "batch_draft.posted"}
+               "terms.changed", "loan.charged_off", "batch_draft.deleted", "batch_draft.posted",
+               "servicing_request.acknowledged", "servicing_request.responded"}
     missing = (_written_codes() | dynamic) - set(SENTENCES)
     assert not missing, f"audit codes without a sentence: {sorted(missing)}"
 

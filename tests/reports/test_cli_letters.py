@@ -72,3 +72,22 @@ def test_keel_letters_queued(database: tuple[str, object, str], tmp_path: Path,
         assert {i.status for i in session.scalars(select(LetterQueueItem))} == {"printed"}
     assert main(["letters", "--queued", "--out", str(tmp_path / "none.pdf"), "--db", url]) == 0
     assert "No letters to print" in capsys.readouterr().out
+
+
+def test_keel_letter_history_lists_what_was_made_with_its_hash(database: tuple[str, object, str], tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    import hashlib
+    import json
+
+    url, _admin, number = database
+    assert main(["letter-history", number, "--db", url]) == 0
+    assert capsys.readouterr().out == f"No letters for {number}\n"
+    out = tmp_path / "late.pdf"
+    assert main(["letter", "late-notice", number, "--out", str(out), "--db", url]) == 0
+    capsys.readouterr()
+    assert main(["letter-history", number, "--json", "--db", url]) == 0
+    [record] = json.loads(capsys.readouterr().out)
+    # The recorded hash is the hash of the bytes the command wrote.
+    assert (record["kind"], record["user"]) == ("late-notice", "collector")
+    assert record["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert record["size"] == len(out.read_bytes())

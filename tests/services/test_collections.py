@@ -20,7 +20,7 @@ from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.db.models import (
     AppendOnlyError,
@@ -619,3 +619,118 @@ def test_cli_queue_contact_and_assign(office):
     assert [c["outcome"] for c in history["contacts"]] == ["promise_to_pay"]
     assert [(p["due_date"], p["amount"], p["status"]) for p in history["promises"]] == [
         ("2026-06-05", "100.00", "open"), ("2026-06-12", "25.00", "open")]
+
+
+# ---------------------------------------------------------------------------
+# Corrections (issue 11): a new row points at the mis-logged one; nothing is edited
+# ---------------------------------------------------------------------------
+def test_a_mis_logged_contact_is_corrected_by_a_new_contact_pointing_at_it(contexts):
+    admin, collector, clerk = contexts["admin"], contexts["collector"], contexts["clerk"]
+    a = late_loan(admin, principal="1200.00", term=12, first_due=dt.date(2026, 5, 15))
+    logged = collections.log_contact(collector, a, channel="call", outcome="no_answer", note="rang twice",
+                                     at=dt.datetime(2026, 6, 1, 14, 0, tzinfo=UTC))
+    with pytest.raises(PermissionDenied):
+        collections.correct_contact(clerk, logged.contact_id, reason="wrong outcome", outcome="contacted")
+    with pytest.raises(InvalidInput) as info:
+        collections.correct_contact(collector, logged.contact_id, reason="  ", outcome="contacted")
+    assert info.value.field == "reason"
+    with pytest.raises(InvalidInput) as info:
+        collections.correct_contact(collector, logged.contact_id, reason="oops", channel="call")
+    assert info.value.field == "contact" and "changes nothing" in str(info.value)
+    with pytest.raises(InvalidInput) as info:
+        collections.correct_contact(collector, logged.contact_id, reason="oops", outcome="promise_to_pay")
+    assert info.value.field == "outcome"
+
+    fixed = collections.correct_contact(collector, logged.contact_id, reason="she answered on the second ring",
+                                        outcome="contacted", note="spoke with the borrower")
+    assert fixed.corrected_id == logged.contact_id and fixed.contact.corrects_id == logged.contact_id
+    history = collections.contact_history(collector, a)
+    assert [(c.id, c.outcome, c.corrects_id, c.corrected_by_id) for c in history] == [
+        (fixed.contact.id, "contacted", logged.contact_id, None),
+        (logged.contact_id, "no_answer", None, fixed.contact.id),  # the original, untouched
+    ]
+    assert history[1].note == "rang twice" and history[0].correction_reason == "she answered on the second ring"
+    # The original is corrected once: a second correction goes to the correction.
+    with pytest.raises(InvalidInput) as info:
+        collections.correct_contact(collector, logged.contact_id, reason="again", outcome="refused")
+    assert f"already corrected by contact {fixed.contact.id}" in str(info.value)
+    with admin.unit() as session:
+        assert session.scalar(select(func.count()).select_from(Contact)) == 2
+        [event] = session.scalars(select(AuditEvent).where(AuditEvent.action == "contact.corrected")).all()
+        assert event.entity_id == str(fixed.contact.id)
+
+
+def test_a_corrected_call_no_longer_counts_for_the_regulation_f_call_limit(contexts):
+    admin, collector = contexts["admin"], contexts["collector"]
+    a = regf_loan(admin)
+    first = None
+    for at in WEEK:  # seven call attempts...
+        logged = collections.log_contact(collector, a, channel="call", outcome="no_answer", at=at)
+        first = first or logged
+    assert "call_frequency" in codes(collections.check_contact(collector, a, "call", WEEK[-1] + dt.timedelta(hours=2)))
+    # ... but the first was a letter logged as a call: six calls in the window, no warning.
+    collections.correct_contact(collector, first.contact_id, reason="it was the late notice", channel="letter",
+                                outcome="left_message")
+    assert "call_frequency" not in codes(
+        collections.check_contact(collector, a, "call", WEEK[-1] + dt.timedelta(hours=2)))
+
+
+def test_a_mis_logged_promise_is_corrected_and_end_of_day_settles_only_the_correction(contexts):
+    admin, collector = contexts["admin"], contexts["collector"]
+    a = late_loan(admin, principal="1200.00", term=12, first_due=dt.date(2026, 5, 15))
+    logged = collections.log_contact(collector, a, channel="call", outcome="promise_to_pay",
+                                     promises=[(dt.date(2026, 6, 5), "125.00")])
+    [wrong] = logged.promises
+    with pytest.raises(InvalidInput) as info:
+        collections.correct_promise(collector, wrong.id, reason="typo", due_date=dt.date(2026, 6, 1))
+    assert info.value.field == "promises" and "not after the business date" in str(info.value)
+    fixed = collections.correct_promise(collector, wrong.id, reason="she said the 12th, $100",
+                                        due_date="2026-06-12", amount="100.00")
+    assert (fixed.promise.due_date, fixed.promise.amount, fixed.promise.corrects_id) == (
+        dt.date(2026, 6, 12), D("100.00"), wrong.id)
+    listed = collections.promises(collector, a)
+    assert [(p.id, p.status, p.corrected_by_id) for p in listed] == [
+        (wrong.id, "corrected", fixed.promise.id), (fixed.promise.id, "open", None)]
+    # 06-05 + 3 days' grace would have broken the mis-logged promise on 06-08: nothing is settled then.
+    assert settle(admin, dt.date(2026, 6, 8)).total == 0
+    # The account stays off the queue: the corrected promise is live until 06-12.
+    assert a not in by_number(collections.queue(collector))
+    with pytest.raises(InvalidInput) as info:
+        collections.correct_promise(collector, wrong.id, reason="again", amount="90.00")
+    assert "already corrected" in str(info.value)
+
+
+def test_correcting_a_promise_contact_to_another_outcome_withdraws_its_promises(contexts):
+    admin, collector = contexts["admin"], contexts["collector"]
+    a = late_loan(admin, principal="1200.00", term=12, first_due=dt.date(2026, 5, 15))
+    logged = collections.log_contact(collector, a, channel="call", outcome="promise_to_pay",
+                                     promises=[(dt.date(2026, 6, 5), "60.00"), (dt.date(2026, 6, 20), "65.00")])
+    fixed = collections.correct_contact(collector, logged.contact_id, reason="logged on the wrong account",
+                                        outcome="wrong_number")
+    assert sorted(fixed.withdrawn_promises) == sorted(p.id for p in logged.promises)
+    assert [p.status for p in collections.promises(collector, a)] == ["corrected", "corrected"]
+    assert a in by_number(collections.queue(collector))  # no live promise: back on the queue
+
+
+def test_cli_contact_correct(office):
+    env, (a, _b) = office
+    logged = keel(env["collector"], "contact", a, "--outcome", "promise", "--promise", "2026-06-05:100.00",
+                  "--json")
+    assert logged.returncode == 0, logged.stderr
+    made = json.loads(logged.stdout)
+    promise_id = made["promises"][0]["id"]
+    fixed = keel(env["collector"], "contact-correct", "--promise", str(promise_id), "--due", "2026-06-09",
+                 "--reason", "she said Tuesday")
+    assert fixed.returncode == 0, fixed.stderr
+    assert f"Promise {promise_id} on {a} corrected by promise" in fixed.stdout and "$100.00 by 2026-06-09" in fixed.stdout
+    refused = keel(env["collector"], "contact-correct", "--contact", str(made["contact_id"]), "--reason", "x")
+    assert refused.returncode == 2 and "changes nothing" in refused.stderr
+    mixed = keel(env["collector"], "contact-correct", "--contact", str(made["contact_id"]), "--amount", "5",
+                 "--reason", "x")
+    assert mixed.returncode == 2 and "--promise ID" in mixed.stderr
+    note = keel(env["collector"], "contact-correct", "--contact", str(made["contact_id"]), "--note",
+                "pays Tuesday", "--reason", "note left out")
+    assert note.returncode == 0, note.stderr
+    listing = keel(env["collector"], "contacts", a)
+    assert "[CORRECTED by " in listing.stdout and f"[corrects {made['contact_id']}: note left out]" in listing.stdout
+    assert "corrected by " in listing.stdout and f"(corrects {promise_id})" in listing.stdout

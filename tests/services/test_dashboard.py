@@ -100,3 +100,18 @@ def test_the_loans_behind_a_bar(contexts, portfolio):
     assert sum((line.amount for line in behind), D("0")) == dashboard.dashboard(clerk).payments_by_month[-5].amount
     with pytest.raises(InvalidInput):
         dashboard.loans_in_bucket(clerk, "31-60")
+
+
+def test_month_to_date_is_compared_like_for_like(contexts, portfolio):
+    """Issue 11: "Collected this month" against the same days of last month, not all of it."""
+    _, _, c = portfolio
+    manager = contexts["manager"]
+    # A payment on Feb 20, after the 15th: in all of February, not in February 1-15.
+    servicing.post_payment(manager, c, "100.00", date(2026, 2, 20), reference="c-feb20", confirm_backdated=True)
+    k = dashboard.dashboard(contexts["clerk"], date(2026, 3, 15)).kpis
+    assert k.collected_this_month == 2 * D("888.49")  # A and B on Mar 1
+    assert k.last_month_to == date(2026, 2, 15)
+    assert k.collected_last_month_to_date == 2 * D("888.49")  # A and B on Feb 1; not the Feb 20 payment
+    assert k.collected_last_month == 2 * D("888.49") + D("100.00")  # 1,876.98
+    # March 31 compares with February 1-28 (February has no 31st).
+    assert dashboard.dashboard(contexts["clerk"], date(2026, 3, 31)).kpis.last_month_to == date(2026, 2, 28)

@@ -537,3 +537,52 @@ def test_every_default_template_is_valid() -> None:
 
     for kind in letters.KINDS:
         assert templates.default_text(kind).kind == kind
+
+
+# ---------------------------------------------------------------- the template editor's preview
+
+
+def test_a_template_preview_picks_a_sample_loan_that_would_get_the_letter(ctx: ServiceContext) -> None:
+    current = current_loan(ctx)  # paid through June: no late notice
+    late = delinquent_loan(ctx)  # paid February and March only: 3 installments (April, May, June) past due
+    body = letters.template(ctx, "late-notice").body + "\n\nCall us, {borrower_name}."
+    preview = letters.preview_template(ctx, "late-notice", body)
+    assert preview.loan_number == late and preview.template_version is None
+    assert "Call us, Pat Borrower" in text_of(preview.pdf_bytes)
+    # A payoff statement goes to any active loan: the first boarded is the sample.
+    assert letters.preview_template(ctx, "payoff", letters.template(ctx, "payoff").body).loan_number == current
+    # No paid-off loan yet: said in words, naming the field.
+    with pytest.raises(InvalidInput) as info:
+        letters.preview_template(ctx, "paid-in-full", letters.shipped_template(ctx, "paid-in-full").body)
+    assert info.value.field == "loan_number" and "no loan on file would get a paid-in-full" in str(info.value)
+    # The loan typed, when it may not get the letter: the reason.
+    with pytest.raises(InvalidInput) as info:
+        letters.preview_template(ctx, "late-notice", body, current)
+    assert str(info.value) == f"loan_number: no late-notice for {current}: the loan is current"
+    # A placeholder the letter does not know is refused by name, and nothing is saved.
+    with pytest.raises(InvalidInput) as info:
+        letters.preview_template(ctx, "late-notice", body + " {amount_owed}")
+    assert str(info.value) == "body: unknown placeholder {amount_owed}"
+    assert letters.template_versions(ctx, "late-notice") == []
+
+
+def test_a_disputed_loan_is_never_the_sample(ctx: ServiceContext) -> None:
+    late = delinquent_loan(ctx)
+    set_flags(ctx, late, dispute=True)
+    with pytest.raises(InvalidInput, match="no loan on file would get a late-notice"):
+        letters.preview_template(ctx, "late-notice", letters.shipped_template(ctx, "late-notice").body)
+
+
+def test_the_loan_s_flags_carry_the_newest_validation_period(ctx: ServiceContext) -> None:
+    from app.services import flags
+
+    number = delinquent_loan(ctx)
+    assert flags.loan_flags(ctx, number).within_validation_period(DAY) is None  # no notice sent
+    set_flags(ctx, number, reg_f_applies=True)
+    letters.issue_letter(ctx, "validation-notice", number, dt.date(2026, 4, 1))
+    letters.issue_letter(ctx, "validation-notice", number, DAY)
+    state = flags.loan_flags(ctx, number)
+    # The newest, 2026-06-01: receipt Mon 06-08 (five business days), period ends 30 days later, Wed 07-08.
+    assert (state.validation_notice_date, state.validation_period_ends) == (DAY, dt.date(2026, 7, 8))
+    assert state.within_validation_period(dt.date(2026, 7, 8)) is True
+    assert state.within_validation_period(dt.date(2026, 7, 9)) is False

@@ -36,6 +36,7 @@ from app.services import (
     letters,
     permissions,
     products,
+    requests,
     security,
     servicing,
     users,
@@ -44,7 +45,13 @@ from app.services import (
 from app.services.approvals import Approval
 from app.services.batches import BatchRow
 from app.services.context import ServiceContext
-from app.services.errors import InvalidInput, NeedsApproval, PermissionDenied, ServiceError, SessionEnded
+from app.services.errors import (
+    InvalidInput,
+    NeedsApproval,
+    PermissionDenied,
+    ServiceError,
+    SessionEnded,
+)
 from tests.services.conftest import PASSWORDS, ROLES
 from tests.services.loans import make_loan
 
@@ -83,6 +90,8 @@ MUTATIONS: list[tuple[str, str | tuple[str, ...], Call]] = [
     ("accounts.update_party", permissions.EDIT_BORROWER,
      lambda c, w: accounts.update_party(c, w.person, {"phone_home": "2175550100"},
                                         expected_version=w.person_version(c))),
+    ("audit_search.search_audit", permissions.VIEW_REPORTS, lambda c, w: audit_search.search_audit(c)),
+    ("audit_search.audit_choices", permissions.VIEW_REPORTS, lambda c, w: audit_search.audit_choices(c)),
     ("batch_drafts.create_draft", permissions.POST_BATCH, lambda c, w: batch_drafts.create_draft(c)),
     ("batch_drafts.save_draft", permissions.POST_BATCH, lambda c, w: batch_drafts.save_draft(c, w.draft)),
     ("batch_drafts.list_drafts", permissions.POST_BATCH, lambda c, w: batch_drafts.list_drafts(c)),
@@ -99,6 +108,14 @@ MUTATIONS: list[tuple[str, str | tuple[str, ...], Call]] = [
     ("collections.save_assignment_rules", permissions.ASSIGN_QUEUE,
      lambda c, w: collections.save_assignment_rules(c, [])),
     ("collections.reassign", permissions.ASSIGN_QUEUE, lambda c, w: collections.reassign(c, w.loan, "collector")),
+    ("collections.correct_contact", permissions.LOG_CONTACT,
+     lambda c, w: collections.correct_contact(c, 1, reason="mis-logged", outcome="contacted")),
+    ("collections.correct_promise", permissions.LOG_CONTACT,
+     lambda c, w: collections.correct_promise(c, 1, reason="mis-logged", amount="5.00")),
+    ("requests.log_request", permissions.LOG_REQUEST,
+     lambda c, w: requests.log_request(c, w.loan, "notice_of_error", description="wrong month")),
+    ("requests.mark_request", permissions.LOG_REQUEST,
+     lambda c, w: requests.mark_request(c, 1, "acknowledged")),
     ("collections.log_contact", permissions.LOG_CONTACT,
      lambda c, w: collections.log_contact(c, w.loan, channel="letter", outcome="other", note="sent")),
     ("eod.run_eod", permissions.RUN_EOD,
@@ -140,8 +157,6 @@ MUTATIONS: list[tuple[str, str | tuple[str, ...], Call]] = [
      lambda c, w: servicing.post_payment(c, w.loan, "50.00", reference="P-3", split={"principal": "50.00"},
                                          override_reason="correction")),
     ("servicing.overrides_report", permissions.VIEW_REPORTS, lambda c, w: servicing.overrides_report(c)),
-    ("audit_search.search_audit", permissions.VIEW_REPORTS, lambda c, w: audit_search.search_audit(c)),
-    ("audit_search.audit_choices", permissions.VIEW_REPORTS, lambda c, w: audit_search.audit_choices(c)),
     ("servicing.reverse_payment", permissions.REVERSE,
      lambda c, w: servicing.reverse_payment(c, w.payment, "posting_error")),
     ("servicing.reverse_payment nsf fee", (permissions.REVERSE, permissions.ASSESS_FEE),
@@ -409,12 +424,12 @@ def test_a_batch_row_above_the_limit_names_its_row(contexts) -> None:
 
 def test_security_settings_refuse_absurd_values(contexts) -> None:
     admin = contexts["admin"]
-    for change, field in ((dict(lockout_attempts=0), "lockout_attempts"),
-                          (dict(lockout_minutes="forever"), "lockout_minutes"),
-                          (dict(idle_lock_minutes=-1), "idle_lock_minutes"),
-                          (dict(payment_limits={"clerk": "90000000000000.00"}), "clerk payment limit"),
-                          (dict(payment_limits={"intern": "10.00"}), "payment_limits"),
-                          (dict(waiver_approval_above="0"), "waiver_approval_above")):
+    for change, field in (({"lockout_attempts": 0}, "lockout_attempts"),
+                          ({"lockout_minutes": "forever"}, "lockout_minutes"),
+                          ({"idle_lock_minutes": -1}, "idle_lock_minutes"),
+                          ({"payment_limits": {"clerk": "90000000000000.00"}}, "clerk payment limit"),
+                          ({"payment_limits": {"intern": "10.00"}}, "payment_limits"),
+                          ({"waiver_approval_above": "0"}, "waiver_approval_above")):
         with pytest.raises(InvalidInput) as exc:
             security.save_security_settings(admin, security.SecuritySettings(**change))  # type: ignore[arg-type]
         assert exc.value.field == field

@@ -279,6 +279,32 @@ def test_allocation_override_needs_permission_and_reason_and_is_reported(context
     assert verify.verify(manager).ok
 
 
+
+def test_previewing_a_split_checks_it_as_posting_does_and_writes_nothing(contexts):
+    clerk, manager = contexts["clerk"], contexts["manager"]
+    number = three_paid(manager)
+    with pytest.raises(PermissionDenied):
+        servicing.preview_payment(clerk, number, "1000.00", split={"principal": "1000.00"})
+    with pytest.raises(InvalidInput) as info:
+        servicing.preview_payment(manager, number, "1000.00", split={"interest": "100.00", "principal": "850.00"})
+    # 100.00 + 850.00 = 950.00 is not the payment's 1,000.00.
+    assert str(info.value) == "split: the parts add up to 950.00, not the payment's 1000.00"
+    with pytest.raises(InvalidInput) as info:
+        servicing.preview_payment(manager, number, "10.00", split={"interest": "20.00", "principal": "-10.00"})
+    assert info.value.field == "split.principal"
+    # Interest due on installments 4 and 5: (888.49 - 812.38) + (888.49 - 820.51) = 76.11 + 67.98 = 144.09, so
+    # 100.00 is all placed as interest; their principal 1,632.89 takes the 900.00. More interest than is owed
+    # would be held in suspense (the engine's rule): 200.00 of interest puts 200.00 - 144.09 = 55.91 there.
+    split = {"interest": "100.00", "principal": "900.00"}
+    preview = servicing.preview_payment(manager, number, "1000.00", split=split)
+    assert (preview.allocation.interest, preview.allocation.principal) == (D("100.00"), D("900.00"))
+    over = servicing.preview_payment(manager, number, "1000.00", split={"interest": "200.00", "principal": "800.00"})
+    assert (over.allocation.interest, over.allocation.suspense) == (D("144.09"), D("55.91"))
+    # Posting the same split, its reason typed in words, stores the reason's code for the report.
+    posted = servicing.post_payment(manager, number, "1000.00", split=split, override_reason="Court order")
+    assert posted.allocation == preview.allocation
+    assert [line.reason_code for line in servicing.overrides_report(manager)] == ["court_order"]
+
 @pytest.mark.slow
 def test_verify_in_worker_processes_finds_the_same_differences(tmp_path):
     from app.services import verify as verify_module

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
+import shiboken6  # noqa: E402
 from PySide6.QtCore import QCoreApplication, QSettings  # noqa: E402
 
 from app.services import setup, users  # noqa: E402
@@ -24,6 +25,30 @@ __all__ = ["BUSINESS_DATE", "PASSWORDS"]
 @pytest.fixture(autouse=True)
 def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(users, "HASHER", FAST_HASHER)
+
+
+#: Every task runner a test made, kept until the session ends.  A runner dropped when its test returns
+#: is destroyed by Python while pytest-qt still processes that test's last queued events (a rare
+#: segmentation fault in ``_process_events``); the desk itself keeps one runner for its whole life.
+_KEPT_RUNNERS: list[TaskRunner] = []
+
+
+@pytest.fixture(autouse=True)
+def runners_outlive_their_test(monkeypatch: pytest.MonkeyPatch, qapp: object) -> Iterator[None]:
+    made: list[TaskRunner] = []
+    original = TaskRunner.__init__
+
+    def init(self: TaskRunner, *args: object, **kwargs: object) -> None:
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+        made.append(self)
+
+    monkeypatch.setattr(TaskRunner, "__init__", init)
+    yield
+    alive = [r for r in made if shiboken6.isValid(r) and shiboken6.isValid(r._writes)]  # the desk may delete its own
+    for runner in alive:
+        runner.wait_for_all(10_000)
+    QCoreApplication.processEvents()
+    _KEPT_RUNNERS.extend(alive)
 
 
 @pytest.fixture(autouse=True)

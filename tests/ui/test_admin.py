@@ -42,6 +42,8 @@ def test_end_of_day_with_progress_and_summary(qtbot, desk, open_window) -> None:
     assert summary.business_date == date(2026, 6, 2)
     assert progress and progress[-1][0] == progress[-1][1] == 1
     assert "business date is now 2026-06-02" in dialog.result.text()
+    # The intro says the new open date, not the day just closed (issue 11: it showed a stale one).
+    assert "open business date is <b>2026-06-02" in dialog.intro.text()
     assert dialog.model.rowCount() == 1 and dialog.close_button.isEnabled()
     settle(qtbot, window.workspace.tasks)
     # Every desk moves on: the status bar and the services agree.

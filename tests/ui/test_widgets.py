@@ -101,6 +101,28 @@ def test_worker_failures_go_to_the_failure_callback(qtbot) -> None:
     assert isinstance(unhandled[0], ValueError)
 
 
+def test_a_bug_handled_by_a_views_callback_is_still_logged_but_a_refusal_is_not(qtbot, caplog) -> None:
+    from app.services.errors import InvalidInput
+
+    runner = TaskRunner()
+    seen: list[BaseException] = []
+
+    def bug() -> None:
+        raise ZeroDivisionError("a bug")
+
+    def refusal() -> None:
+        raise InvalidInput("amount", "must be more than zero")
+
+    with caplog.at_level("ERROR", logger="keel.ui.workers"):
+        runner.read(bug, None, seen.append, label="Loading the account")
+        runner.read(refusal, None, seen.append)
+        settle(qtbot, runner)
+    assert sorted(type(e).__name__ for e in seen) == ["InvalidInput", "ZeroDivisionError"]
+    logged = [r for r in caplog.records if r.name == "keel.ui.workers"]
+    assert len(logged) == 1 and "Loading the account" in logged[0].getMessage()
+    assert logged[0].exc_info is not None and logged[0].exc_info[0] is ZeroDivisionError
+
+
 def test_progress_dialog_only_for_slow_work(qtbot) -> None:
     parent = QWidget()
     qtbot.addWidget(parent)

@@ -384,6 +384,9 @@ def test_dashboard_figures_equal_the_service(qtbot, desk, open_window) -> None:
     assert view.tiles["principal"].value.text() == format_money(k.outstanding_principal)
     assert view.tiles["open"].value.text() == "3"
     assert view.tiles["collected"].value.text() == format_money(k.collected_this_month)
+    # June 1 against May 1 (like for like, issue 11), not against all of May.
+    assert view.tiles["collected"].detail.text().startswith(
+        f"Jun 1\N{EN DASH}1; vs May 1\N{EN DASH}1 {format_money(k.collected_last_month_to_date)}")
     assert view.tiles["delinquency"].value.text() == f"{k.delinquency_rate_30:.2f} %"
     # The charts carry the service's series exactly (Decimals; floats only place the bars).
     assert view.principal_chart.values == [f.amount for f in expected.principal_by_month]

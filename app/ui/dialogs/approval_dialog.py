@@ -14,7 +14,6 @@ from collections.abc import Callable
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QLabel,
     QLineEdit,
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from app.services.approvals import Approval
 from app.services.errors import NeedsApproval
+from app.ui.forms import ok_cancel, problem_label
 
 
 class ApprovalDialog(QDialog):
@@ -40,6 +40,7 @@ class ApprovalDialog(QDialog):
                                                                       for r in exc.reasons) + "</ul>")
         reasons.setObjectName("approvalReasons")
         reasons.setWordWrap(True)
+        self.reasons_label = reasons
         hint = QLabel("A different user who may approve it types their name and password here. "
                       "The approval is kept with the entry and in the audit trail.")
         hint.setWordWrap(True)
@@ -51,16 +52,8 @@ class ApprovalDialog(QDialog):
         form = QFormLayout()
         form.addRow("&Approver:", self.approver)
         form.addRow("&Password:", self.password)
-        self.message = QLabel()
-        self.message.setObjectName("approvalMessage")
-        self.message.setWordWrap(True)
-        self.message.setStyleSheet("color: #a00000;")
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setText("Approve and post")
-        self.ok_button.setObjectName("approveButton")
-        self.buttons.accepted.connect(self._accept)
-        self.buttons.rejected.connect(self.reject)
+        self.message = problem_label("approvalMessage")
+        self.buttons, self.ok_button = ok_cancel("Approve and post", "approveButton", self._accept, self.reject)
         layout = QVBoxLayout(self)
         for widget in (heading, reasons, hint):
             layout.addWidget(widget)

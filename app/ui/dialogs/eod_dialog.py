@@ -83,11 +83,10 @@ class EodDialog(QDialog):
         self.summary: Any = None
 
         today = workspace.business_date
-        self.intro = QLabel(
-            f"The open business date is <b>{formatting.day(today)}</b>. End of day closes it: interest accrues, "
-            "late fees are assessed, delinquency and statuses are updated, letters are queued and promises "
-            "settled; then the business date moves on. Every desk sees the new date.")
+        self.intro = QLabel()
+        self.intro.setObjectName("eodIntro")
         self.intro.setWordWrap(True)
+        self._show_open_date(today)
         self.through_edit = DateEdit(field="Through date")
         self.through_edit.setObjectName("eodThrough")
         self.through_edit.set_range(today, max(date.today(), today), minimum_name="the open business date",
@@ -183,6 +182,13 @@ class EodDialog(QDialog):
             self.cancel_button.setEnabled(False)
             self.stage.setText("Cancelling after the current group of loans\N{HORIZONTAL ELLIPSIS}")
 
+    def _show_open_date(self, day: date) -> None:
+        """The open date in the intro: re-said after a run, so the dialog never shows a closed day (issue 11)."""
+        self.intro.setText(
+            f"The open business date is <b>{formatting.day(day)}</b>. End of day closes it: interest accrues, "
+            "late fees are assessed, delinquency and statuses are updated, letters are queued and promises "
+            "settled; then the business date moves on. Every desk sees the new date.")
+
     def _finish(self) -> None:
         self._token = None
         self.cancel_button.hide()
@@ -214,6 +220,11 @@ class EodDialog(QDialog):
         if errors:
             text += f"\n{len(errors)} loan(s) had problems and were left for review:\n" + "\n".join(errors[:10])
         self.result.setText(text)
+        self._show_open_date(summary.business_date)
+        opened = summary.business_date
+        self.through_edit.set_range(opened, max(date.today(), opened), minimum_name="the open business date",
+                                    maximum_name="today's calendar date")
+        self.through_edit.set_value(opened)
         self.stage.setText("Finished" if not summary.cancelled else "Cancelled")
         if days:
             total = self.progress.maximum() or 1

@@ -94,6 +94,13 @@ class FlagDialog(QDialog):
         self.within_combo.addItem("Yes: inside the validation period", True)
         self.within_combo.addItem("No: after the validation period ended", False)
         self.within_combo.setCurrentIndex(-1)
+        #: The validation notice's period, read with the flags; it pre-selects the answer until one is chosen.
+        self.validation_note = QLabel()
+        self.validation_note.setObjectName("validationNote")
+        self.validation_note.setWordWrap(True)
+        self.validation_note.setStyleSheet("color: #3c4650;")
+        self._within_chosen = False
+        self.within_combo.activated.connect(lambda _i: setattr(self, "_within_chosen", True))
         self.basis_combo = QComboBox()
         self.basis_combo.setObjectName("regFBasis")
         self.basis_combo.setPlaceholderText("Choose why we are a debt collector for this loan\N{HORIZONTAL ELLIPSIS}")
@@ -109,6 +116,7 @@ class FlagDialog(QDialog):
         self.form.addRow("Rea&son:", self.reason_edit)
         self.form.addRow("Dispute &received:", self.form_combo)
         self.form.addRow("Inside &validation period:", self.within_combo)
+        self.form.addRow("", self.validation_note)
         self.form.addRow("Regulation F &ground:", self.basis_combo)
 
         self.current = QLabel("Reading the loan's flags\N{HORIZONTAL ELLIPSIS}")
@@ -181,11 +189,13 @@ class FlagDialog(QDialog):
         on = self.set_radio.isChecked()
         dispute_on, reg_f_on = flag == "dispute" and on, flag == "reg_f" and on
         for widget, show in ((self.form_combo, dispute_on), (self.within_combo, dispute_on),
-                             (self.basis_combo, reg_f_on)):
+                             (self.validation_note, dispute_on), (self.basis_combo, reg_f_on)):
             widget.setVisible(show)
             label = self.form.labelForField(widget)
             if label is not None:
                 label.setVisible(show)
+        if dispute_on:
+            self._show_validation_period()
         if flag is None:
             self.effect.setText("You may not change any flag on this loan.")
         else:
@@ -202,6 +212,30 @@ class FlagDialog(QDialog):
             and (not reg_f_on or self.basis_combo.currentIndex() >= 0)
         )
         self.ok.setEnabled(ready)
+
+    def _show_validation_period(self) -> None:
+        """Say which validation period the dispute's date falls in, and pre-select the answer (1006.34(b)(5))."""
+        state, day = self.state, self.effective_edit.value()
+        if state is None:
+            return
+        if state.validation_notice_date is None or state.validation_period_ends is None:
+            self.validation_note.setText("Keel has sent no validation notice on this loan; answer from the notice "
+                                         "the borrower received.")
+            return
+        notice = (f"The validation notice of {formatting.day(state.validation_notice_date)} gave until "
+                  f"{formatting.day(state.validation_period_ends)}")
+        within = state.within_validation_period(day) if day is not None else None
+        if within is None:
+            self.validation_note.setText(notice + ".")
+            return
+        self.validation_note.setText(f"{notice}: a dispute dated {formatting.day(day)} is "
+                                     + ("inside it." if within else "not inside it."))
+        if not self._within_chosen:
+            index = self.within_combo.findData(within)
+            if index != self.within_combo.currentIndex():
+                self.within_combo.blockSignals(True)
+                self.within_combo.setCurrentIndex(index)
+                self.within_combo.blockSignals(False)
 
     def fields(self) -> dict[str, QWidget]:
         return {"reason": self.reason_edit, "effective_date": self.effective_edit, "dispute_form": self.form_combo,

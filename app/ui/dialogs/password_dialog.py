@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import (
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QLabel,
     QLineEdit,
@@ -14,6 +13,7 @@ from PySide6.QtWidgets import (
 
 from app.services import users
 from app.services.context import Actor, ServiceContext
+from app.ui.forms import ok_cancel, problem_label
 from app.ui.messages import error_field, error_text, mark_problem
 from app.ui.workers import TaskRunner
 
@@ -40,16 +40,8 @@ class ChangePasswordDialog(QDialog):
         form.addRow("&Current password:", self.current)
         form.addRow("&New password:", self.new)
         form.addRow("&Repeat new password:", self.repeat)
-        self.message = QLabel()
-        self.message.setObjectName("passwordMessage")
-        self.message.setWordWrap(True)
-        self.message.setStyleSheet("color: #a00000;")
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setText("Change password")
-        self.ok_button.setObjectName("changePasswordButton")
-        self.buttons.accepted.connect(self._submit)
-        self.buttons.rejected.connect(self.reject)
+        self.message = problem_label("passwordMessage")
+        self.buttons, self.ok_button = ok_cancel("Change password", "changePasswordButton", self._submit, self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addLayout(form)

@@ -23,15 +23,17 @@ def flags_text(item: Any) -> str:
 
 
 class QueueTableModel(RecordTableModel[Any]):
+    #: The columns a collector works by come first, so they show without scrolling at 1366x768 and at 200 %
+    #: (issue 11: Amount due and Principal were behind a scroll).
     columns = (
-        Column("Score", lambda r: r.score, "int", "Priority: days past due, amount due, broken promises, "
-                                                  "days since the last contact"),
         Column("Loan", lambda r: r.loan_number),
         Column("Borrower", lambda r: r.borrower),
-        Column("Days past due", lambda r: r.days_past_due, "int"),
-        Column("Bucket", lambda r: r.bucket),
+        Column("DPD", lambda r: r.days_past_due, "int", "Days past due"),
         Column("Amount due", lambda r: r.amount_due, "money"),
         Column("Principal", lambda r: r.principal, "money"),
+        Column("Score", lambda r: r.score, "int", "Priority: days past due, amount due, broken promises, "
+                                                  "days since the last contact"),
+        Column("Bucket", lambda r: r.bucket, tooltip="Days past due bucket"),
         Column("Next due", lambda r: r.next_due, "date"),
         Column("Last contact", lambda r: r.last_contact, "datetime"),
         Column("Last outcome", lambda r: r.last_outcome, "words"),

@@ -1,4 +1,5 @@
-"""Administration: end of day, boarding, loan products, users and roles, lender and security settings, permissions."""
+"""Administration: end of day, boarding, products, users and roles, lender settings, letter templates, security,
+permissions."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from app.ui.views.boarding_view import BoardingPanel
 from app.ui.views.lender_view import LenderPanel
 from app.ui.views.products_view import ProductsPanel
 from app.ui.views.security_view import PermissionsPanel, SecurityPanel
+from app.ui.views.templates_view import LetterTemplatesPanel
 from app.ui.views.users_view import UsersPanel
 from app.ui.views.view import View
 from app.ui.workers import Change
@@ -77,6 +79,10 @@ class AdminView(View):
             self.tabs.addTab(self.security, "&Security")
         self.permissions = PermissionsPanel()
         self.tabs.addTab(self.permissions, "Per&missions")
+        self.templates: LetterTemplatesPanel | None = None
+        if workspace.can(permissions.MANAGE_SETTINGS):
+            self.templates = LetterTemplatesPanel(workspace)
+            self.tabs.addTab(self.templates, "Letter &templates")
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs)
@@ -107,6 +113,11 @@ class AdminView(View):
             self.lender.refresh()
         if self.security is not None:
             self.security.refresh()
+        if self.templates is not None:
+            self.templates.refresh()
+
+    def unsaved_work(self) -> str | None:
+        return self.templates.unsaved_work() if self.templates is not None else None
 
     def apply_change(self, change: Change) -> None:
         if change.kind == "product_saved":

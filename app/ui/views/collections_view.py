@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 from app.services import permissions
 from app.services.errors import NeedsConfirmation
 from app.ui import formatting, optional
+from app.ui.dialogs.correction_dialog import CorrectionDialog
 from app.ui.dialogs.override_dialog import OverrideDialog
 from app.ui.dialogs.letter_preview_dialog import LetterPreviewDialog
 from app.ui.messages import error_text, inform, show_error
@@ -189,6 +190,26 @@ class CollectionsView(View):
         history_layout = QVBoxLayout(history_box)
         history_layout.addWidget(self.contacts_table)
         history_layout.addWidget(self.promises_table)
+        # A mis-logged contact or promise is corrected by a new entry pointing at it (issue 11).
+        self.correct_contact_button = QPushButton("Co&rrect contact\N{HORIZONTAL ELLIPSIS}")
+        self.correct_contact_button.setObjectName("correctContact")
+        self.correct_contact_button.setToolTip("Record a correction of the selected contact; the original is kept, "
+                                               "struck through")
+        self.correct_promise_button = QPushButton("Correct pro&mise\N{HORIZONTAL ELLIPSIS}")
+        self.correct_promise_button.setObjectName("correctPromise")
+        self.correct_promise_button.setToolTip("Record a correction of the selected open promise")
+        correct_row = QHBoxLayout()
+        correct_row.addStretch(1)
+        correct_row.addWidget(self.correct_contact_button)
+        correct_row.addWidget(self.correct_promise_button)
+        history_layout.addLayout(correct_row)
+        for button in (self.correct_contact_button, self.correct_promise_button):
+            button.setVisible(workspace.can(permissions.LOG_CONTACT))
+            button.setEnabled(False)
+        self.contacts_table.selectionModel().selectionChanged.connect(lambda *_a: self._enable_corrections())
+        self.promises_table.selectionModel().selectionChanged.connect(lambda *_a: self._enable_corrections())
+        self.correct_contact_button.clicked.connect(lambda: self.correct_selected(promise=False))
+        self.correct_promise_button.clicked.connect(lambda: self.correct_selected(promise=True))
 
         # ---------------------------------------------------------- contact form
         self.channel_combo = QComboBox()
@@ -312,7 +333,7 @@ class CollectionsView(View):
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(slot)
         self._outcome_changed()
-        restore_header(workspace.settings, "collections/queueHeader", self.table)
+        restore_header(workspace.settings, "collections/queueHeader2", self.table)
         splitter_state = workspace.settings.value("collections/splitter")
         if splitter_state is not None:
             self.splitter.restoreState(splitter_state)
@@ -336,8 +357,8 @@ class CollectionsView(View):
             self.model.set_rows(items)
             self._fill_choices(items)
             self.count_label.setText(f"{len(items):,} account{'s' if len(items) != 1 else ''}")
-            if not restore_header(self.workspace.settings, "collections/queueHeader", self.table):
-                fit_columns(self.table, 24)
+            if not restore_header(self.workspace.settings, "collections/queueHeader2", self.table):
+                fit_columns(self.table, 20)
             row = self.model.row_of(keep) if keep else None
             if row is None and items:
                 row = 0
@@ -464,6 +485,7 @@ class CollectionsView(View):
                 self.promises_model.set_rows(found[1])
                 fit_columns(self.contacts_table, 24)
                 fit_columns(self.promises_table, 16)
+                self._enable_corrections()
 
         self.workspace.tasks.read(work, done, owner=self)
 
@@ -656,13 +678,45 @@ class CollectionsView(View):
                                    label="Recording the print\N{HORIZONTAL ELLIPSIS}",
                                    change=Change("contact_logged", ()))
 
+    # ------------------------------------------------------------ corrections
+    def _selected(self, table: Any, model: Any) -> Any:
+        rows = table.selectionModel().selectedRows()
+        return model.row_at(rows[0].row()) if rows else None
+
+    def _enable_corrections(self) -> None:
+        contact = self._selected(self.contacts_table, self.contacts_model)
+        promise = self._selected(self.promises_table, self.promises_model)
+        may = self.workspace.can(permissions.LOG_CONTACT)
+        self.correct_contact_button.setEnabled(may and contact is not None and contact.corrected_by_id is None)
+        self.correct_promise_button.setEnabled(may and promise is not None and promise.status == "open")
+
+    def correct_selected(self, *, promise: bool) -> None:
+        """Open the correction dialog for the selected contact (or promise)."""
+        record = (self._selected(self.promises_table, self.promises_model) if promise
+                  else self._selected(self.contacts_table, self.contacts_model))
+        if record is None or not self.workspace.can(permissions.LOG_CONTACT):
+            return
+        dialog = CorrectionDialog(self.workspace, self.service, record, promise=promise, parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.corrected.connect(self._corrected)
+        self.correction_dialog = dialog
+        dialog.open()
+
+    def _corrected(self, result: Any) -> None:
+        self.form_message.setText(
+            f"Correction recorded: #{result.corrected_id} is kept, struck through, and "
+            f"#{result.promise.id if hasattr(result, 'promise') else result.contact.id} counts instead.")
+        if self._current is not None and self._current.loan_number == result.loan_number:
+            self._details_generation += 1
+            self._load_details(result.loan_number)
+
     def apply_change(self, change: Change) -> None:
         if change.kind in ("payment_posted", "payment_reversed", "batch_posted", "day_closed", "flags_changed"):
             self.refresh()
 
     def save_state(self) -> None:
         if self.service is not None:
-            save_header(self.workspace.settings, "collections/queueHeader", self.table)
+            save_header(self.workspace.settings, "collections/queueHeader2", self.table)
             self.workspace.settings.setValue("collections/collector",
                                              MINE if self.collector_combo.currentData() == MINE else "")
             self.workspace.settings.setValue("collections/splitter", self.splitter.saveState())

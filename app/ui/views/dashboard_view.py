@@ -271,13 +271,16 @@ class DashboardView(View):
         self.tiles["delinquency"].set(
             formatting.percent(k.delinquency_rate_30),
             f"{k.delinquent_30_loans:,} loans, {formatting.money(k.delinquent_30_principal)} of principal")
+        # Like for like (issue 11): this month to date against last month to the same day, never a whole month.
         change = ""
-        if k.collected_last_month:
-            delta = (k.collected_this_month - k.collected_last_month) * 100 / k.collected_last_month
+        if k.collected_last_month_to_date:
+            delta = (k.collected_this_month - k.collected_last_month_to_date) * 100 / k.collected_last_month_to_date
             change = f" ({delta:+.1f} %)"
+        compared = f"{k.last_month_to:%b} 1–{k.last_month_to.day}"
         self.tiles["collected"].set(formatting.money(k.collected_this_month),
-                                    f"last month {formatting.money(k.collected_last_month)}{change}; "
-                                    f"this month to {formatting.day(k.as_of)}")
+                                    f"{k.as_of:%b} 1–{k.as_of.day}; vs {compared} "
+                                    f"{formatting.money(k.collected_last_month_to_date)}{change}; "
+                                    f"all of last month {formatting.money(k.collected_last_month)}")
         settled = k.promises_kept + k.promises_partly_kept + k.promises_broken
         self.tiles["promises"].set(
             formatting.percent(k.promise_kept_rate) if k.promise_kept_rate is not None else "none settled",

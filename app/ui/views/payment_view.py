@@ -40,6 +40,7 @@ from app.services.errors import NeedsApproval, NeedsConfirmation
 from app.ui.dialogs.approval_dialog import ask_approval
 from app.services.servicing import Posted, Preview
 from app.ui import formatting
+from app.ui.dialogs.allocation_dialog import REASON_TEXT, AllocationOverrideDialog
 from app.ui.messages import confirm, error_field, error_text, mark_problem, preview_detail
 from app.ui.views.view import View
 from app.ui.widgets.money_edit import MoneyEdit
@@ -78,6 +79,10 @@ class PaymentView(View):
         self._posting = False
         #: Loan numbers as the database spells them, keyed by their upper case.
         self._canonical: dict[str, str] = {}
+        #: A manager's allocation override: (loan, amount, date) it was made for, the parts, the reason code.
+        self._override: tuple[tuple[str, Decimal, date], dict[str, Decimal], str] | None = None
+        self._engine_preview: Preview | None = None
+        self._engine_inputs: Inputs | None = None
 
         heading = QLabel("Post a payment")
         font = heading.font()
@@ -129,8 +134,17 @@ class PaymentView(View):
         self.post_button.setDefault(False)
         self.clear_button = QPushButton("C&lear")
         self.clear_button.setObjectName("clearPayment")
+        # A manager may apply one payment otherwise than the product's order (keel pay --split).
+        self.override_button = QPushButton("O&verride allocation\N{HORIZONTAL ELLIPSIS}")
+        self.override_button.setObjectName("overrideAllocation")
+        self.override_button.setToolTip("Split this payment between interest, principal, fees and suspense yourself")
+        self.override_button.setAutoDefault(False)
+        self.override_button.setEnabled(False)
+        self.override_button.setVisible(workspace.can(permissions.OVERRIDE_ALLOCATION)
+                                        and workspace.can(permissions.POST_PAYMENT))
         buttons = QHBoxLayout()
         buttons.addWidget(self.post_button)
+        buttons.addWidget(self.override_button)
         buttons.addWidget(self.clear_button)
         buttons.addStretch(1)
         if not workspace.can(permissions.POST_PAYMENT):
@@ -157,14 +171,27 @@ class PaymentView(View):
             label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             grid.addWidget(label, row, 1)
             self.allocation[part] = label
+        self.override_label = QLabel()
+        self.override_label.setObjectName("overrideNote")
+        self.override_label.setWordWrap(True)
+        self.override_label.setStyleSheet("color: #7a4a00;")
+        self.override_label.hide()
+        self.remove_override_button = QPushButton("Re&move override")
+        self.remove_override_button.setObjectName("removeOverride")
+        self.remove_override_button.setAutoDefault(False)
+        self.remove_override_button.hide()
+        override_row = QHBoxLayout()
+        override_row.addWidget(self.override_label, 1)
+        override_row.addWidget(self.remove_override_button, 0, Qt.AlignmentFlag.AlignTop)
+        grid.addLayout(override_row, len(ALLOCATION_PARTS), 0, 1, 2)
         line = QFrame()
         line.setFrameShape(QFrame.Shape.HLine)
-        grid.addWidget(line, len(ALLOCATION_PARTS), 0, 1, 2)
+        grid.addWidget(line, len(ALLOCATION_PARTS) + 1, 0, 1, 2)
         self.changes_label = QLabel()
         self.changes_label.setObjectName("paymentChanges")
         self.changes_label.setWordWrap(True)
         self.changes_label.setTextFormat(Qt.TextFormat.RichText)
-        grid.addWidget(self.changes_label, len(ALLOCATION_PARTS) + 1, 0, 1, 2)
+        grid.addWidget(self.changes_label, len(ALLOCATION_PARTS) + 2, 0, 1, 2)
         grid.setColumnStretch(1, 1)
 
         self.result_label = QLabel()
@@ -215,6 +242,8 @@ class PaymentView(View):
         self.reference_edit.returnPressed.connect(self._last_field_entered)
         self.post_button.clicked.connect(self.post)
         self.clear_button.clicked.connect(lambda: self.start(None))
+        self.override_button.clicked.connect(self.override_allocation)
+        self.remove_override_button.clicked.connect(lambda: self.set_override(None))
         self.open_account_button.clicked.connect(self._open_posted)
         self.method_combo.installEventFilter(self)
         for sequence in ("Ctrl+Return", "Ctrl+Enter"):
@@ -238,11 +267,13 @@ class PaymentView(View):
 
     def start(self, loan_number: str | None) -> None:
         """Begin a new payment, optionally for ``loan_number``; focus the first empty field."""
+        self._override = None
         self.loan_edit.setText(loan_number or "")
         self.amount_edit.clear()
         self.reference_edit.clear()
         self.problem_label.clear()
         self._reset_date()
+        self._show_override()
         self._clear_preview()
         mark_problem(self._fields(), None)
         if loan_number:
@@ -322,6 +353,10 @@ class PaymentView(View):
         self.problem_label.clear()
         mark_problem(self._fields(), None)
         inputs = self.inputs()  # says at once what is wrong (a zero amount, a future date)
+        if self._override is not None and (inputs is None or _override_key(inputs) != self._override[0]):
+            # The override was for another loan, amount or date: it no longer adds up to this one.
+            self._override = None
+            self._show_override(dropped=True)
         if self._preview_inputs is not None and inputs != self._preview_inputs:
             self._clear_preview(keep_loan=True)
         self.post_button.setEnabled(False)
@@ -361,6 +396,7 @@ class PaymentView(View):
             label.setText(formatting.DASH)
         self.changes_label.setText("Type the loan number and the amount to see how the payment will be applied.")
         self.post_button.setEnabled(False)
+        self.override_button.setEnabled(False)
 
     def _request_preview(self) -> None:
         inputs = self.inputs()
@@ -369,6 +405,7 @@ class PaymentView(View):
         self._generation += 1
         generation = self._generation
         ctx = self.workspace.ctx
+        split: dict[str, object] | None = dict(self._override[1]) if self._override is not None else None
 
         def done(preview: Preview) -> None:
             if generation != self._generation or self.inputs() != inputs:
@@ -383,11 +420,14 @@ class PaymentView(View):
             mark_problem(self._fields(), error_field(exc))
 
         self.workspace.tasks.read(
-            lambda: servicing.preview_payment(ctx, inputs.loan_number, inputs.amount, inputs.effective_date),
+            lambda: servicing.preview_payment(ctx, inputs.loan_number, inputs.amount, inputs.effective_date,
+                                              split=split),
             done, failed, owner=self)
 
     def _show_preview(self, inputs: Inputs, preview: Preview) -> None:
         self._preview, self._preview_inputs = preview, inputs
+        if self._override is None:
+            self._engine_preview, self._engine_inputs = preview, inputs
         for part in ALLOCATION_PARTS:
             self.allocation[part].setText(formatting.money(getattr(preview.allocation, part)))
         before, after = preview.before, preview.after
@@ -409,7 +449,61 @@ class PaymentView(View):
                         "worked out again; you will be asked to confirm.</p>")
         self.changes_label.setText("".join(html))
         self.post_button.setEnabled(self.workspace.can(permissions.POST_PAYMENT))
+        self.override_button.setEnabled(self.workspace.can(permissions.OVERRIDE_ALLOCATION))
         self.preview_shown.emit(preview)
+
+    # ------------------------------------------------------------ allocation override
+    def override_allocation(self) -> None:
+        """Open the split dialog for what is typed (the preview must be on screen)."""
+        if not self.workspace.can(permissions.OVERRIDE_ALLOCATION) or not self.preview_is_current():
+            return
+        inputs = self._preview_inputs
+        assert inputs is not None
+        current = self._override[1] if self._override is not None else None
+        reason = self._override[2] if self._override is not None else None
+        # Beside each part, the product's own allocation (kept from the last preview without an override).
+        engine = self._engine_preview if self._engine_inputs == inputs else None
+        dialog = AllocationOverrideDialog(self.workspace, inputs.loan_number, inputs.amount, inputs.effective_date,
+                                          engine, self, current=current, current_reason=reason)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.split_chosen.connect(lambda parts, code, preview: self.set_override((parts, code), preview))
+        self.override_dialog = dialog
+        dialog.open()
+        next(iter(dialog.edits.values())).setFocus()
+
+    def set_override(self, chosen: tuple[dict[str, Decimal], str] | None, preview: Preview | None = None) -> None:
+        """Use ``chosen`` (parts, reason code) for the payment typed, or go back to the product's order."""
+        inputs = self.inputs()
+        if chosen is None or inputs is None:
+            self._override = None
+        else:
+            self._override = (_override_key(inputs), chosen[0], chosen[1])
+        self._show_override()
+        if preview is not None and inputs is not None:
+            self._show_preview(inputs, preview)
+        else:
+            self._clear_preview(keep_loan=True)
+            self._request_preview()
+
+    def _show_override(self, *, dropped: bool = False) -> None:
+        if self._override is None:
+            # Said where the override was shown, and kept while typing goes on (the problem line is not).
+            self.override_label.setText("The allocation override was removed because the payment changed; "
+                                        "override it again if it still applies." if dropped else "")
+            self.override_label.setVisible(dropped)
+            self.remove_override_button.hide()
+            self.preview_box.setTitle("How it will be applied")
+            return
+        _key, parts, reason = self._override
+        self.preview_box.setTitle("How it will be applied (allocation overridden)")
+        self.override_label.setText(f"Overridden by you: {REASON_TEXT.get(reason, formatting.words(reason))}. "
+                                    "The product's order is not used for this payment.")
+        self.override_label.show()
+        self.remove_override_button.show()
+
+    def override(self) -> tuple[dict[str, Decimal], str] | None:
+        """The override in use (parts, reason code), or None."""
+        return (self._override[1], self._override[2]) if self._override is not None else None
 
     def preview_is_current(self) -> bool:
         inputs = self.inputs()
@@ -447,12 +541,17 @@ class PaymentView(View):
         self._posting = True
         self.post_button.setEnabled(False)
         ctx = self.workspace.ctx
+        split: dict[str, object] | None = None
+        reason: str | None = None
+        if self._override is not None and self._override[0] == _override_key(inputs):
+            split, reason = dict(self._override[1]), self._override[2]
 
         def work() -> Posted:
             return servicing.post_payment(
                 ctx, inputs.loan_number, inputs.amount, inputs.effective_date, method=inputs.method,
                 reference=inputs.reference, confirm_duplicate=confirm_duplicate, confirm_backdated=confirm_backdated,
                 approval=approval,
+                split=split, override_reason=reason,
             )
 
         def failed(exc: BaseException) -> None:
@@ -485,6 +584,7 @@ class PaymentView(View):
 
     def _posted(self, posted: Posted) -> None:
         self._posting = False
+        overridden, self._override = self._override is not None, None
         a = posted.allocation
         self._last_posted = posted.loan_number
         self.result_label.setText(
@@ -493,6 +593,7 @@ class PaymentView(View):
             f"fees {formatting.money(a.fees)}"
             + (f", suspense {formatting.money(a.suspense)}" if a.suspense else "")
             + (f", refund due {formatting.money(a.refund)}" if a.refund else "")
+            + (" (allocation overridden)" if overridden else "")
             + f".<br>Principal now {formatting.money(posted.snapshot.principal)}; "
             f"amount due {formatting.money(posted.snapshot.amount_due)}."
         )
@@ -503,6 +604,7 @@ class PaymentView(View):
         self.loan_info.clear()
         self.amount_edit.clear()
         self.reference_edit.clear()
+        self._show_override()
         self._clear_preview()
         self.loan_edit.setFocus()
 
@@ -514,3 +616,8 @@ class PaymentView(View):
     def apply_change(self, change: Change) -> None:
         if self._preview_inputs is not None and change.touches(self._preview_inputs.loan_number):
             self._request_preview()
+
+
+def _override_key(inputs: Inputs) -> tuple[str, Decimal, date]:
+    """What an allocation override was made for: a change to any of these drops it."""
+    return (inputs.loan_number, inputs.amount, inputs.effective_date)

@@ -62,7 +62,8 @@ class SecurityPanel(QWidget):
             row = QHBoxLayout()
             row.addWidget(edit, 1)
             row.addWidget(check)
-            form.addRow(f"Largest payment a {role} posts alone:", row)
+            article = "an" if role[:1] in "aeiou" else "a"
+            form.addRow(f"Largest payment {article} {role} posts alone:", row)
             self.limit_edits[role], self.no_limit[role] = edit, check
         self.waiver = MoneyEdit()
         self.waiver.setObjectName("waiverApprovalAbove")
@@ -133,7 +134,8 @@ class SecurityPanel(QWidget):
                 continue
             value = edit.value()
             if value is None:
-                return f"Largest payment a {role} posts alone: type an amount, or tick No limit."
+                article = "an" if role[:1] in "aeiou" else "a"
+                return f"Largest payment {article} {role} posts alone: type an amount, or tick No limit."
             limits[role] = value
         waiver, override = self.waiver.value(), self.override.value()
         if waiver is None:
