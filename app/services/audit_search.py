@@ -23,7 +23,7 @@ from app.db.models import AuditEvent, Loan, User
 from app.services import permissions
 from app.services.context import ServiceContext
 from app.services.errors import InvalidInput
-from app.services.search import AuditLine, audit_line
+from app.services.search import AuditLine, audit_line, loan_typed
 
 #: The most rows one page may hold.
 MAX_PAGE = 500
@@ -67,7 +67,8 @@ def search_audit(
     """One page of audit records matching every filter given, newest first.
 
     ``action`` is a code (``payment.posted``) or its first part (``payment``:
-    every payment action).  ``user`` is a username; ``loan`` a loan number.
+    every payment action).  ``user`` is a username; ``loan`` a loan number,
+    or its digits alone when exactly one loan has them (as payment entry reads it).
     """
     permissions.require(ctx.actor, permissions.VIEW_REPORTS)
     if start is not None and end is not None and end < start:
@@ -87,8 +88,10 @@ def search_audit(
                 raise InvalidInput("user", f"{wanted_user!r} is not a user of this database")
             where.append(AuditEvent.user_id == user_id)
         if wanted_loan:
-            loan_id = session.scalars(select(Loan.id).where(Loan.loan_number.in_({wanted_loan, wanted_loan.upper()})))\
-                .first()
+            # As payment entry reads it: exactly, or by its digits when one loan has them ("100118").
+            hit = loan_typed(session, wanted_loan)
+            loan_id = session.scalars(select(Loan.id).where(Loan.loan_number == hit.loan_number)).first() \
+                if hit is not None else None
             if loan_id is None:
                 raise InvalidInput("loan", f"{wanted_loan!r} is not a loan number on file")
             where.append(AuditEvent.loan_id == loan_id)

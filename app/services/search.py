@@ -254,15 +254,23 @@ def find_loan(ctx: ServiceContext, text: str) -> LoanHit | None:
         return None
     permissions.require(ctx.actor, permissions.VIEW)
     with ctx.unit(write=False) as session:
-        for spelling in dict.fromkeys((typed, typed.upper())):  # on the unique index, not a scan
-            exact = _hits(session, Loan.loan_number == spelling, "loan number", 1)
-            if exact:
-                return exact[0]
-        digits = _number_digits(typed)
-        if not digits or re.search(r"[A-Za-z]{2}", typed) and not re.match(r"^[A-Za-z]{1,4}-?\d+$", typed):
-            return None
-        pattern = "%" + digits + "%"
-        candidates = _hits(session, Loan.loan_number.like(pattern), "loan number", 50)
+        return loan_typed(session, typed)
+
+
+def loan_typed(session: Session, text: str) -> LoanHit | None:
+    """:func:`find_loan` inside the caller's unit of work (the audit search's loan filter reads it so too)."""
+    typed = (text or "").strip()
+    if not typed:
+        return None
+    for spelling in dict.fromkeys((typed, typed.upper())):  # on the unique index, not a scan
+        exact = _hits(session, Loan.loan_number == spelling, "loan number", 1)
+        if exact:
+            return exact[0]
+    digits = _number_digits(typed)
+    if not digits or re.search(r"[A-Za-z]{2}", typed) and not re.match(r"^[A-Za-z]{1,4}-?\d+$", typed):
+        return None
+    pattern = "%" + digits + "%"
+    candidates = _hits(session, Loan.loan_number.like(pattern), "loan number", 50)
     same = [hit for hit in candidates if _number_digits(hit.loan_number) == digits]
     return same[0] if len(same) == 1 else None
 
@@ -373,5 +381,5 @@ def audit_of(session: Session, loan: Loan, limit: int = 1000) -> list[AuditLine]
     return [audit_line(event, username, full_name, loan.loan_number) for event, username, full_name in rows]
 
 
-__all__ = ["AuditLine", "LoanHit", "NoteLine", "Party", "audit_line", "audit_of", "loan_parties",
+__all__ = ["AuditLine", "LoanHit", "NoteLine", "Party", "audit_line", "audit_of", "loan_parties", "loan_typed",
            "notes_of", "parties_of", "search_loans"]

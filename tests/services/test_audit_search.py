@@ -37,6 +37,8 @@ def test_filters_by_user_action_loan_and_date(contexts):
 
     on_first = search_audit(manager, loan=first)
     assert {line.action for line in on_first.lines} == {"payment.posted", "note.added"}
+    # The loan by its digits alone, as payment entry takes it (make_loan numbers loans T-000001, ...).
+    assert search_audit(manager, loan=first[2:].lstrip("0")).total == on_first.total
     assert [line.sentence for line in search_audit(manager, loan=first.lower(), action="note.added").lines] == [
         "Collector User added a note (24 characters)."]  # len("Called; will pay Friday.") == 24
 
