@@ -24,8 +24,12 @@ class InvalidInput(ServiceError):
 
 class PermissionDenied(ServiceError):
     def __init__(self, username: str, permission: str, description: str | None = None) -> None:
-        what = f" ({description[:1].lower()}{description[1:]})" if description and description != permission else ""
-        super().__init__(f"{username} does not have the permission '{permission}'{what}")
+        if description and description != permission:
+            what = f"{description[:1].lower()}{description[1:]}"
+            message = f"{username}'s role does not allow this ({what}); ask a manager or an administrator"
+        else:
+            message = f"{username} does not have the permission '{permission}'"
+        super().__init__(message)
         self.permission = permission
 
 

@@ -219,8 +219,8 @@ def test_cli_user_commands(cli_env, capsys, monkeypatch):
     assert run_cli(capsys, "user", "passwd", "pat")[0] == 0
     monkeypatch.setenv("KEEL_PASSWORD", "pats-own-choice")
     code, _, err = run_cli(capsys, "user", "list")
-    assert (code, err) == (2, "keel: error: pat does not have the permission 'user.manage' "
-                           "(create users, change roles, reset passwords, deactivate)\n")
+    assert (code, err) == (2, "keel: error: pat's role does not allow this (create users, change roles, reset "
+                              "passwords, deactivate); ask a manager or an administrator\n")
 
 
 def test_print_json_keeps_money_exact_and_dates_iso(capsys):

@@ -141,7 +141,7 @@ class AccountView(View):
         self.as_of_edit = DateEdit(field="As of")
         self.as_of_edit.setObjectName("asOfDate")
         self.as_of_edit.setToolTip("Show the whole account as of this date (by effective date)")
-        self.today_button = QPushButton("&Today")
+        self.today_button = QPushButton("To&day")
         self.today_button.setObjectName("asOfToday")
         self.today_button.setToolTip("Back to the open business date")
         self.post_button = QPushButton("&Post payment\N{HORIZONTAL ELLIPSIS}")
