@@ -26,7 +26,8 @@ class PermissionDenied(ServiceError):
     def __init__(self, username: str, permission: str, description: str | None = None) -> None:
         if description and description != permission:
             what = f"{description[:1].lower()}{description[1:]}"
-            message = f"{username}'s role does not allow this ({what}); ask a manager or an administrator"
+            message = (f"{username}'s role does not allow this ({what}: permission {permission}); "
+                       "ask a manager or an administrator")
         else:
             message = f"{username} does not have the permission '{permission}'"
         super().__init__(message)

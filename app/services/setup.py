@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -58,6 +58,11 @@ def open_database(url: str | None = None, *, initialize: bool = True) -> session
         raise ServiceError(str(exc)) from None
     except SQLAlchemyError as exc:
         raise ServiceError(f"cannot open the database at {shown}: {_reason(exc)}") from None
+    try:
+        _check_append_only(prepared.engine, shown)
+    except BaseException:
+        prepared.engine.dispose()
+        raise
     factory = session_factory(prepared.engine)
     if initialize:
         try:
@@ -66,6 +71,26 @@ def open_database(url: str | None = None, *, initialize: bool = True) -> session
             prepared.engine.dispose()
             raise
     return factory
+
+
+#: The SQLite triggers that keep the books append-only (migrations 0001, 0002, 0008, 0011).
+APPEND_ONLY_TABLES = ("ledger_entries", "notes", "audit_events", "contacts", "letters", "letter_templates",
+                      "loan_flag_events")
+
+
+def _check_append_only(engine: Engine, shown: str) -> None:
+    """Refuse a SQLite book whose append-only triggers are gone (issue 12): someone holding the file dropped
+    them, and Keel cannot vouch for its books.  On SQLite Keel detects this; it cannot prevent it."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as connection:
+        present = set(connection.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").scalars())
+    wanted = [f"{t}_{kind}" for t in APPEND_ONLY_TABLES for kind in ("no_update", "no_delete", "no_replace")]
+    missing = [name for name in wanted if name not in present]
+    if missing:
+        raise ServiceError(
+            f"The database at {shown} has lost {len(missing)} of the triggers that keep its books append-only "
+            f"(first: {missing[0]}); it may have been tampered with. Keel will not open it: restore a backup")
 
 
 def close_database(factory: sessionmaker[Session]) -> None:

@@ -220,7 +220,7 @@ def test_cli_user_commands(cli_env, capsys, monkeypatch):
     monkeypatch.setenv("KEEL_PASSWORD", "pats-own-choice")
     code, _, err = run_cli(capsys, "user", "list")
     assert (code, err) == (2, "keel: error: pat's role does not allow this (create users, change roles, reset "
-                              "passwords, deactivate); ask a manager or an administrator\n")
+                              "passwords, deactivate: permission user.manage); ask a manager or an administrator\n")
 
 
 def test_print_json_keeps_money_exact_and_dates_iso(capsys):
