@@ -56,6 +56,11 @@ class LoanHit:
     matched: str  # "loan number", "name", "phone", "SSN last four"
 
 
+def _like_escaped(text: str) -> str:
+    """``text`` as literal characters in a LIKE pattern (issue 12: ``%`` or ``_`` typed matched every borrower)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _prefix(column: Any, text: str) -> ColumnElement[bool]:
     return and_(column >= text, column < text + _HIGH)
 
@@ -165,8 +170,7 @@ def _by_name(session: Session, text: str, limit: int) -> list[LoanHit]:
     # Mixed-case names (McAllister typed as "mcallister"): a case-blind scan,
     # only when the indexed forms found nobody.
     def starts(column: Any, value: str) -> ColumnElement[bool]:
-        escaped = value.lower().replace("\\", "").replace("%", "").replace("_", "")
-        return func.lower(column).like(escaped + "%")
+        return func.lower(column).like(_like_escaped(value.lower()) + "%", escape="\\")
 
     if first:
         persons = select(Person.id).where(starts(Person.last_name, last), starts(Person.first_name, first))
@@ -200,8 +204,8 @@ def _by_loan_number(session: Session, text: str, limit: int) -> list[LoanHit]:
         hits = _hits(session, _prefix(Loan.loan_number, text), "loan number", limit)
     if not hits:
         # "123" for KL-000123: a scan of the loan-number index, still one query.
-        pattern = "%" + upper.replace("%", "").replace("_", "") + "%"
-        hits = _hits(session, Loan.loan_number.like(pattern), "loan number", limit)
+        pattern = "%" + _like_escaped(upper) + "%"
+        hits = _hits(session, Loan.loan_number.like(pattern, escape="\\"), "loan number", limit)
     return hits
 
 

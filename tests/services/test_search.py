@@ -61,3 +61,15 @@ def test_account_extras(contexts):
 
     page = account_page(contexts["clerk"], number)
     assert page.notes == () and isinstance(page.audit, tuple)
+
+
+def test_wildcards_typed_in_the_search_box_are_literal(contexts):
+    """Issue 12: searching ``%``, ``_`` or ``\\`` returned unrelated borrowers (LIKE's wildcards)."""
+    admin, clerk = contexts["admin"], contexts["clerk"]
+    plain, odd = make_loan(admin), make_loan(admin)
+    _set_person(admin, plain, last_name="Smith", first_name="Ann")
+    _set_person(admin, odd, last_name="o_hara", first_name="Kim")  # stored in lower case, so the scan finds it
+    for typed in ("%", "_", "\\", "%%", "s%h", "1%"):
+        assert search.search_loans(clerk, typed) == [], typed
+    assert [h.loan_number for h in search.search_loans(clerk, "o_h")] == [odd]  # "_" is an underscore here
+    assert search.search_loans(clerk, "o%h") == []
