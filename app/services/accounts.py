@@ -22,6 +22,7 @@ from app.domain.books import ADJUSTING_TYPES, Balances, describe, replay_books
 from app.domain.engine import Snapshot, snapshot
 from app.domain.schedule import ScheduleRow, build_schedule
 from app.domain.terms import Terms
+from app.domain.text import unsafe_character
 from app.services import permissions
 from app.services.context import ServiceContext
 from app.services.errors import InvalidInput
@@ -261,6 +262,9 @@ def add_note(ctx: ServiceContext, loan_number: str, text: str) -> int:
         raise InvalidInput("note", "is empty")
     if len(body) > MAX_NOTE:
         raise InvalidInput("note", f"is longer than {MAX_NOTE} characters")
+    bad = unsafe_character(body, multiline=True)
+    if bad is not None:
+        raise InvalidInput("note", f"contains an invisible or control character {bad}; retype it")
     with ctx.unit() as session:
         loan = load_loan(session, loan_number)
         note = Note(loan_id=loan.id, user_id=ctx.actor.user_id, text=body)
@@ -292,6 +296,9 @@ def _clean_party_value(field: str, value: object) -> object:
         return None
     if len(text) > 200:
         raise InvalidInput(field, "is longer than 200 characters")
+    bad = unsafe_character(text)
+    if bad is not None:
+        raise InvalidInput(field, f"contains an invisible or control character {bad}; retype it")
     if field == "state" and not (len(text) == 2 and text.isalpha()):
         raise InvalidInput(field, f"{text!r} is not a two-letter state code")
     if field == "postal_code" and not _ZIP.fullmatch(text):

@@ -39,12 +39,12 @@ import hashlib
 import io
 import json
 import re
-from types import SimpleNamespace
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -53,16 +53,47 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.db.models import COLLATERAL_KINDS, AuditEvent, Collateral, LedgerEntry, Loan, LoanParty, Person
-from app.domain.engine import Event, LoanState as EngineState, Snapshot, converted_state, initial_state, replay, snapshot
+from app.db.models import (
+    COLLATERAL_KINDS,
+    AuditEvent,
+    Collateral,
+    LedgerEntry,
+    Loan,
+    LoanParty,
+    Person,
+)
+from app.domain.engine import (
+    Event,
+    Snapshot,
+    converted_state,
+    initial_state,
+    replay,
+    snapshot,
+)
+from app.domain.engine import LoanState as EngineState
 from app.domain.errors import InputError
 from app.domain.money import ZERO, to_decimal, to_money
-from app.domain.terms import MAX_PRINCIPAL, MAX_RATE, MAX_TERM, Terms, parse_choice, parse_date, parse_int, terms_to_dict
+from app.domain.terms import (
+    MAX_PRINCIPAL,
+    MAX_RATE,
+    MAX_TERM,
+    Terms,
+    parse_choice,
+    parse_date,
+    parse_int,
+    terms_to_dict,
+)
+from app.domain.text import check_plain_text
 from app.services import audit, permissions
 from app.services.context import CancelToken, Progress, ServiceContext, no_progress
 from app.services.errors import Conflict, FileRejected, Problem, ServiceError
 from app.services.ledger import Book, business_date, snapshot_dict, store_cache
-from app.services.products import ProductRules, engine_terms, product_version_on, rules_of
+from app.services.products import (
+    ProductRules,
+    engine_terms,
+    product_version_on,
+    rules_of,
+)
 
 BOARDING_TYPES = ("new", "seasoned", "history")
 
@@ -404,7 +435,7 @@ class _Record:
                 raise InputError(name, f"{value!r} must be text")
             if len(value.strip()) > max_len:
                 raise InputError(name, f"is longer than {max_len} characters")
-            return value.strip()
+            return check_plain_text(value.strip(), name, multiline=max_len > 200)
 
         result: str | None = self._read(path, required, read)
         return result
@@ -689,7 +720,10 @@ def _check_party(record: _Record, group: str, today: date, *, required: bool) ->
     person: dict[str, Any] = {}
     for name in ("first_name", "middle_name", "last_name", "organization_name", "address_line2"):
         person[name] = record.text((group, name))
-    if not person["last_name"] and not person["organization_name"]:
+    named = {p.field for p in record.problems[before:]}
+    if not person["last_name"] and not person["organization_name"] and not named & {
+            record.name((group, "last_name")), record.name((group, "organization_name"))}:
+        # (a name refused above is already reported; "required" would only repeat it)
         record.bad((group, "last_name"), "is required (or organization_name)")
     person["address_line1"] = record.text((group, "address_line1"), required=required)
     person["city"] = record.text((group, "city"), required=required, max_len=100)

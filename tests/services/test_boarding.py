@@ -519,3 +519,15 @@ def test_a_ninety_trillion_dollar_loan_is_refused_by_name(admin, tmp_path):
     problems = [(p.row, p.field, p.reason) for p in caught.value.problems]
     assert (2, "principal", "90000000000000.00 is more than Keel's limit of 100000000.00 for one loan") in problems
     assert totals(admin) == before
+
+
+def test_a_name_with_a_nul_or_a_direction_override_is_refused(admin, tmp_path):
+    header, rows = csv_rows()
+    rows[0]["borrower_last_name"] = "\u202ehtimS"  # row 2: prints as "Smith" reversed
+    rows[1]["borrower_first_name"] = "Ann\x00"  # row 3
+    path = write_csv(tmp_path / "control.csv", header, rows)
+    with pytest.raises(FileRejected) as caught:
+        boarding.board_file(admin, path)
+    found = {(p.row, p.field): p.reason for p in caught.value.problems}
+    assert len(found) == len(caught.value.problems) == 2  # one problem each, not also "is required"
+    assert "U+202E" in found[(2, "borrower_last_name")] and "U+0000" in found[(3, "borrower_first_name")]

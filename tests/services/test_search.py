@@ -73,3 +73,20 @@ def test_wildcards_typed_in_the_search_box_are_literal(contexts):
         assert search.search_loans(clerk, typed) == [], typed
     assert [h.loan_number for h in search.search_loans(clerk, "o_h")] == [odd]  # "_" is an underscore here
     assert search.search_loans(clerk, "o%h") == []
+
+
+def test_a_name_with_a_direction_override_is_refused_at_the_desk(contexts):
+    """Issue 12: NUL and right-to-left override characters were stored in names."""
+    import pytest
+
+    from app.services import accounts
+    from app.services.errors import InvalidInput
+
+    admin = contexts["admin"]
+    number = make_loan(admin)
+    [party] = search.loan_parties(admin, number)
+    with pytest.raises(InvalidInput) as info:
+        accounts.update_party(admin, party.person_id, {"last_name": "\u202ehtimS"}, expected_version=party.version)
+    assert info.value.field == "last_name" and "U+202E" in info.value.problem
+    with pytest.raises(InvalidInput):
+        accounts.add_note(admin, number, "called\x00")
