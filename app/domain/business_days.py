@@ -40,24 +40,27 @@ def _observed(day: date) -> date:
     return day + _ONE_DAY if day.weekday() == _SUNDAY else day
 
 
-@functools.lru_cache(maxsize=256)
-def bank_holidays(year: int) -> frozenset[date]:
-    """The weekdays of ``year`` the Federal Reserve Banks are closed (plus Saturday holidays, closed anyway)."""
+def _federal_holidays(year: int) -> tuple[list[date], list[date]]:
+    """The eleven federal holidays of ``year``: (fixed-date ones on their own dates, the Monday/Thursday ones)."""
     fixed = [date(year, 1, 1), date(year, 7, 4), date(year, 11, 11), date(year, 12, 25)]
     if year >= 2021:
         fixed.append(date(year, 6, 19))  # Juneteenth National Independence Day
-    days = {_observed(day) for day in fixed}
-    days.update(
-        {
-            _nth_weekday(year, 1, _MONDAY, 3),  # Birthday of Martin Luther King, Jr.
-            _nth_weekday(year, 2, _MONDAY, 3),  # Washington's Birthday
-            _nth_weekday(year, 5, _MONDAY, -1),  # Memorial Day
-            _nth_weekday(year, 9, _MONDAY, 1),  # Labor Day
-            _nth_weekday(year, 10, _MONDAY, 2),  # Columbus Day
-            _nth_weekday(year, 11, _THURSDAY, 4),  # Thanksgiving Day
-        }
-    )
-    return frozenset(days)
+    floating = [
+        _nth_weekday(year, 1, _MONDAY, 3),  # Birthday of Martin Luther King, Jr.
+        _nth_weekday(year, 2, _MONDAY, 3),  # Washington's Birthday
+        _nth_weekday(year, 5, _MONDAY, -1),  # Memorial Day
+        _nth_weekday(year, 9, _MONDAY, 1),  # Labor Day
+        _nth_weekday(year, 10, _MONDAY, 2),  # Columbus Day
+        _nth_weekday(year, 11, _THURSDAY, 4),  # Thanksgiving Day
+    ]
+    return fixed, floating
+
+
+@functools.lru_cache(maxsize=256)
+def bank_holidays(year: int) -> frozenset[date]:
+    """The weekdays of ``year`` the Federal Reserve Banks are closed (plus Saturday holidays, closed anyway)."""
+    fixed, floating = _federal_holidays(year)
+    return frozenset({_observed(day) for day in fixed} | set(floating))
 
 
 def is_business_day(day: date) -> bool:
@@ -95,20 +98,8 @@ def legal_public_holidays(year: int) -> frozenset[date]:
     rule allows.  Inauguration Day is not listed (it closes offices in the
     Washington area only).
     """
-    days = {date(year, 1, 1), date(year, 7, 4), date(year, 11, 11), date(year, 12, 25)}
-    if year >= 2021:
-        days.add(date(year, 6, 19))  # Juneteenth National Independence Day
-    days.update(
-        {
-            _nth_weekday(year, 1, _MONDAY, 3),  # Birthday of Martin Luther King, Jr.
-            _nth_weekday(year, 2, _MONDAY, 3),  # Washington's Birthday
-            _nth_weekday(year, 5, _MONDAY, -1),  # Memorial Day
-            _nth_weekday(year, 9, _MONDAY, 1),  # Labor Day
-            _nth_weekday(year, 10, _MONDAY, 2),  # Columbus Day
-            _nth_weekday(year, 11, _THURSDAY, 4),  # Thanksgiving Day
-        }
-    )
-    return frozenset(days)
+    fixed, floating = _federal_holidays(year)
+    return frozenset(fixed + floating)
 
 
 def is_regulation_day(day: date) -> bool:
