@@ -37,8 +37,10 @@ __all__ = [
     "from_scaled_int",
 ]
 
-_BIGINT_MAX = 2**63 - 1
-_BIGINT_MIN = -(2**63)
+#: The range of the 64-bit integer every money and interest column is stored in.
+BIGINT_MAX = 2**63 - 1
+BIGINT_MIN = -(2**63)
+_BIGINT_MAX, _BIGINT_MIN = BIGINT_MAX, BIGINT_MIN
 
 
 def _as_decimal(value: object, what: str) -> Decimal:

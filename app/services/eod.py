@@ -62,6 +62,7 @@ from app.db.models import (
     SystemSetting,
 )
 from app.db.settings import get_setting, set_business_date
+from app.db.types import BIGINT_MAX, BIGINT_MIN
 from app.domain.engine import (
     CHARGED_OFF,
     RULES_REVISION,
@@ -679,19 +680,16 @@ def _restore_counters(tally: _Tally, values: tuple[Any, ...]) -> None:
         setattr(tally, name, value)
 
 
-_BIGINT = 2**63 - 1
-
-
 def _check_storable(state_row: dict[str, Any], entries: list[dict[str, Any]]) -> None:
     """Refuse (ValueError) a loan's night whose figures do not fit the stored columns (64-bit cents, interest
     in 1e-10): it is then reported and skipped, and every other loan still closes (issue 12)."""
     for name, value in state_row.items():
-        if name in _RAW_STATE_COLUMNS and isinstance(value, int) and abs(value) > _BIGINT:
+        if name in _RAW_STATE_COLUMNS and isinstance(value, int) and not BIGINT_MIN <= value <= BIGINT_MAX:
             raise ValueError(f"{name.replace('_', ' ')} is too large to store; the loan needs review")
     for row in entries:
         for name in _ENTRY_MONEY:
             value = row.get(name)
-            if isinstance(value, Decimal) and abs(value) * 100 > _BIGINT:
+            if isinstance(value, Decimal) and not BIGINT_MIN <= value * 100 <= BIGINT_MAX:
                 raise ValueError(f"the {row['type'].replace('_', ' ')} entry's {name} {value} is too large to store; "
                                  "the loan needs review")
 
