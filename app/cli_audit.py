@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 
 from app.cli_support import add_db_arg, cli_context, date_arg, print_json, run_service
+from app.db.chain import ChainReport
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -24,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     "--from and --to are both included. An action is a code (payment.posted) or its first part "
                     "(payment). For managers and administrators.",
     )
+    parser.add_argument("verb", nargs="?", choices=["verify"],
+                        help="verify: prove the sealed audit chain (numbering, links, seals and the ledger entries "
+                             "each record covers) and report the first broken link")
     add_db_arg(parser)
     parser.add_argument("--as", dest="user", metavar="NAME",
                         help="sign in as this user (default: $KEEL_USER); password from $KEEL_PASSWORD or a prompt")
@@ -40,6 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 @run_service
 def run(args: argparse.Namespace) -> int:
+    if args.verb == "verify":
+        return _verify(args)
     from app.services.audit_search import search_audit
 
     start, end = date_arg(args.start, "--from"), date_arg(args.end, "--to")
@@ -59,3 +65,38 @@ def run(args: argparse.Namespace) -> int:
     print(f"\n{shown_to - len(page.lines) + 1}-{shown_to} of {page.total:,} records (page {page.page} of "
           f"{page.pages}; --page N for more)" if page.pages > 1 else f"\n{page.total:,} records")
     return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from app.services.integrity import verify_audit_chain
+
+    report = verify_audit_chain(cli_context(args))
+    if args.json:
+        print_json(chain_json(report))
+    else:
+        for line in chain_lines(report):
+            print(line)
+    return 0 if report.ok else 1
+
+
+def chain_json(report: ChainReport | None) -> dict[str, object] | None:
+    """The chain's proof as JSON (``keel audit verify --json``, ``keel verify --json``)."""
+    if report is None:
+        return None
+    return {"ok": report.ok, "sealed": report.sealed, "head": report.head, "head_number": report.head_number,
+            "before_chain": report.before_chain, "ledger_entries_checked": report.ledger_checked,
+            "first_broken": report.first_broken, "problems": list(report.problems)}
+
+
+def chain_lines(report: ChainReport | None) -> list[str]:
+    """The chain's proof in words, one line each; the first says whether it holds."""
+    if report is None:
+        return []
+    earlier = f"; {report.before_chain:,} older records are outside it" if report.before_chain else ""
+    if report.ok:
+        return [f"audit chain: intact, {report.sealed:,} records sealed, head {report.head}, "
+                f"{report.ledger_checked:,} ledger entries covered{earlier}"]
+    first = f", first broken link #{report.first_broken}" if report.first_broken is not None else ""
+    return [f"audit chain: BROKEN{first} ({len(report.problems)} problem{'s' if len(report.problems) != 1 else ''})"
+            ] + [f"  {problem}" for problem in report.problems[:20]] + (
+        [f"  ... and {len(report.problems) - 20} more"] if len(report.problems) > 20 else [])

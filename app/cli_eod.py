@@ -82,6 +82,7 @@ def run_eod_command(args: argparse.Namespace) -> int:
                  "seconds": round(d.seconds, 3)}
                 for d in summary.days
             ],
+            "audit_chain_head": summary.audit_head,
         }, indent=2))
     else:
         loans, entries = summary.rederived
@@ -98,6 +99,7 @@ def run_eod_command(args: argparse.Namespace) -> int:
             for loan, message in d.errors:
                 print(f"  skipped {loan}: {message}", file=sys.stderr)
         print(f"Open business date: {summary.business_date}")
+        print(f"Audit chain head: {summary.audit_head} (keep this report: `keel audit verify` later must reach it)")
     return 0
 
 

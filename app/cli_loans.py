@@ -316,6 +316,7 @@ def run_payoff(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    from app.cli_audit import chain_json, chain_lines
     from app.cli_support import cli_context
     from app.services.verify import verify
 
@@ -343,6 +344,7 @@ def run_verify(args: argparse.Namespace) -> int:
             "loans": [{"loan_number": number, "books": figures} for number, figures in sorted(loans.items())],
             "books": {"booked": report.booked.as_dict(), "memo_non_accrual": report.memo_non_accrual.as_dict(),
                       "charged_off_deficiency": report.deficiency.as_dict(), "recovered": str(report.recovered)},
+            "audit_chain": chain_json(report.chain),
         })
     else:
         for d in report.differences:
@@ -356,6 +358,8 @@ def run_verify(args: argparse.Namespace) -> int:
               f" (principal {report.deficiency.principal}, interest {report.deficiency.interest}, fees "
               f"{report.deficiency.fees}), recovered {report.recovered}; interest off the books on non-accrual "
               f"{report.memo_non_accrual.interest}")
+        for line in chain_lines(report.chain):
+            print(line)
         if not report.ok:
             from app.domain.engine import RULES_REVISION
             from app.services.books import rules_revision

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import os
+from pathlib import Path
 
 from app.cli import CliError
 from app.cli_support import (
@@ -42,6 +44,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         metavar="YYYY-MM-DD",
         type=_date,
         help="the first open business day (default: today)",
+    )
+    init.add_argument(
+        "--recovery-key-file",
+        metavar="PATH",
+        help="write the book's recovery key to this new file (created 0600) instead of showing it",
     )
     init.set_defaults(handler=_init)
 
@@ -143,15 +150,46 @@ def _init(args: argparse.Namespace) -> int:
         # Check the admin's details before writing the settings, so a bad name
         # or short password leaves the database as it was.
         users.normalize_username(name)
+        target = _recovery_target(args.recovery_key_file)
         info = setup.initialize_database(factory, kind=setup.PRODUCTION, business_date=args.business_date)
         users.bootstrap_admin(factory, name, full_name, password)
+        recovery = setup.new_recovery_key(factory)
     finally:
         setup.close_database(factory)
     print(
         f"Database at {display_url(url)} is ready: {info.kind}, business date "
         f"{info.business_date.isoformat()}, first admin {users.normalize_username(name)}"
     )
+    if recovery is not None:
+        _hand_over_recovery_key(recovery, target)
     return 0
+
+
+def _recovery_target(path_text: str | None) -> Path | None:
+    if path_text is None:
+        return None
+    path = Path(path_text)
+    if path.exists():
+        raise CliError(f"--recovery-key-file: {path} already exists; name a new file")
+    if not path.parent.is_dir():
+        raise CliError(f"--recovery-key-file: no folder {path.parent}")
+    return path
+
+
+def _hand_over_recovery_key(recovery: str, target: Path | None) -> None:
+    """The recovery key, once: to a new 0600 file, or on the terminal with what it is for."""
+    if target is not None:
+        descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+            handle.write(recovery + "\n")
+        print(f"The book's recovery key is in {target} (readable by you only). Keep it apart from this computer "
+              "and delete the file once it is safe: with it, a backup of this book can be read on a new machine "
+              "(keel keys restore).")
+        return
+    print()
+    print("Recovery key (shown only now; write it down and keep it apart from this computer):")
+    print(f"    {recovery}")
+    print("A backup of this book can be read on a new machine only with it (keel keys restore).")
 
 
 @run_service

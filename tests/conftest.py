@@ -35,7 +35,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from app.db.migrate import upgrade
+# Book keys (app.db.keys) go to a throw-away folder, never to this machine's keyring or its
+# configuration folder; CLI subprocesses inherit it.
+os.environ.setdefault("KEEL_KEY_DIR", tempfile.mkdtemp(prefix="keel-test-keys-"))
+
+from app.db.migrate import upgrade  # noqa: E402
 from app.db.session import make_engine
 
 ENV_TEST_POSTGRES_URL = "KEEL_TEST_POSTGRES_URL"

@@ -62,8 +62,29 @@ def tx_token(session: Session) -> str:
 
 
 def pend(session: Session, row: AuditEvent) -> None:
-    """Hold an audit row until the transaction commits, when it is numbered and sealed."""
-    session.info.setdefault(_PENDING, []).append(row)
+    """Hold an audit row until the transaction commits, when it is numbered and sealed.
+
+    A row recorded inside a savepoint that is rolled back goes with it.
+    """
+    session.info.setdefault(_PENDING, []).append((session.get_nested_transaction(), row))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session: Session, previous_transaction: Any) -> None:
+    if not previous_transaction.nested:
+        return
+    pending = session.info.get(_PENDING)
+    if pending:
+        session.info[_PENDING] = [(owner, row) for owner, row in pending
+                                  if not _within(owner, previous_transaction)]
+
+
+def _within(owner: Any, transaction: Any) -> bool:
+    while owner is not None:
+        if owner is transaction:
+            return True
+        owner = owner.parent
+    return False
 
 
 @event.listens_for(LedgerEntry, "before_insert")
@@ -75,7 +96,8 @@ def _stamp_ledger_entry(mapper: Mapper[Any], connection: Connection, target: Led
 
 @event.listens_for(Session, "before_commit")
 def _seal_on_commit(session: Session) -> None:
-    seal(session)
+    if session.get_nested_transaction() is None:  # the outermost commit, not a savepoint's release
+        seal(session)
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -87,7 +109,7 @@ def _forget(session: Session, transaction: Any) -> None:
 
 def seal(session: Session) -> None:
     """Number and seal the transaction's audit rows (called as it commits)."""
-    pending: list[AuditEvent] = session.info.pop(_PENDING, [])
+    pending: list[AuditEvent] = [row for _, row in session.info.pop(_PENDING, [])]
     if not pending and not session.info.get(_USED):
         session.flush()
         if not session.info.get(_USED):
@@ -119,7 +141,7 @@ def _ledger_rows(session: Session, token: str) -> Iterable[Sequence[Any]]:
     table = LedgerEntry.__table__
     columns = [type_coerce(table.c.payload, Text) if name == "payload" else table.c[name]
                for name in LEDGER_COLUMNS]
-    return session.execute(select(*columns).where(table.c.tx == token).order_by(table.c.id)).tuples()
+    return session.execute(select(*columns).where(table.c.tx == token).order_by(table.c.id))
 
 
 def _text(value: Any) -> str | None:
@@ -220,11 +242,11 @@ def verify_chain(session: Session) -> ChainReport:
     empty = ledger_digest(())
     seen_tx: set[str] = set()
     previous, expected = GENESIS, 1
-    details_column = type_coerce(AuditEvent.__table__.c.details, Text)
+    details_column = type_coerce(AuditEvent.__table__.c.details, Text).label("details_text")
     rows = session.execute(
         select(AuditEvent, details_column).where(AuditEvent.number.is_not(None))
         .order_by(AuditEvent.number).execution_options(yield_per=2000))
-    for row, details_text in rows.tuples():
+    for row, details_text in rows:
         number = int(row.number or 0)
         if number != expected:
             _broken(report, expected, f"audit row #{expected} is missing (the next is #{number})"
@@ -257,11 +279,11 @@ def _check_outside(session: Session, report: ChainReport, digests: dict[str, str
     unsealed = select(func.count()).select_from(AuditEvent).where(AuditEvent.number.is_(None))
     if first_sealed is None:
         report.before_chain = session.scalar(unsealed) or 0
-        return
-    report.before_chain = session.scalar(unsealed.where(AuditEvent.id < first_sealed)) or 0
-    late = session.scalar(unsealed.where(AuditEvent.id > first_sealed)) or 0
-    if late:
-        report.problems.append(f"{late} audit row(s) written after the chain began carry no seal")
+    else:
+        report.before_chain = session.scalar(unsealed.where(AuditEvent.id < first_sealed)) or 0
+        late = session.scalar(unsealed.where(AuditEvent.id > first_sealed)) or 0
+        if late:
+            report.problems.append(f"{late} audit row(s) written after the chain began carry no seal")
     orphans = sorted(set(digests) - seen_tx)
     if orphans:
         report.problems.append(f"ledger entries of {len(orphans)} transaction(s) have no audit row")

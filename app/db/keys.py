@@ -235,7 +235,18 @@ def book_keys(session: Session) -> tuple[BookKeys, str | None]:
                 "run `keel keys restore` with the book's recovery key")
     keys = BookKeys(book_id, master)
     _cache[(bind_key, book_id)] = keys
+    if made is not None:
+        _made_now[book_id] = made
     return keys, made
+
+
+#: Recovery texts of keys made by this process and not yet shown (book id -> text).
+_made_now: dict[str, str] = {}
+
+
+def take_recovery_text(book_id: str) -> str | None:
+    """The recovery text of a key this process made for ``book_id``, once; None after that."""
+    return _made_now.pop(book_id, None)
 
 
 def restore(session: Session, text: str) -> BookKeys:

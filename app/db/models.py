@@ -28,6 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Date,
     ForeignKey,
@@ -499,6 +500,7 @@ class LedgerEntry(Base):
         Index(None, "business_date"),
         # The dashboard's principal-by-month and payments-by-month read only these columns.
         Index(None, "type", "effective_date", "amount", "principal"),
+        Index(None, "tx"),
     )
 
     id: Mapped[intpk]
@@ -523,6 +525,8 @@ class LedgerEntry(Base):
     payload: Mapped[json_doc_or_none]
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("payment_batches.id"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # The token of the transaction that wrote it, which its sealed audit row covers (revision 0012).
+    tx: Mapped[str | None] = mapped_column(String(32))
 
     loan: Mapped[Loan] = relationship(back_populates="ledger_entries")
     user: Mapped[User] = relationship()
@@ -562,7 +566,8 @@ class AuditEvent(Base):
     """
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index(None, "loan_id"), Index(None, "at"))
+    __table_args__ = (Index(None, "loan_id"), Index(None, "at"), Index(None, "tx"),
+                      Index(None, "number", unique=True))
 
     id: Mapped[intpk]
     at: Mapped[created_at]
@@ -572,6 +577,12 @@ class AuditEvent(Base):
     entity: Mapped[str] = mapped_column(String(64))
     entity_id: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[json_doc]
+    # The sealed chain (revision 0012, app.db.chain): 1, 2, 3... with no gap, the transaction's token and
+    # the HMAC over this row, its transaction's ledger entries and the row before.  NULL only on rows
+    # written before the chain began.
+    number: Mapped[int | None] = mapped_column(BigInteger)
+    tx: Mapped[str | None] = mapped_column(String(32))
+    mac: Mapped[str | None] = mapped_column(String(64))
 
 
 # ---------------------------------------------------------------------------

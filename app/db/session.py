@@ -140,3 +140,8 @@ def unit_of_work(factory: sessionmaker[Session], *, write: bool = True, snapshot
         elif snapshot and bind.dialect.name == "postgresql" and isinstance(bind, Engine):
             session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         yield session
+
+
+# Every transaction a unit of work commits is sealed into the audit chain; importing the module
+# registers its session and mapper events.
+import app.db.chain  # noqa: E402,F401

@@ -477,6 +477,10 @@ SENTENCES: dict[str, Callable[[Details], str]] = {
     "batch_draft.deleted": _draft("deleted"),
     "batch_draft.posted": _draft("posted"),
     "eod.closed": _eod,
+    "eod.chunk": lambda d: (f"closed {d['loans']} loan{'' if d['loans'] == 1 else 's'} for {_day(d['business_date'])}"
+                            f" ({d['entries']} ledger entr{'y' if d['entries'] == 1 else 'ies'})"),
+    "ledger.written": lambda d: "wrote ledger entries",
+    "keys.restored": lambda d: "put the book's key back on a machine from its recovery key",
     "books.reconciled": _reconciled,
     "books.rules_revision": _rules_revision,
     "queue.assigned_by_rules": _queue_rules,

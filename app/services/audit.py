@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.db import chain
 from app.db.models import AuditEvent
 from app.services.context import Actor
 
@@ -20,8 +21,14 @@ def record(
     loan_id: int | None = None,
     details: dict[str, Any] | None = None,
 ) -> None:
-    """Add an audit event; it commits or rolls back with the change it describes."""
-    session.add(
+    """Add an audit event; it commits or rolls back with the change it describes.
+
+    The row is inserted as the transaction commits, numbered and sealed into
+    the audit chain (:mod:`app.db.chain`), so it is not visible to queries of
+    its own transaction.
+    """
+    chain.pend(
+        session,
         AuditEvent(
             user_id=actor.user_id if actor is not None else None,
             action=action,

@@ -63,10 +63,20 @@ class ServiceContext:
 
     @contextmanager
     def unit(self, *, write: bool = True, snapshot: bool = False) -> Iterator[Session]:
-        """One unit of work; ``snapshot=True``: every statement sees the same moment (unit_of_work)."""
-        with unit_of_work(self.factory, write=write, snapshot=snapshot) as session:
-            check_actor(session, self.actor)
-            yield session
+        """One unit of work; ``snapshot=True``: every statement sees the same moment (unit_of_work).
+
+        A book whose key is missing or wrong on this machine (the seal needs it
+        as the unit commits) is a ServiceError saying what to do.
+        """
+        from app.db.keys import BookKeyProblem
+        from app.services.errors import ServiceError
+
+        try:
+            with unit_of_work(self.factory, write=write, snapshot=snapshot) as session:
+                check_actor(session, self.actor)
+                yield session
+        except BookKeyProblem as exc:
+            raise ServiceError(str(exc)) from None
 
 
 def check_actor(session: Session, actor: Actor) -> None:

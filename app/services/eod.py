@@ -51,6 +51,7 @@ from sqlalchemy import BigInteger, Table, Text, and_, bindparam, func, insert, s
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from app.db import chain
 from app.db.base import utc_now
 from app.db.models import (
     EodRun,
@@ -116,6 +117,9 @@ class EodSummary:
     #: Loans and adjusting entries re-derived first because the book was derived under
     #: older servicing rules (:data:`app.domain.engine.RULES_REVISION`).
     rederived: tuple[int, int] = (0, 0)
+    #: The sealed audit chain's head after the run (app.db.chain), printed on the report: kept
+    #: reports catch the removal of the newest audit records.
+    audit_head: str = ""
 
     @property
     def loans_processed(self) -> int:
@@ -231,11 +235,16 @@ def run_eod(
             summary = _close_day(ctx, day, token, progress, cancel, chunk)
             days.append(summary)
             if summary.cancelled:
-                return EodSummary(tuple(days), day, cancelled=True, rederived=rederived)
+                return EodSummary(tuple(days), day, cancelled=True, rederived=rederived, audit_head=_head(ctx))
             day += timedelta(days=1)
     finally:
         _release(ctx, token)
-    return EodSummary(tuple(days), last + timedelta(days=1), rederived=rederived)
+    return EodSummary(tuple(days), last + timedelta(days=1), rederived=rederived, audit_head=_head(ctx))
+
+
+def _head(ctx: ServiceContext) -> str:
+    with ctx.unit(write=False) as session:
+        return chain.chain_head(session)
 
 
 @dataclass
@@ -666,6 +675,9 @@ def _process_chunk(session: Session, ctx: ServiceContext, ids: list[int], day: d
                    [row for row in new_entries if row["loan_id"] == loan_id], entry)
     _write_chunk(session, state_updates, loan_updates, new_entries, letters)
     tally.letters += len(letters)
+    # The chunk's own audit row: its seal covers the chunk's ledger entries (app.db.chain).
+    audit.record(session, ctx.actor, "eod.chunk", entity="eod_chunk", entity_id=f"{ids[0]}-{ids[-1]}",
+                 details={"business_date": day.isoformat(), "loans": len(ids), "entries": len(new_entries)})
 
 
 _COUNTERS = ("interest", "fees", "late_fees", "status_changes", "charge_offs")
@@ -809,6 +821,9 @@ def _write_chunk(
         if sane and result.rowcount != len(loan_updates):
             raise StaleDataError("a loan changed during end of day")
     if new_entries:
+        token = chain.tx_token(session)  # bulk rows skip the ORM's stamp; the chunk's seal covers them
+        for row in new_entries:
+            row["tx"] = token
         entries = cast(Table, LedgerEntry.__table__)
         raw = {name: bindparam(name, type_=BigInteger()) for name in _ENTRY_MONEY}
         insert_stmt = insert(entries).values(

@@ -25,6 +25,7 @@ from decimal import Decimal
 from sqlalchemy import Engine, and_, case, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from app.db.chain import ChainReport, verify_chain
 from app.db.models import LedgerEntry, Loan
 from app.domain.books import PARTS, Balances, conversion_opening, memo_target, replay_books
 from app.domain.engine import advance, snapshot, state_to_dict
@@ -83,10 +84,13 @@ class VerifyReport:
     memo_non_accrual: Balances = field(default_factory=Balances)
     deficiency: Balances = field(default_factory=Balances)
     recovered: Decimal = Decimal("0.00")
+    #: The sealed audit trail's proof (app.db.chain): numbering, links, seals, ledger coverage.
+    chain: ChainReport | None = None
 
     @property
     def ok(self) -> bool:
-        return not self.differences and not self.book_differences and not self.cancelled
+        return (not self.differences and not self.book_differences and not self.cancelled
+                and (self.chain is None or self.chain.ok))
 
     def add(self, result: ChunkResult) -> None:
         self.differences.extend(result.differences)
@@ -219,6 +223,7 @@ def verify(
     with ctx.unit(write=False) as session:
         today = business_date(session)
         ids = list(session.scalars(select(Loan.id).order_by(Loan.id)))
+        report.chain = verify_chain(session)
     total = len(ids)
     chunks = [ids[start : start + CHUNK] for start in range(0, total, CHUNK)]
     url = _database_url(ctx)

@@ -558,7 +558,7 @@ def office(tmp_path, monkeypatch):
     from app.services.context import ServiceContext
 
     url = f"sqlite:///{tmp_path / 'office.sqlite3'}"
-    base = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
+    base = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_") or k == "KEEL_KEY_DIR"}
     base["KEEL_DATABASE_URL"] = url
     init = keel({**base, "KEEL_ADMIN_PASSWORD": PASSWORDS["admin"]},
                 "init", "--user", "admin", "--business-date", TODAY.isoformat())

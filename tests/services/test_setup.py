@@ -252,7 +252,7 @@ def keel(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
 
 def test_keel_init_add_and_list_through_the_command_line(tmp_path):
     db = f"sqlite:///{tmp_path / 'office.sqlite3'}"
-    base = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
+    base = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_") or k == "KEEL_KEY_DIR"}
     base["KEEL_DATABASE_URL"] = db
 
     init = keel({**base, "KEEL_ADMIN_PASSWORD": "first-admin-pw"},

@@ -219,6 +219,9 @@ class EodDialog(QDialog):
                      f"entries on {loans:,} loans, each dated today and explained in the loan's ledger.")
         if errors:
             text += f"\n{len(errors)} loan(s) had problems and were left for review:\n" + "\n".join(errors[:10])
+        head = getattr(summary, "audit_head", "")
+        if head:
+            text += f"\nAudit chain head: {head} (the audit trail's seal after this run; keep it with the day's report)."
         self.result.setText(text)
         self._show_open_date(summary.business_date)
         opened = summary.business_date
