@@ -121,10 +121,7 @@ def seal(session: Session) -> None:
     keys, _ = book_keys(session)
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(func.pg_advisory_xact_lock(_ADVISORY_LOCK)))
-    head = session.execute(
-        select(AuditEvent.number, AuditEvent.mac).where(AuditEvent.number.is_not(None))
-        .order_by(AuditEvent.number.desc()).limit(1)).first()
-    number, previous = (int(head[0]), str(head[1])) if head is not None else (0, GENESIS)
+    number, previous = _head(session)
     digest = ledger_digest(_ledger_rows(session, token)) if token is not None else ledger_digest(())
     for row in pending:
         number += 1
@@ -162,11 +159,8 @@ def ledger_digest(rows: Iterable[Sequence[Any]]) -> str:
 
 
 def _details_text(details: Any) -> str:
-    return JSONText().process_bind_param(details or {}, _NoDialect()) or "{}"
-
-
-class _NoDialect:
-    name = "canonical"
+    """The text the details column stores (JSONText ignores the dialect: the same text on both databases)."""
+    return JSONText().process_bind_param(details or {}, None) or "{}"  # type: ignore[arg-type]
 
 
 def _content(row: AuditEvent, ledger: str, previous: str, details_text: str | None = None) -> list[str | None]:
@@ -206,11 +200,15 @@ def head_text(number: int, row_mac: str) -> str:
     return f"#{number} {row_mac[:16]}"
 
 
-def chain_head(session: Session) -> str:
+def _head(session: Session) -> tuple[int, str]:
     head = session.execute(
         select(AuditEvent.number, AuditEvent.mac).where(AuditEvent.number.is_not(None))
         .order_by(AuditEvent.number.desc()).limit(1)).first()
-    return head_text(0, GENESIS) if head is None else head_text(int(head[0]), str(head[1]))
+    return (0, GENESIS) if head is None else (int(head[0] or 0), str(head[1]))
+
+
+def chain_head(session: Session) -> str:
+    return head_text(*_head(session))
 
 
 def _ledger_digests(session: Session, report: ChainReport) -> dict[str, str]:

@@ -14,6 +14,7 @@ from decimal import Decimal as D
 import pytest
 from sqlalchemy import select, text
 
+from app.db import chain
 from app.db.models import LedgerEntry, Loan
 from app.services import accounts, servicing, verify
 from app.services.eod import run_eod
@@ -213,9 +214,11 @@ def test_reconcile_books_brings_an_older_database_to_the_rule_once(contexts):
         # As an older Keel left it: a late fee booked that the replay does not assess.
         session.execute(text(
             "INSERT INTO ledger_entries (loan_id, seq, type, effective_date, business_date, posted_at, amount, "
-            "interest, principal, fees, escrow, suspense, refund, user_id, payload) VALUES "
+            "interest, principal, fees, escrow, suspense, refund, user_id, payload, tx) VALUES "
             "(:loan, 999, 'late_fee', '2026-06-01', '2026-06-01', '2026-06-01 12:00:00', 2500, 0, 0, 2500, 0, 0, 0, "
-            ":user, '{\"engine_id\": \"late_fee:1\"}')"), {"loan": loan.id, "user": admin.actor.user_id})
+            ":user, '{\"engine_id\": \"late_fee:1\"}', :tx)"),
+            # In this unit's transaction, as an older Keel would have written it: the seal covers it.
+            {"loan": loan.id, "user": admin.actor.user_id, "tx": chain.tx_token(session)})
     assert not verify.verify(admin).ok
     from app.services.books import reconcile_books
 
@@ -267,9 +270,11 @@ def test_end_of_day_re_derives_a_book_from_older_rules_first(contexts):
         loan = session.scalars(select(Loan).where(Loan.loan_number == number)).one()
         session.execute(text(
             "INSERT INTO ledger_entries (loan_id, seq, type, effective_date, business_date, posted_at, amount, "
-            "interest, principal, fees, escrow, suspense, refund, user_id, payload) VALUES "
+            "interest, principal, fees, escrow, suspense, refund, user_id, payload, tx) VALUES "
             "(:loan, 999, 'late_fee', '2026-06-01', '2026-06-01', '2026-06-01 12:00:00', 2500, 0, 0, 2500, 0, 0, 0, "
-            ":user, '{\"engine_id\": \"late_fee:1\"}')"), {"loan": loan.id, "user": admin.actor.user_id})
+            ":user, '{\"engine_id\": \"late_fee:1\"}', :tx)"),
+            # In this unit's transaction, as an older Keel would have written it: the seal covers it.
+            {"loan": loan.id, "user": admin.actor.user_id, "tx": chain.tx_token(session)})
         session.execute(text("DELETE FROM system_settings WHERE key = :key"), {"key": SETTING_RULES_REVISION})
     summary = run_eod(admin, date(2026, 6, 1))
     assert summary.rederived == (1, 1)

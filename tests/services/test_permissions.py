@@ -32,6 +32,7 @@ from app.services import (
     collections,
     eod,
     flags,
+    integrity,
     lender,
     letters,
     permissions,
@@ -182,6 +183,7 @@ MUTATIONS: list[tuple[str, str | tuple[str, ...], Call]] = [
     ("users.reactivate_user", permissions.MANAGE_USERS, lambda c, w: users.reactivate_user(c, "nobody-here")),
     ("users.list_users", permissions.MANAGE_USERS, lambda c, w: users.list_users(c)),
     ("verify.verify", permissions.VERIFY, lambda c, w: verify.verify(c)),
+    ("integrity.verify_audit_chain", permissions.VERIFY, lambda c, w: integrity.verify_audit_chain(c)),
 ]
 
 
