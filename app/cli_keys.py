@@ -6,6 +6,8 @@ the key).  ``restore`` puts it back on a new machine, or after a restore of a
 backup, from the recovery key shown once when the book was set up: typed at
 the prompt (not echoed), or read from a file with ``--from-file`` -- never as
 an argument, which other local users could read in the process list.
+``recovery --file PATH`` (admins, audited) writes the recovery key to a new
+0600 file, for a book that got its key when this Keel upgraded it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,15 @@ import sys
 from pathlib import Path
 
 from app.cli import CliError
-from app.cli_support import add_db_arg, interactive, print_json, prompt_password, run_service
+from app.cli_support import (
+    add_db_arg,
+    add_db_user_args,
+    cli_context,
+    interactive,
+    print_json,
+    prompt_password,
+    run_service,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -33,6 +43,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_db_arg(restore)
     restore.add_argument("--from-file", metavar="PATH", help="read the recovery key from this file")
     restore.set_defaults(handler=_restore)
+
+    recovery = keys_sub.add_parser(
+        "recovery", help="write the book's recovery key to a new file (admins; audited; never shown on screen)")
+    recovery.add_argument("--file", required=True, metavar="PATH", help="the new file (created 0600)")
+    add_db_user_args(recovery)
+    recovery.set_defaults(handler=_recovery)
 
     def _help(args: argparse.Namespace) -> int:
         parser.print_help()
@@ -61,6 +77,8 @@ def _status(args: argparse.Namespace) -> int:
         print_json(status)
     elif status.present:
         print(f"This machine holds the key of book {status.book_id} ({status.kept_in}).")
+        if not status.recovery_handed_over:
+            print("Its recovery key has never been saved: an admin runs `keel keys recovery --file PATH`.")
     else:
         print(f"Book {status.book_id or '(none)'}: {status.problem}.")
     return 0 if status.present else 1
@@ -86,4 +104,14 @@ def _restore(args: argparse.Namespace) -> int:
     finally:
         setup.close_database(factory)
     print(f"The key of book {status.book_id} is kept on this machine ({status.kept_in}).")
+    return 0
+
+
+@run_service
+def _recovery(args: argparse.Namespace) -> int:
+    from app.services.integrity import save_recovery_key
+
+    path = save_recovery_key(cli_context(args), Path(args.file))
+    print(f"The book's recovery key is in {path} (readable by you only). Keep it apart from this computer, then "
+          "delete the file.")
     return 0

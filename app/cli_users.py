@@ -23,7 +23,7 @@ from app.cli_support import (
 )
 from app.db.models import USER_ROLES
 from app.db.session import display_url, resolve_url
-from app.services import setup, users
+from app.services import integrity, setup, users
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -153,15 +153,16 @@ def _init(args: argparse.Namespace) -> int:
         target = _recovery_target(args.recovery_key_file)
         info = setup.initialize_database(factory, kind=setup.PRODUCTION, business_date=args.business_date)
         users.bootstrap_admin(factory, name, full_name, password)
-        recovery = setup.new_recovery_key(factory)
+        print(
+            f"Database at {display_url(url)} is ready: {info.kind}, business date "
+            f"{info.business_date.isoformat()}, first admin {users.normalize_username(name)}"
+        )
+        recovery = integrity.recovery_key_to_show(factory)
+        if recovery is not None:
+            _hand_over_recovery_key(recovery, target)
+            integrity.recovery_key_shown(factory, None, "file" if target is not None else "keel init")
     finally:
         setup.close_database(factory)
-    print(
-        f"Database at {display_url(url)} is ready: {info.kind}, business date "
-        f"{info.business_date.isoformat()}, first admin {users.normalize_username(name)}"
-    )
-    if recovery is not None:
-        _hand_over_recovery_key(recovery, target)
     return 0
 
 

@@ -194,6 +194,9 @@ _cache: dict[tuple[str, str], BookKeys] = {}
 
 
 def _setting(session: Session, key: str) -> str | None:
+    for pending in session.new:  # added in this flush's before_flush, not written yet
+        if isinstance(pending, SystemSetting) and pending.key == key:
+            return pending.value
     row = session.get(SystemSetting, key)
     return None if row is None else row.value
 
@@ -220,8 +223,7 @@ def book_keys(session: Session) -> tuple[BookKeys, str | None]:
             made = recovery_text(master)
         if _setting(session, SETTING_BOOK_ID) is None:
             session.add(SystemSetting(key=SETTING_BOOK_ID, value=book_id))
-        session.add(SystemSetting(key=SETTING_KEY_CHECK, value=key_check(master)))
-        session.flush()
+        session.add(SystemSetting(key=SETTING_KEY_CHECK, value=key_check(master)))  # written with the next flush
     else:
         master_or_none = load_key(book_id)
         if master_or_none is None:
@@ -235,18 +237,7 @@ def book_keys(session: Session) -> tuple[BookKeys, str | None]:
                 "run `keel keys restore` with the book's recovery key")
     keys = BookKeys(book_id, master)
     _cache[(bind_key, book_id)] = keys
-    if made is not None:
-        _made_now[book_id] = made
     return keys, made
-
-
-#: Recovery texts of keys made by this process and not yet shown (book id -> text).
-_made_now: dict[str, str] = {}
-
-
-def take_recovery_text(book_id: str) -> str | None:
-    """The recovery text of a key this process made for ``book_id``, once; None after that."""
-    return _made_now.pop(book_id, None)
 
 
 def restore(session: Session, text: str) -> BookKeys:

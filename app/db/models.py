@@ -49,6 +49,7 @@ from sqlalchemy.orm import (
     ORMExecuteState,
     Session,
     mapped_column,
+    object_session,
     relationship,
     validates,
 )
@@ -192,15 +193,21 @@ _TAX_ID_RE = re.compile(r"\d{9}")
 class Person(Versioned, Base):
     """A borrower, co-borrower or guarantor: a person or an organisation.
 
-    The SSN/TIN is stored in full in the private ``_tax_id`` attribute (column
-    ``tax_id``) and read or set only through :attr:`tax_id`; screens, letters
-    and logs use :attr:`tax_id_masked`.
+    The SSN/TIN and the date of birth are encrypted at rest (revision 0013,
+    :mod:`app.db.personal`) under the book's data key, kept outside the
+    database: read and set them only through :attr:`tax_id` and
+    :attr:`date_of_birth`, which seal on flush and open on read.  The last
+    four digits are kept in the clear (``tax_id_last4``) for search and for
+    :attr:`tax_id_masked`, which screens, letters and logs use.  The legacy
+    plain columns ``tax_id`` and ``date_of_birth`` are emptied when a book is
+    opened (:func:`app.db.personal.seal_legacy`).
     """
 
     __tablename__ = "persons"
     __table_args__ = (
         CheckConstraint("last_name IS NOT NULL OR organization_name IS NOT NULL", name="has_name"),
         Index(None, "last_name", "first_name"),
+        Index(None, "tax_id_last4"),
     )
 
     id: Mapped[intpk]
@@ -218,36 +225,86 @@ class Person(Versioned, Base):
     mobile_phone: Mapped[str | None] = mapped_column(String(32))
     work_phone: Mapped[str | None] = mapped_column(String(32))
     email: Mapped[str | None] = mapped_column(String(254))
-    date_of_birth: Mapped[_dt.date | None] = mapped_column(Date)
+    _legacy_date_of_birth: Mapped[_dt.date | None] = mapped_column("date_of_birth", Date)
     # IANA name; collection calls respect the borrower's local hours (FDCPA 805(a)(1)).
     time_zone: Mapped[str] = mapped_column(
         String(64), default="America/New_York", server_default="America/New_York"
     )
-    _tax_id: Mapped[str | None] = mapped_column("tax_id", String(9))
+    _legacy_tax_id: Mapped[str | None] = mapped_column("tax_id", String(9))
     cease_contact: Mapped[flag]
     attorney_represented: Mapped[flag]
     created_at: Mapped[created_at]
+    _tax_id_sealed: Mapped[str | None] = mapped_column("tax_id_sealed", Text)
+    tax_id_last4: Mapped[str | None] = mapped_column(String(4))
+    _date_of_birth_sealed: Mapped[str | None] = mapped_column("date_of_birth_sealed", Text)
 
     parties: Mapped[list[LoanParty]] = relationship(back_populates="person")
 
+    # Values set and not yet sealed (field -> plain value) live in the instance's ``_unsealed``;
+    # the session's before_flush seals them (app.db.personal).
+    def _pending(self) -> dict[str, str | None]:
+        pending = self.__dict__.get("_unsealed")
+        if pending is None:
+            pending = self.__dict__["_unsealed"] = {}
+        return pending
+
+    def _opened(self, field: str) -> str | None:
+        pending = self._pending()
+        if field in pending:
+            return pending[field]
+        from app.db import personal
+
+        sealed = self._tax_id_sealed if field == "tax_id" else self._date_of_birth_sealed
+        if sealed is not None:
+            session = object_session(self)
+            if session is None:
+                raise personal.PersonalDataUnreadable(f"persons.{field}: read outside a session")
+            return personal.open_sealed(session, personal.TAX_ID if field == "tax_id" else personal.DATE_OF_BIRTH,
+                                        sealed)
+        legacy = self._legacy_tax_id if field == "tax_id" else self._legacy_date_of_birth
+        return None if legacy is None else (legacy if isinstance(legacy, str) else legacy.isoformat())
+
     @property
     def tax_id(self) -> str | None:
-        """The full SSN/TIN, nine digits; the one way in and out."""
-        return self._tax_id
+        """The full SSN/TIN, nine digits (decrypted with the book's key); the one way in and out."""
+        return self._opened("tax_id")
 
     @tax_id.setter
     def tax_id(self, value: str | None) -> None:
         if value is None or value.strip() == "":
-            self._tax_id = None
-            return
-        digits = re.sub(r"[\s-]", "", value)
-        if not _TAX_ID_RE.fullmatch(digits):
-            raise ValueError("tax id must be nine digits (SSN, ITIN or EIN)")
-        self._tax_id = digits
+            digits = None
+        else:
+            digits = re.sub(r"[\s-]", "", value)
+            if not _TAX_ID_RE.fullmatch(digits):
+                raise ValueError("tax id must be nine digits (SSN, ITIN or EIN)")
+        self._pending()["tax_id"] = digits
+        self.tax_id_last4 = None if digits is None else digits[-4:]
+        self._tax_id_sealed = None  # marks the row changed; sealed on flush
+        self._legacy_tax_id = None
+
+    @property
+    def date_of_birth(self) -> _dt.date | None:
+        """The date of birth (decrypted with the book's key)."""
+        text = self._opened("date_of_birth")
+        return None if text is None else _dt.date.fromisoformat(text)
+
+    @date_of_birth.setter
+    def date_of_birth(self, value: _dt.date | None) -> None:
+        if value is not None and not isinstance(value, _dt.date):
+            raise ValueError("date of birth must be a date")
+        self._pending()["date_of_birth"] = None if value is None else value.isoformat()
+        self._date_of_birth_sealed = None
+        self._legacy_date_of_birth = None
 
     @property
     def tax_id_masked(self) -> str | None:
-        return None if self._tax_id is None else f"***-**-{self._tax_id[-4:]}"
+        return None if not self.tax_id_last4 else f"***-**-{self.tax_id_last4}"
+
+    @property
+    def date_of_birth_masked(self) -> str | None:
+        """The year only (``**/**/1975``), which needs the key: the year is not kept in the clear."""
+        born = self.date_of_birth
+        return None if born is None else f"**/**/{born.year}"
 
     @property
     def display_name(self) -> str:

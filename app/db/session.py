@@ -142,6 +142,7 @@ def unit_of_work(factory: sessionmaker[Session], *, write: bool = True, snapshot
         yield session
 
 
-# Every transaction a unit of work commits is sealed into the audit chain; importing the module
-# registers its session and mapper events.
+# Every transaction a unit of work commits is sealed into the audit chain, and personal data is
+# sealed as it is flushed; importing the modules registers their session and mapper events.
 import app.db.chain  # noqa: E402,F401
+import app.db.personal  # noqa: E402,F401

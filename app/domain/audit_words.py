@@ -480,6 +480,13 @@ SENTENCES: dict[str, Callable[[Details], str]] = {
     "eod.chunk": lambda d: (f"closed {d['loans']} loan{'' if d['loans'] == 1 else 's'} for {_day(d['business_date'])}"
                             f" ({d['entries']} ledger entr{'y' if d['entries'] == 1 else 'ies'})"),
     "ledger.written": lambda d: "wrote ledger entries",
+    "personal_data.sealed": lambda d: (f"encrypted the SSN/TIN and date of birth of {d['people']} "
+                                       f"{'person' if d['people'] == 1 else 'people'} kept in the clear by an older "
+                                       "Keel"),
+    "person.revealed": lambda d: f"looked at {d['person']}'s full {' and '.join(d['fields'])}",
+    "keys.recovery_handed_over": lambda d: {"file": "saved the book's recovery key to a file",
+                                            "desk": "was shown the book's recovery key on the desk",
+                                            }.get(d.get("how", ""), "was shown the book's recovery key at set-up"),
     "keys.restored": lambda d: "put the book's key back on a machine from its recovery key",
     "books.reconciled": _reconciled,
     "books.rules_revision": _rules_revision,

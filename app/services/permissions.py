@@ -51,6 +51,7 @@ ASSIGN_QUEUE = "queue.assign"
 PRINT_LETTERS = "letter.print"
 VIEW_REPORTS = "report.view"
 MANAGE_SETTINGS = "settings.manage"
+REVEAL_PERSONAL = "person.reveal"
 
 ROLES = ("clerk", "collector", "manager", "admin")
 
@@ -86,6 +87,7 @@ ACTIONS: tuple[Action, ...] = (
     Action(CLEAR_FLAG, "Clear a hardship, dispute, cease-contact or attorney-represented flag"),
     Action(APPROVE, "Approve another user's payment, waiver or override above a limit"),
     Action(ASSIGN_QUEUE, "Assign collection queues"),
+    Action(REVEAL_PERSONAL, "See a borrower's full SSN/TIN and date of birth (each look is audited)"),
     Action(VIEW_REPORTS, "See reports, the dashboard's figures and the audit search"),
     Action(VERIFY, "Verify the ledger against the engine"),
     Action(BOARD, "Board loans from a file; resolve boarding exceptions"),
@@ -101,7 +103,7 @@ _MANAGER = (
     _CLERK
     | _COLLECTOR
     | {REVERSE, ASSESS_FEE, WAIVE_FEE, ADJUST, OVERRIDE_ALLOCATION, WRITE_OFF, REFUND, CHANGE_TERMS, CHARGE_OFF,
-       SET_HARDSHIP, CLEAR_FLAG, APPROVE, ASSIGN_QUEUE, VIEW_REPORTS, VERIFY}
+       SET_HARDSHIP, CLEAR_FLAG, APPROVE, ASSIGN_QUEUE, VIEW_REPORTS, VERIFY, REVEAL_PERSONAL}
 )
 _ADMIN = _MANAGER | {BOARD, MANAGE_USERS, MANAGE_PRODUCTS, RUN_EOD, MANAGE_SETTINGS}
 

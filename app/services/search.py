@@ -93,7 +93,7 @@ def _hits(session: Session, where: ColumnElement[bool], matched: str, limit: int
             Person.mobile_phone,
             Person.home_phone,
             Person.work_phone,
-            Person._tax_id,
+            Person.tax_id_last4,
             Person.city,
             Loan.status,
             LoanState.bucket,
@@ -116,7 +116,7 @@ def _hits(session: Session, where: ColumnElement[bool], matched: str, limit: int
                 loan_number=row.loan_number,
                 borrower=name,
                 phone=row.mobile_phone or row.home_phone or row.work_phone,
-                tax_id_last4=row._tax_id[-4:] if row._tax_id else None,
+                tax_id_last4=row.tax_id_last4,
                 city=row.city,
                 status=row.status,
                 bucket=row.bucket or "current",
@@ -193,7 +193,7 @@ def _by_phone(session: Session, digits: str, limit: int) -> list[LoanHit]:
 
 
 def _by_tax_id_last4(session: Session, digits: str, limit: int) -> list[LoanHit]:
-    persons = select(Person.id).where(func.substr(Person._tax_id, 6, 4) == digits)
+    persons = select(Person.id).where(Person.tax_id_last4 == digits)
     return _of_persons(session, persons, "SSN last four", limit)
 
 
@@ -291,7 +291,7 @@ class Party:
     mobile_phone: str | None
     work_phone: str | None
     email: str | None
-    date_of_birth: date | None
+    date_of_birth_masked: str | None  # the year only: **/**/1975 (the full date is revealed, audited)
     tax_id_masked: str | None
     time_zone: str
     cease_contact: bool
@@ -354,7 +354,7 @@ def parties_of(session: Session, loan: Loan) -> list[Party]:
     ).all()
     parties = [
         Party(role, p.display_name, _address(p), p.home_phone, p.mobile_phone, p.work_phone, p.email,
-              p.date_of_birth, p.tax_id_masked, p.time_zone, p.cease_contact, p.attorney_represented,
+              p.date_of_birth_masked, p.tax_id_masked, p.time_zone, p.cease_contact, p.attorney_represented,
               person_id=p.id, version=p.version, fields={name: getattr(p, name) for name in PARTY_FIELDS})
         for role, p in rows
     ]

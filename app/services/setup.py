@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db import keys
+from app.db import keys, personal
 from app.db.migrate import MigrationError, prepare_database
 from app.db.models import DATABASE_KINDS, SETTING_RULES_REVISION, User
 from app.db.session import display_url, resolve_url, session_factory, unit_of_work
@@ -150,8 +150,11 @@ def initialize_database(
             set_setting(session, SETTING_RULES_REVISION, str(RULES_REVISION))
             changes["servicing_rules_revision"] = str(RULES_REVISION)
         _book_keys(session)  # a new book gets its key (kept outside the database) before its first audit row
+        sealed = personal.seal_legacy(session)  # a book from before revision 0013 had them in the clear
         if changes:
             audit.record(session, None, "database.initialized", entity="settings", details=changes)
+        if sealed:
+            audit.record(session, None, "personal_data.sealed", entity="persons", details={"people": sealed})
         return DatabaseInfo(stored_kind, stored_date)
 
 
@@ -160,18 +163,6 @@ def _book_keys(session: Session) -> keys.BookKeys:
         return keys.book_keys(session)[0]
     except keys.BookKeyProblem as exc:
         raise ServiceError(str(exc)) from None
-
-
-def new_recovery_key(factory: sessionmaker[Session]) -> str | None:
-    """The recovery key of the book's key if this process just made it -- once, for set-up to show.
-
-    Whoever holds it can read the book's personal data and seal audit rows, so
-    it is shown once, at set-up, to be kept apart from the computer; no command
-    shows it again.
-    """
-    with unit_of_work(factory, write=False) as session:
-        book_id = get_setting(session, keys.SETTING_BOOK_ID)
-    return None if book_id is None else keys.take_recovery_text(book_id)
 
 
 def database_info(factory: sessionmaker[Session]) -> DatabaseInfo | None:

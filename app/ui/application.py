@@ -18,9 +18,10 @@ import platformdirs
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
-from app.services import setup
+from app.services import integrity, permissions, setup
 from app.services.context import ServiceContext
 from app.ui import messages
+from app.ui.messages import show_recovery_key
 from app.ui.dialogs.connection_dialog import Connection, masked, saved_connection
 from app.ui.dialogs.sign_in_dialog import SignedIn, SignInDialog
 from app.ui.main_window import MainWindow
@@ -102,6 +103,22 @@ class Desk(QObject):
         self.window.sign_out_requested.connect(self._signed_out)
         self.window.destroyed.connect(self._window_gone)
         self.window.show()
+        if result.kind != setup.DEMO and permissions.allowed(result.actor, permissions.MANAGE_SETTINGS):
+            self._offer_recovery_key(ctx)
+
+    def _offer_recovery_key(self, ctx: ServiceContext) -> None:
+        """An admin's first sign-in to a book whose recovery key was never handed over sees it, once."""
+        factory = ctx.factory
+
+        def shown(text: str | None) -> None:
+            if text is None or self.window is None:
+                return
+            box = show_recovery_key(self.window, text)
+            box.finished.connect(lambda _code: self.tasks.write(
+                lambda: integrity.recovery_key_shown(factory, ctx.actor, "desk")))
+            self.recovery_box = box
+
+        self.tasks.read(lambda: integrity.recovery_key_to_show(factory), shown, owner=self.window)
 
     def _signed_out(self) -> None:
         self._signing_out = True

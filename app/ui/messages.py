@@ -139,6 +139,20 @@ def inform(parent: QWidget | None, text: str, detail: str | None = None) -> QMes
     return box
 
 
+def show_recovery_key(parent: QWidget | None, recovery_key: str) -> QMessageBox:
+    """The book's recovery key, once, when its key was just made: to be written down and kept apart."""
+    box = _box(parent, QMessageBox.Icon.Information,
+               "This book's key was just made. It seals the audit trail and encrypts borrowers' SSNs and dates "
+               "of birth, and it is kept on this computer, not in the database.\n\n"
+               "Write down the recovery key below and keep it somewhere safe, apart from this computer: a backup "
+               "of the book can be read on another computer only with it (keel keys restore). Keel will not show "
+               "it again.\n\n" + recovery_key)
+    box.setObjectName("recoveryKeyBox")
+    box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    box.open()
+    return box
+
+
 def confirm(
     parent: QWidget | None,
     text: str,

@@ -234,17 +234,28 @@ def test_two_desks_editing_the_same_loan(fresh_db_url: str) -> None:
 # ---------------------------------------------------------------------------
 # People, batches, settings
 # ---------------------------------------------------------------------------
-def test_tax_id_stored_in_full_shown_masked(session: Session, connection: Connection) -> None:
-    person = Person(first_name="Ana", last_name="Reyes", tax_id="123-45-6789")
+def test_tax_id_and_birth_date_are_encrypted_at_rest_and_shown_masked(session: Session, connection: Connection) -> None:
+    person = Person(first_name="Ana", last_name="Reyes", tax_id="123-45-6789", date_of_birth=dt.date(1975, 3, 14))
     session.add(person)
     session.flush()
     assert person.tax_id == "123456789"
     assert person.tax_id_masked == "***-**-6789"
+    assert person.date_of_birth_masked == "**/**/1975"
     assert person.time_zone == "America/New_York"
-    stored = connection.execute(
-        text("SELECT tax_id FROM persons WHERE id = :id"), {"id": person.id}
-    ).scalar_one()
-    assert stored == "123456789"
+    row = connection.execute(
+        text("SELECT tax_id, date_of_birth, tax_id_sealed, tax_id_last4, date_of_birth_sealed FROM persons "
+             "WHERE id = :id"), {"id": person.id}).one()
+    # Nothing in the clear but the last four: the plain columns are empty, the sealed ones hold AES-GCM.
+    assert row.tax_id is None and row.date_of_birth is None and row.tax_id_last4 == "6789"
+    assert row.tax_id_sealed.startswith("v1:") and "123456789" not in row.tax_id_sealed
+    assert "1975" not in row.date_of_birth_sealed
+    session.expire(person)
+    assert person.tax_id == "123456789" and person.date_of_birth == dt.date(1975, 3, 14)
+    # A sealed SSN copied into the birth-date column does not open there (the column is the associated data).
+    from app.db import personal
+
+    with pytest.raises(personal.PersonalDataUnreadable):
+        personal.open_sealed(session, personal.DATE_OF_BIRTH, row.tax_id_sealed)
     with pytest.raises(ValueError, match="nine digits"):
         person.tax_id = "12345"
 

@@ -114,6 +114,11 @@ CASES = [
     ("eod.chunk", {"business_date": "2026-11-20", "loans": 500, "entries": 1},
      "closed 500 loans for Nov 20, 2026 (1 ledger entry)."),
     ("ledger.written", {}, "wrote ledger entries."),
+    ("personal_data.sealed", {"people": 2}, "encrypted the SSN/TIN and date of birth of 2 people kept in the clear "
+                                            "by an older Keel."),
+    ("person.revealed", {"person": "Maria Lopez", "fields": ["SSN/TIN", "date of birth"], "loan": "KL-000001"},
+     "looked at Maria Lopez's full SSN/TIN and date of birth."),
+    ("keys.recovery_handed_over", {"how": "keel init"}, "was shown the book's recovery key at set-up."),
     ("keys.restored", {"kept_in": "the operating system's keyring"},
      "put the book's key back on a machine from its recovery key."),
     ("books.reconciled", {"business_date": "2026-11-20", "loans": 3},

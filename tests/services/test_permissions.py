@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import tempfile
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -36,6 +37,7 @@ from app.services import (
     lender,
     letters,
     permissions,
+    personal,
     products,
     requests,
     security,
@@ -184,6 +186,9 @@ MUTATIONS: list[tuple[str, str | tuple[str, ...], Call]] = [
     ("users.list_users", permissions.MANAGE_USERS, lambda c, w: users.list_users(c)),
     ("verify.verify", permissions.VERIFY, lambda c, w: verify.verify(c)),
     ("integrity.verify_audit_chain", permissions.VERIFY, lambda c, w: integrity.verify_audit_chain(c)),
+    ("integrity.save_recovery_key", permissions.MANAGE_SETTINGS,
+     lambda c, w: integrity.save_recovery_key(c, Path(tempfile.mkdtemp()) / "recovery.txt")),
+    ("personal.reveal_parties", permissions.REVEAL_PERSONAL, lambda c, w: personal.reveal_parties(c, w.loan)),
 ]
 
 

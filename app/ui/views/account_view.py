@@ -35,10 +35,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services import accounts, permissions
+from app.services import accounts, permissions, personal
 from app.services import flags as flag_service
 from app.services.account_page import AccountPage, account_page
 from app.services.accounts import LedgerLine
+from app.services.personal import Revealed
 from app.services.search import Party
 from app.ui import formatting, optional
 from app.ui.dialogs.adjust_dialog import AdjustDialog
@@ -763,7 +764,7 @@ class AccountView(View):
                 ("Home phone", party.home_phone or formatting.DASH),
                 ("Work phone", party.work_phone or formatting.DASH),
                 ("E-mail", party.email or formatting.DASH),
-                ("Date of birth", formatting.day(party.date_of_birth)),
+                ("Date of birth", party.date_of_birth_masked or formatting.DASH),
                 ("SSN / TIN", party.tax_id_masked or formatting.DASH),
                 ("Time zone", party.time_zone),
                 ("Cease contact", "Yes: do not contact" if party.cease_contact else "No"),
@@ -772,7 +773,16 @@ class AccountView(View):
             for label, value in rows:
                 text = QLabel(value)
                 text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+                if label in ("Date of birth", "SSN / TIN"):
+                    text.setObjectName(f"{'taxId' if label == 'SSN / TIN' else 'birth'}{party.person_id}")
                 form.addRow(label, text)
+            if (self.workspace.can(permissions.REVEAL_PERSONAL) and party.person_id
+                    and (party.tax_id_masked or party.date_of_birth_masked)):
+                reveal = QPushButton("Show SSN and &birth date")
+                reveal.setObjectName(f"revealParty{party.person_id}")
+                reveal.setToolTip("Show the full SSN/TIN and date of birth; each look is recorded in the audit trail")
+                reveal.clicked.connect(lambda _checked=False, box=box: self.reveal_personal(box))
+                form.addRow("", reveal)
             if self.workspace.can(permissions.EDIT_BORROWER) and party.person_id:
                 edit = QPushButton("&Edit\N{HORIZONTAL ELLIPSIS}")
                 edit.setObjectName(f"editParty{party.person_id}")
@@ -780,6 +790,28 @@ class AccountView(View):
                 edit.clicked.connect(lambda _checked=False, p=party: self.edit_party(p))
                 form.addRow("", edit)
             self.parties_layout.addWidget(box)
+
+    def reveal_personal(self, box: QGroupBox | None = None) -> None:
+        """Show the parties' full SSN/TIN and date of birth (audited, one record a person) in their boxes."""
+        if self.loan_number is None or not self.workspace.can(permissions.REVEAL_PERSONAL):
+            return
+        ctx, number = self.workspace.ctx, self.loan_number
+
+        def done(revealed: list[Revealed]) -> None:
+            for person in revealed:
+                tax = self.findChild(QLabel, f"taxId{person.person_id}")
+                born = self.findChild(QLabel, f"birth{person.person_id}")
+                if tax is not None:
+                    tax.setText(person.tax_id or formatting.DASH)
+                if born is not None:
+                    born.setText(formatting.day(person.date_of_birth))
+                button = self.findChild(QPushButton, f"revealParty{person.person_id}")
+                if button is not None:
+                    button.setEnabled(False)
+                    button.setText("Shown (recorded in the audit trail)")
+
+        self.workspace.tasks.write(lambda: personal.reveal_parties(ctx, number), done,
+                                   lambda exc: show_error(self, exc), owner=self)
 
     def edit_party(self, party: Party) -> BorrowerDialog | None:
         if self.loan_number is None or not self.workspace.can(permissions.EDIT_BORROWER):
