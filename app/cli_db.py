@@ -23,7 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     up = db_sub.add_parser(
         "upgrade",
-        help="create the database or bring it to this Keel's schema (backs up a SQLite file first)",
+        help="create the database or bring it to this Keel's schema (backs it up first: a copy of a SQLite "
+        "file, pg_dump of PostgreSQL)",
     )
     _add_db_option(up)
     up.add_argument(
