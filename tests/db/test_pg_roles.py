@@ -27,7 +27,7 @@ from app.cli import main
 from app.db import migrate, roles
 from app.db.models import APPEND_ONLY_TABLES, Base
 from app.db.session import make_engine
-from app.services import servicing, setup, users
+from app.services import demo, servicing, setup, users, verify
 from app.services.context import ServiceContext
 from app.services.errors import ServiceError
 from tests.services.conftest import FAST_HASHER, PASSWORDS, seed
@@ -195,6 +195,22 @@ def test_the_desk_role_posts_a_payment_but_cannot_rewrite_the_books(
             assert conn.execute(text("SELECT count(*) FROM audit_events")).scalar_one() == after[1]
     finally:
         desk.dispose()
+        setup.close_database(factory)
+
+
+@pytest.mark.postgres
+def test_a_whole_demo_book_lives_as_the_desk_role(set_up: Office, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Boarding, payments, reversals, contacts, letters and end of day on a few business days, all
+    as the desk role: least privilege takes nothing away that the desks' ordinary work needs."""
+    monkeypatch.setattr(users, "HASHER", FAST_HASHER)
+    factory = setup.open_database(set_up.desk_url, initialize=False)
+    try:
+        built = demo.build_demo(factory, loans=40, seed=3, days=45)
+        assert built.loans > 0 and built.payments_posted > 0 and built.contacts > 0
+        admin = ServiceContext(factory, users.authenticate(factory, "admin", users.DEMO_PASSWORD))
+        report = verify.verify(admin, workers=1)
+        assert report.ok and report.loans_checked == built.loans
+    finally:
         setup.close_database(factory)
 
 
