@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from app.db.session import sqlite_path
+    from app.db.session import display_url, sqlite_path
     from app.services.demo import build_demo, demo_database_url
     from app.services.errors import ServiceError
     from app.services.setup import close_database, open_database
@@ -48,7 +48,8 @@ def run_demo(args: argparse.Namespace) -> int:
         shown["label"] = label
 
     try:
-        factory = open_database(url, initialize=False)
+        # Building a book is the owner's work, like migrating it: no owner refusal here.
+        factory = open_database(url, initialize=False, allow_owner=True)
         try:
             result = build_demo(factory, loans=args.loans, seed=args.seed, days=args.days, progress=progress)
         finally:
@@ -58,7 +59,7 @@ def run_demo(args: argparse.Namespace) -> int:
     if sys.stderr.isatty():
         print(file=sys.stderr)
     print(
-        f"Demo portfolio: {result.loans:,} loans on {url} in {time.perf_counter() - began:.1f} s "
+        f"Demo portfolio: {result.loans:,} loans on {display_url(url)} in {time.perf_counter() - began:.1f} s "
         f"(boarding {result.board_seconds:.1f} s, {args.days} business days lived in {result.live_seconds:.1f} s; "
         f"{result.payments_posted:,} payments, {result.reversals} reversals, {result.contacts} contacts).\n"
         f"Business date {result.business_date}. Sign in as admin, manager, clerk or collector; the password is 'demo'."

@@ -30,11 +30,19 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         action="store_true",
         help="open the demo database in the user data directory",
     )
+    parser.add_argument(
+        "--allow-owner",
+        action="store_true",
+        help="on PostgreSQL, work even as the owner of the tables (default: refused; also $KEEL_ALLOW_OWNER=1)",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     _require_display()
+    if args.allow_owner:
+        # The desktop opens its database in the sign-in dialog, which reads the override from here.
+        os.environ["KEEL_ALLOW_OWNER"] = "1"
     from app.db.session import default_database_url, resolve_url, sqlite_path
 
     demo_url = None

@@ -68,6 +68,11 @@ def add_db_arg(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="database URL (default: $KEEL_DATABASE_URL, else keel.sqlite3 in your data folder)",
     )
+    parser.add_argument(
+        "--allow-owner",
+        action="store_true",
+        help="on PostgreSQL, work even as the owner of the tables (default: refused; also $KEEL_ALLOW_OWNER=1)",
+    )
 
 
 def add_db_user_args(parser: argparse.ArgumentParser) -> None:
@@ -234,7 +239,7 @@ def ask(prompt: str, default: str | None = None) -> str:
 def open_factory(args: argparse.Namespace) -> sessionmaker[Session]:
     """The database named by ``--db`` / $KEEL_DATABASE_URL, upgraded and initialized."""
     try:
-        return setup.open_database(getattr(args, "db", None))
+        return setup.open_database(getattr(args, "db", None), allow_owner=bool(getattr(args, "allow_owner", False)))
     except ServiceError as exc:
         raise cli_error(exc) from None
 

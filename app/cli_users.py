@@ -134,7 +134,8 @@ def _date(text: str) -> _dt.date:
 @run_service
 def _init(args: argparse.Namespace) -> int:
     url = resolve_url(args.db)
-    factory = setup.open_database(url, initialize=False)
+    # Setting up a book is the owner's work (docs/security.md): no owner refusal here.
+    factory = setup.open_database(url, initialize=False, allow_owner=True)
     try:
         if not setup.database_is_empty(factory):
             raise CliError(f"the database at {display_url(url)} is already set up; sign in with --user")

@@ -46,8 +46,13 @@ def resolve_url(cli_value: str | None = None) -> str:
 
 
 def display_url(url: str | URL) -> str:
-    """The URL with any password replaced by ``***``, for messages and logs."""
-    return make_url(url).render_as_string(hide_password=True)
+    """The URL with any password replaced by ``***``, for messages and logs: the one in the
+    URL's user part and one given as ``?password=`` (libpq accepts both)."""
+    parsed = make_url(url)
+    if "password" not in parsed.query:
+        return parsed.render_as_string(hide_password=True)
+    hidden = parsed.update_query_dict({"password": "***"}).render_as_string(hide_password=True)
+    return hidden.replace("password=%2A%2A%2A", "password=***")
 
 
 def sqlite_path(url: str | URL) -> Path | None:

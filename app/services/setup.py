@@ -11,6 +11,7 @@ yet is :func:`database_is_empty`; the first admin is then made with
 from __future__ import annotations
 
 import datetime as _dt
+import os
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, func, select
@@ -43,12 +44,15 @@ class DatabaseInfo:
     business_date: _dt.date
 
 
-def open_database(url: str | None = None, *, initialize: bool = True) -> sessionmaker[Session]:
+def open_database(url: str | None = None, *, initialize: bool = True, allow_owner: bool = False) -> sessionmaker[Session]:
     """Open and upgrade the database at ``url`` (resolved as ``--db`` would be).
 
     With ``initialize`` (the default) a database without a business date or
     kind gets today's date and the kind ``production``; ``keel init`` passes
-    False and sets them itself.  Every problem is a one-line ServiceError.
+    False and sets them itself.  On PostgreSQL a login that owns the books is
+    refused (:func:`_check_not_owner`) unless ``allow_owner`` (the set-up verbs
+    ``keel init`` and ``keel demo``, and ``--allow-owner``) or
+    ``KEEL_ALLOW_OWNER=1``.  Every problem is a one-line ServiceError.
     Close it with :func:`close_database`.
     """
     resolved = resolve_url(url)
@@ -61,6 +65,8 @@ def open_database(url: str | None = None, *, initialize: bool = True) -> session
         raise ServiceError(f"cannot open the database at {shown}: {_reason(exc)}") from None
     try:
         _check_append_only(prepared.engine, shown)
+        if not (allow_owner or os.environ.get(ENV_ALLOW_OWNER, "").strip().lower() in ("1", "true", "yes", "on")):
+            _check_not_owner(prepared.engine, shown)
     except BaseException:
         prepared.engine.dispose()
         raise
@@ -92,6 +98,34 @@ def _check_append_only(engine: Engine, shown: str) -> None:
         raise ServiceError(
             f"The database at {shown} has lost {len(missing)} of the triggers that keep its books append-only "
             f"(first: {missing[0]}); it may have been tampered with. Keel will not open it: restore a backup")
+
+
+#: Set to 1 to let a desk work as the owner of a PostgreSQL database's tables (``--allow-owner``).
+ENV_ALLOW_OWNER = "KEEL_ALLOW_OWNER"
+
+
+def _check_not_owner(engine: Engine, shown: str) -> None:
+    """Refuse to do desk work on PostgreSQL as a login that could rewrite the books (issue 12).
+
+    The owner of the tables (or a superuser) can disable the append-only triggers and then
+    edit or delete the ledger and the audit trail; desks sign in as a least-privilege desk
+    role instead (``keel db roles``, docs/security.md).  Migrations and set-up legitimately
+    run as the owner: they pass ``allow_owner``.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    from app.db.roles import owner_privilege
+
+    try:
+        with engine.connect() as connection:
+            who = owner_privilege(connection)
+    except SQLAlchemyError as exc:
+        raise ServiceError(f"cannot open the database at {shown}: {_reason(exc)}") from None
+    if who is not None:
+        raise ServiceError(
+            f"Keel will not do desk work on {shown} as {who}: that login could rewrite the books. Sign the "
+            f"desks in as a least-privilege desk role (set one up with keel db roles), or work as the owner "
+            f"anyway with --allow-owner or {ENV_ALLOW_OWNER}=1")
 
 
 def close_database(factory: sessionmaker[Session]) -> None:

@@ -142,3 +142,9 @@ def test_money_from_a_unit_of_work_is_decimal(fresh_db_url: str) -> None:
         assert isinstance(total, Decimal) and str(total) == "1234.50"
     finally:
         engine.dispose()
+
+
+def test_display_url_hides_a_password_given_as_a_query_parameter_too() -> None:
+    shown = display_url("postgresql+psycopg://ana:s3cret@db/keel?password=t0p&sslmode=require")
+    assert "s3cret" not in shown and "t0p" not in shown
+    assert shown == "postgresql+psycopg://ana:***@db/keel?password=***&sslmode=require"
