@@ -25,7 +25,8 @@ SQLITE_FILE_NAME = "keel.sqlite3"
 ENV_BUSY_TIMEOUT = "KEEL_BUSY_TIMEOUT"
 DEFAULT_BUSY_TIMEOUT = 5.0
 MAX_BUSY_TIMEOUT = 3600.0
-_SECONDS = re.compile(r"\d{1,7}(\.\d{1,6})?|\.\d{1,6}")
+#: ASCII digits only: ``\\d`` would take other scripts' digits too (issue 12, full-width digits).
+_SECONDS = re.compile(r"[0-9]{1,7}(\.[0-9]{1,6})?|\.[0-9]{1,6}")
 
 
 class BadBusyTimeout(ValueError):
