@@ -43,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _tell_busy(text: str) -> None:
+    print(f"keel: {text[:1].lower()}{text[1:]}", file=sys.stderr, flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -54,7 +58,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if handler is None:
             parser.print_help()
             return 2
-        return handler(args)
+        from app.services.errors import busy_notices
+
+        # A unit of work waiting for another desk's SQLite write lock says so on stderr (issue 12).
+        with busy_notices(_tell_busy):
+            return handler(args)
     except CliError as exc:
         print(f"keel: error: {exc}", file=sys.stderr)
         return 2

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from app.services.audit_search import search_audit
 
     start, end = date_arg(args.start, "--from"), date_arg(args.end, "--to")
-    ctx = cli_context(args)
+    ctx = cli_context(args, reading=True)
     page = search_audit(ctx, user=args.by_user, start=start, end=end, action=args.action, loan=args.loan,
                         page=args.page, page_size=args.limit)
     if args.json:

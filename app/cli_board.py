@@ -83,7 +83,7 @@ def _board(args: argparse.Namespace) -> int:
 
 @run_service
 def _boarding_exceptions(args: argparse.Namespace) -> int:
-    ctx = cli_context(args)
+    ctx = cli_context(args, reading=True)
     found = boarding.list_boarding_exceptions(ctx, open_only=not args.all)
     if args.json:
         print_json([item.as_dict() for item in found])
@@ -135,7 +135,7 @@ def _product_add(args: argparse.Namespace) -> int:
 
 @run_service
 def _product_list(args: argparse.Namespace) -> int:
-    ctx = cli_context(args)
+    ctx = cli_context(args, reading=True)
     found = products.list_products(ctx)
     if args.json:
         print_json([

@@ -156,7 +156,7 @@ def _flag_text(flags: collections.Flags) -> str:
 
 @run_service
 def _queue(args: argparse.Namespace) -> int:
-    ctx = cli_context(args)
+    ctx = cli_context(args, reading=True)
     items = collections.queue(ctx, collector=args.collector, bucket=args.bucket, product=args.product,
                               include_promised=args.all, limit=args.limit)
     if args.json:
@@ -258,7 +258,7 @@ def _contact_correct(args: argparse.Namespace) -> int:
 
 @run_service
 def _contacts(args: argparse.Namespace) -> int:
-    ctx = cli_context(args)
+    ctx = cli_context(args, reading=True)
     history = collections.contact_history(ctx, args.loan)
     promised = collections.promises(ctx, args.loan)
     if args.json:

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
             as_of = date.fromisoformat(args.as_of)
         except ValueError:
             raise CliError(f"--as-of: {args.as_of!r} is not a date (YYYY-MM-DD)") from None
-    ctx = cli_context(args)
+    ctx = cli_context(args, reading=True)
     board = dashboard.dashboard(ctx, as_of, months=args.months)
     if args.json:
         print_json(board)

@@ -14,7 +14,7 @@ from app.db.migrate import (
     database_status,
     prepare_database,
 )
-from app.db.session import display_url, make_engine, resolve_url, sqlite_path
+from app.db.session import BadBusyTimeout, display_url, make_engine, resolve_url, sqlite_path
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -77,7 +77,7 @@ def _upgrade(args: argparse.Namespace) -> int:
     shown = display_url(url)
     try:
         prepared = prepare_database(url, i_have_a_backup=args.i_have_a_backup)
-    except (DatabaseTooNew, MigrationError) as exc:
+    except (DatabaseTooNew, MigrationError, BadBusyTimeout) as exc:
         raise CliError(str(exc)) from None
     except SQLAlchemyError as exc:
         raise CliError(f"cannot upgrade the database at {shown}: {_reason(exc)}") from None
@@ -96,7 +96,10 @@ def _current(args: argparse.Namespace) -> int:
     path = sqlite_path(url)
     if path is not None and not path.exists():
         raise CliError(f"no database at {shown}; create it with: keel db upgrade")
-    engine = make_engine(url)
+    try:
+        engine = make_engine(url)
+    except BadBusyTimeout as exc:
+        raise CliError(str(exc)) from None
     try:
         status = database_status(engine)
     except SQLAlchemyError as exc:

@@ -87,7 +87,7 @@ def run_letter_templates(args: argparse.Namespace) -> int:
     from app.cli_support import cli_context, run_service
     from app.services import letters
 
-    ctx = cli_context(args)
+    ctx = cli_context(args, reading=True)
     found = run_service(letters.template_versions)(ctx, args.kind)
     if args.json:
         print(json.dumps([{"kind": t.kind, "version": t.version, "created_by": t.created_by,
@@ -106,7 +106,7 @@ def run_letter_history(args: argparse.Namespace) -> int:
     from app.cli_support import cli_context, print_json, run_service
     from app.services import letters
 
-    ctx = cli_context(args)
+    ctx = cli_context(args, reading=True)
     found = run_service(letters.letter_history)(ctx, args.loan)
     if args.json:
         print_json([{"id": r.id, "kind": r.kind, "letter_date": r.letter_date, "user": r.user,

@@ -225,7 +225,7 @@ def run_account(args: argparse.Namespace) -> int:
     from app.domain.money import format_money, money_str
     from app.services.account_page import account_page
 
-    ctx = cli_context(args)
+    ctx = cli_context(args, reading=True)
     page = _service(account_page, ctx, args.loan, date_arg(args.as_of, "--as-of"))
     acct = page.account
     last = page.last_payment
@@ -290,7 +290,7 @@ def run_payoff(args: argparse.Namespace) -> int:
     from app.domain.money import format_money, money_str
     from app.services.accounts import payoff_quote
 
-    ctx = cli_context(args)
+    ctx = cli_context(args, reading=True)
     quote = _service(payoff_quote, ctx, args.loan, date_arg(args.date, "--date"))
     if args.json:
         _print({
@@ -320,7 +320,7 @@ def run_verify(args: argparse.Namespace) -> int:
     from app.cli_support import cli_context
     from app.services.verify import verify
 
-    ctx = cli_context(args)
+    ctx = cli_context(args, reading=True)
 
     def progress(done: int, total: int, label: str) -> None:
         if sys.stderr.isatty():
@@ -417,7 +417,7 @@ def run_batch_drafts(args: argparse.Namespace) -> int:
     from app.domain.money import format_money
     from app.services import batch_drafts
 
-    ctx = cli_context(args)
+    ctx = cli_context(args, reading=args.delete is None)
     if args.delete is not None:
         _service(batch_drafts.delete_draft, ctx, args.delete)
         print(f"Draft {args.delete} deleted")
@@ -472,7 +472,7 @@ def run_overrides(args: argparse.Namespace) -> int:
     from app.domain.money import format_money, money_str
     from app.services.servicing import overrides_report
 
-    ctx = cli_context(args)
+    ctx = cli_context(args, reading=True)
     lines = _service(overrides_report, ctx, date_arg(args.start, "--from"), date_arg(args.end, "--to"))
     if args.json:
         _print({"overrides": [

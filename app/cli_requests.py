@@ -85,7 +85,7 @@ def _due_words(info: requests.RequestInfo) -> str:
 
 @run_service
 def _requests(args: argparse.Namespace) -> int:
-    ctx = cli_context(args)
+    ctx = cli_context(args, reading=True)
     found = requests.requests(ctx, open_only=args.open, loan_number=args.loan)
     if args.json:
         print_json([_json(i) for i in found])

@@ -41,9 +41,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.cli import CliError
+from app.db.session import BadBusyTimeout, busy_timeout, is_busy
 from app.services import setup, users
 from app.services.context import Actor, ServiceContext
-from app.services.errors import Conflict, FileRejected, ServiceError
+from app.services.errors import Conflict, DatabaseBusy, FileRejected, ServiceError
 
 ENV_USER = "KEEL_USER"
 ENV_PASSWORD = "KEEL_PASSWORD"
@@ -136,6 +137,13 @@ def cli_error(exc: BaseException) -> CliError:
             print(f"  {problem}", file=sys.stderr)
     if isinstance(exc, StaleDataError):
         return CliError(str(Conflict("The record")))
+    if isinstance(exc, SQLAlchemyError) and is_busy(exc):
+        # Outside a service's unit of work (which says so itself): busy, not "changed by someone else".
+        try:
+            waited = busy_timeout()
+        except BadBusyTimeout:
+            waited = 0.0
+        return CliError(str(DatabaseBusy(waited)))
     if isinstance(exc, SQLAlchemyError):
         orig = getattr(exc, "orig", None)
         text = str(orig if orig is not None else exc).strip()
@@ -249,11 +257,14 @@ def username_from(args: argparse.Namespace) -> str | None:
     return value.strip() or None
 
 
-def cli_context(args: argparse.Namespace, *, need_user: bool = True) -> ServiceContext:
+def cli_context(args: argparse.Namespace, *, need_user: bool = True, reading: bool = False) -> ServiceContext:
     """Open the database and sign in; the ServiceContext a command's services take.
 
     ``need_user=False`` opens the database only; its actor (:data:`NOBODY`)
-    has no permissions.
+    has no permissions.  ``reading=True``: a command that only reads (issue
+    12); its sign-in does not wait for another desk's SQLite write lock
+    (:func:`app.services.users.authenticate`), so it answers while the
+    database is busy.
     """
     factory = open_factory(args)
     if not need_user:
@@ -271,7 +282,7 @@ def cli_context(args: argparse.Namespace, *, need_user: bool = True) -> ServiceC
             if not interactive():
                 raise CliError(f"set {ENV_PASSWORD} or run interactively")
             password = prompt_password(f"Password for {name}: ")
-        actor = users.authenticate(factory, name, password)
+        actor = users.authenticate(factory, name, password, reading=reading)
         if actor.must_change_password and getattr(args, "handler_name", "") != "passwd":
             raise CliError(f"an administrator reset {actor.username}'s password: choose your own first "
                            f"with 'keel user passwd {actor.username}'")

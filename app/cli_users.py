@@ -205,7 +205,7 @@ def _add(args: argparse.Namespace) -> int:
 
 @run_service
 def _list(args: argparse.Namespace) -> int:
-    ctx = cli_context(args)
+    ctx = cli_context(args, reading=True)
     found = users.list_users(ctx)
     if args.json:
         print_json(found)
@@ -269,11 +269,13 @@ def _security(args: argparse.Namespace) -> int:
 
     from app.services import security
 
-    ctx = cli_context(args)
+    names = ("lockout_attempts", "lockout_minutes", "idle_lock_minutes", "waiver_approval_above",
+             "override_approval_above")
+    showing = not args.limit and all(getattr(args, name) is None for name in names)
+    ctx = cli_context(args, reading=showing)
     current = security.security_settings(ctx)
     changes: dict[str, object] = {}
-    for name in ("lockout_attempts", "lockout_minutes", "idle_lock_minutes", "waiver_approval_above",
-                 "override_approval_above"):
+    for name in names:
         value = getattr(args, name)
         if value is not None:
             changes[name] = value

@@ -79,6 +79,17 @@ def _seal_people(session: Session, flush_context: Any, instances: Any) -> None:
             pending.clear()
 
 
+def has_legacy(session: Session) -> bool:
+    """True while some person's SSN/TIN or date of birth is still in the clear (a book from before 0013)."""
+    from sqlalchemy import Table, or_, select
+
+    from app.db.models import Person
+
+    table = cast(Table, Person.__table__)
+    return session.execute(select(table.c.id).where(
+        or_(table.c.tax_id.is_not(None), table.c.date_of_birth.is_not(None))).limit(1)).first() is not None
+
+
 def seal_legacy(session: Session, batch: int = 2000) -> int:
     """Seal the plain SSN/TINs and dates of birth a book kept before revision 0013; returns how many people.
 

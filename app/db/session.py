@@ -7,6 +7,8 @@ threads).  Services use :func:`unit_of_work`; the UI never opens a session.
 from __future__ import annotations
 
 import os
+import re
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +21,47 @@ from sqlalchemy.orm import Session, sessionmaker
 
 ENV_DATABASE_URL = "KEEL_DATABASE_URL"
 SQLITE_FILE_NAME = "keel.sqlite3"
+#: How long (seconds) a SQLite unit waits for another desk's write lock before SQLite says "busy".
+ENV_BUSY_TIMEOUT = "KEEL_BUSY_TIMEOUT"
+DEFAULT_BUSY_TIMEOUT = 5.0
+MAX_BUSY_TIMEOUT = 3600.0
+#: ASCII digits only: ``\\d`` would take other scripts' digits too (issue 12, full-width digits).
+_SECONDS = re.compile(r"[0-9]{1,7}(\.[0-9]{1,6})?|\.[0-9]{1,6}")
+
+
+class BadBusyTimeout(ValueError):
+    """``KEEL_BUSY_TIMEOUT`` is not a number of seconds; the message names the variable."""
+
+
+def busy_timeout() -> float:
+    """Seconds from ``KEEL_BUSY_TIMEOUT`` (default 5): plain digits, such as ``5`` or ``0.2``.
+
+    Anything else (a unit, an exponent, a sign, ``nan``) is refused with a one-line
+    :class:`BadBusyTimeout` naming the variable, rather than silently using a default.
+    """
+    raw = os.environ.get(ENV_BUSY_TIMEOUT)
+    if raw is None or not raw.strip():
+        return DEFAULT_BUSY_TIMEOUT
+    text = raw.strip()
+    if not _SECONDS.fullmatch(text) or float(text) > MAX_BUSY_TIMEOUT:
+        shown = text if len(text) <= 20 else text[:20] + "..."
+        raise BadBusyTimeout(
+            f"{ENV_BUSY_TIMEOUT}: must be a number of seconds from 0 to {MAX_BUSY_TIMEOUT:.0f}, "
+            f"such as 5 or 0.5; got {shown!r}")
+    return float(text)
+
+
+def is_busy(exc: BaseException) -> bool:
+    """True when ``exc`` is SQLite saying another connection holds the lock it needs
+    (SQLITE_BUSY or SQLITE_LOCKED: "database is locked", "database is busy")."""
+    orig = getattr(exc, "orig", exc)
+    if not isinstance(orig, sqlite3.OperationalError):
+        return False
+    code = getattr(orig, "sqlite_errorcode", None)
+    if isinstance(code, int) and (code & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return True
+    text = str(orig).lower()
+    return "database is locked" in text or "database is busy" in text or "database table is locked" in text
 
 
 def data_dir() -> Path:
@@ -66,47 +109,68 @@ def sqlite_path(url: str | URL) -> Path | None:
     return Path(database)
 
 
-def _on_sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
-    # Let SQLAlchemy, not the sqlite3 module, decide when a transaction begins
-    # (see _on_sqlite_begin); sqlite3's legacy mode skips BEGIN before SELECT,
-    # DDL and SAVEPOINT, which breaks savepoints and transactional DDL.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    try:
-        # WAL lets readers run alongside the one writer; the write-ahead log is
-        # why backups use the online backup API rather than a file copy.
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
-        # NORMAL is durable across application crashes in WAL mode; a power
-        # cut can lose the last transactions but never corrupts the file.
-        cursor.execute("PRAGMA synchronous=NORMAL")
-    finally:
-        cursor.close()
+def _sqlite_connect_listener(timeout_ms: int) -> Any:
+    def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide when a transaction begins
+        # (see _sqlite_begin_listener); sqlite3's legacy mode skips BEGIN before SELECT,
+        # DDL and SAVEPOINT, which breaks savepoints and transactional DDL.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            # WAL lets readers run alongside the one writer; the write-ahead log is
+            # why backups use the online backup API rather than a file copy.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={timeout_ms}")
+            # NORMAL is durable across application crashes in WAL mode; a power
+            # cut can lose the last transactions but never corrupts the file.
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    return on_connect
 
 
 SQLITE_BEGIN_OPTION = "keel_sqlite_begin"
+#: Execution option: the busy timeout (ms) for this BEGIN only; 0 asks for the lock without waiting.
+SQLITE_BEGIN_WAIT_OPTION = "keel_sqlite_begin_wait_ms"
 
 
-def _on_sqlite_begin(conn: Any) -> None:
-    # A write unit of work asks for BEGIN IMMEDIATE: it takes SQLite's write
-    # lock up front (waiting up to busy_timeout for another writer) instead of
-    # reading a snapshot first and failing with "database is locked" when it
-    # later tries to write after someone else committed.
-    mode = conn.get_execution_options().get(SQLITE_BEGIN_OPTION, "")
-    conn.exec_driver_sql(f"BEGIN {mode}".strip())
+def _sqlite_begin_listener(timeout_ms: int) -> Any:
+    def on_begin(conn: Any) -> None:
+        # A write unit of work asks for BEGIN IMMEDIATE: it takes SQLite's write
+        # lock up front (waiting up to busy_timeout for another writer) instead of
+        # reading a snapshot first and failing with "database is locked" when it
+        # later tries to write after someone else committed.  A read unit's plain
+        # BEGIN takes no lock at all: in WAL mode it never waits for the writer.
+        options = conn.get_execution_options()
+        mode = options.get(SQLITE_BEGIN_OPTION, "")
+        wait_ms = options.get(SQLITE_BEGIN_WAIT_OPTION)
+        if wait_ms is None:
+            conn.exec_driver_sql(f"BEGIN {mode}".strip())
+            return
+        raw = conn.connection.driver_connection
+        raw.execute(f"PRAGMA busy_timeout={int(wait_ms)}")
+        try:
+            conn.exec_driver_sql(f"BEGIN {mode}".strip())
+        finally:
+            raw.execute(f"PRAGMA busy_timeout={timeout_ms}")
+
+    return on_begin
 
 
 def make_engine(url: str | URL, **kwargs: Any) -> Engine:
-    """An Engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
+    """An Engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout
+    (``KEEL_BUSY_TIMEOUT`` seconds, default 5; a bad value is :class:`BadBusyTimeout`)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        timeout_ms = round(busy_timeout() * 1000)
         path = sqlite_path(parsed)
         if path is not None and path.parent != Path(""):
             path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, **kwargs)
-        event.listen(engine, "connect", _on_sqlite_connect)
-        event.listen(engine, "begin", _on_sqlite_begin)
+        event.listen(engine, "connect", _sqlite_connect_listener(timeout_ms))
+        event.listen(engine, "begin", _sqlite_begin_listener(timeout_ms))
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(parsed, **kwargs)
@@ -118,7 +182,9 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def unit_of_work(factory: sessionmaker[Session], *, write: bool = True, snapshot: bool = False) -> Iterator[Session]:
+def unit_of_work(
+    factory: sessionmaker[Session], *, write: bool = True, snapshot: bool = False, wait: bool = True
+) -> Iterator[Session]:
     """One transaction: commit if the block finishes, roll back if it raises.
 
     ::
@@ -129,7 +195,12 @@ def unit_of_work(factory: sessionmaker[Session], *, write: bool = True, snapshot
 
     ``write=True`` (the default) starts SQLite's transaction with BEGIN
     IMMEDIATE so two writers queue rather than collide; pass ``write=False``
-    for a read-only unit.  PostgreSQL is unaffected.
+    for a read-only unit (in WAL mode it never waits for another desk's
+    writer).  PostgreSQL is unaffected.  If another connection holds the write
+    lock for longer than the busy timeout, the BEGIN raises SQLite's "database
+    is locked" before the block runs (:func:`is_busy`); ``wait=False`` asks
+    for the lock without waiting at all.  The services retry such a unit
+    (``app.services.context.unit_of_work``).
 
     ``snapshot=True``: every statement of the unit sees the same moment (a
     screen read in several queries, issue 11).  PostgreSQL runs it at
@@ -141,7 +212,10 @@ def unit_of_work(factory: sessionmaker[Session], *, write: bool = True, snapshot
     with factory() as session, session.begin():
         bind = session.get_bind()
         if write and bind.dialect.name == "sqlite":
-            session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+            options: dict[str, Any] = {SQLITE_BEGIN_OPTION: "IMMEDIATE"}
+            if not wait:
+                options[SQLITE_BEGIN_WAIT_OPTION] = 0
+            session.connection(execution_options=options)
         elif snapshot and bind.dialect.name == "postgresql" and isinstance(bind, Engine):
             session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         yield session

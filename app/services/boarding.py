@@ -1237,7 +1237,9 @@ def board_file(
         raise
     except OperationalError as exc:
         text = str(exc.orig).lower()
-        if "deadlock" in text or "could not serialize" in text or "database is locked" in text:
+        # A busy SQLite database is DatabaseBusy (services.context.unit_of_work), not a conflict: nobody
+        # changed the record (issue 12).
+        if "deadlock" in text or "could not serialize" in text:
             raise Conflict("A loan in this file") from None
         raise
 

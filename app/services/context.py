@@ -14,15 +14,19 @@ database holds in that same transaction.  The desktop signs such a user out.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db.session import unit_of_work
-from app.services.errors import SessionEnded
+from app.db import session as db_session
+from app.db.keys import BookKeyProblem
+from app.db.session import is_busy
+from app.services.errors import DatabaseBusy, ServiceError, SessionEnded, notify_busy
 
 #: ``progress(done, total, label)`` for long jobs.
 Progress = Callable[[int, int, str], None]
@@ -46,6 +50,57 @@ class CancelToken:
         return self._event.is_set()
 
 
+#: A write unit that finds SQLite's write lock held tries this many times in all, each
+#: attempt waiting up to the busy timeout (``KEEL_BUSY_TIMEOUT``), with these pauses
+#: between attempts: at most 3 x the timeout + 0.75 s before DatabaseBusy.
+BUSY_ATTEMPTS = 3
+BUSY_PAUSES = (0.25, 0.5)
+
+
+@contextmanager
+def unit_of_work(
+    factory: sessionmaker[Session], *, write: bool = True, snapshot: bool = False, wait: bool = True
+) -> Iterator[Session]:
+    """:func:`app.db.session.unit_of_work`, with a busy SQLite database retried and reported (issue 12).
+
+    Only the *start* of a unit is retried: SQLite's BEGIN IMMEDIATE failing to
+    get the write lock happens before the block has run, so there is nothing
+    half done to run twice.  Each retry tells the thread's listener "the
+    database is busy — retrying" (:func:`app.services.errors.busy_notices`);
+    when every attempt found the lock held the unit raises
+    :class:`DatabaseBusy`, never Conflict.  A lock refused later, inside the
+    block (a read unit that writes), rolls the unit back and is DatabaseBusy
+    too, not retried.  ``wait=False``: one attempt that does not wait (a
+    command that can do without writing, such as a read command's sign-in).
+    """
+    began = time.monotonic()
+    attempts = BUSY_ATTEMPTS if wait else 1
+    try:
+        with ExitStack() as stack:
+            for attempt in range(1, attempts + 1):
+                try:
+                    session = stack.enter_context(
+                        db_session.unit_of_work(factory, write=write, snapshot=snapshot, wait=wait))
+                    break
+                except OperationalError as exc:
+                    if not is_busy(exc):
+                        raise
+                    if attempt == attempts:
+                        raise DatabaseBusy(time.monotonic() - began) from None
+                notify_busy(f"The database is busy (another desk is writing) — retrying, attempt {attempt + 1} "
+                            f"of {attempts}")
+                time.sleep(BUSY_PAUSES[min(attempt, len(BUSY_PAUSES)) - 1])
+            yield session
+    except OperationalError as exc:
+        # Refused the lock after the unit began (its statement or its commit): rolled back, not retried.
+        if is_busy(exc):
+            raise DatabaseBusy(time.monotonic() - began) from None
+        raise
+    except BookKeyProblem as exc:
+        # The book's key is missing or wrong on this machine (the seal needs it as the unit commits).
+        raise ServiceError(str(exc)) from None
+
+
 @dataclass(frozen=True)
 class Actor:
     user_id: int
@@ -63,20 +118,11 @@ class ServiceContext:
 
     @contextmanager
     def unit(self, *, write: bool = True, snapshot: bool = False) -> Iterator[Session]:
-        """One unit of work; ``snapshot=True``: every statement sees the same moment (unit_of_work).
-
-        A book whose key is missing or wrong on this machine (the seal needs it
-        as the unit commits) is a ServiceError saying what to do.
-        """
-        from app.db.keys import BookKeyProblem
-        from app.services.errors import ServiceError
-
-        try:
-            with unit_of_work(self.factory, write=write, snapshot=snapshot) as session:
-                check_actor(session, self.actor)
-                yield session
-        except BookKeyProblem as exc:
-            raise ServiceError(str(exc)) from None
+        """One unit of work; ``snapshot=True``: every statement sees the same moment; a busy
+        SQLite database is retried, then DatabaseBusy (:func:`unit_of_work`)."""
+        with unit_of_work(self.factory, write=write, snapshot=snapshot) as session:
+            check_actor(session, self.actor)
+            yield session
 
 
 def check_actor(session: Session, actor: Actor) -> None:

@@ -47,7 +47,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Table, Text, and_, bindparam, func, insert, select, text, update
+from sqlalchemy import BigInteger, Table, Text, and_, bindparam, func, insert, select, text, type_coerce, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -296,10 +296,14 @@ def _close_day(
             if not ids:
                 break
             _heartbeat(session, token)
+            changes_before = tally.status_changes
             _process_chunk(session, ctx, ids, day, tally)
             run = session.get(EodRun, run_id)
             assert run is not None
             run.loans_processed += len(ids)
+            # Not in the ledger, so counted with the chunk, in its transaction: a killed run's
+            # committed chunks keep their part (the day record, below).
+            run.status_changes += tally.status_changes - changes_before
             run.heartbeat_at = utc_now()
             last_id = ids[-1]
             done = run.loans_processed
@@ -312,13 +316,16 @@ def _close_day(
         assert run is not None
         run.status = "completed"
         run.finished_at = utc_now()
-        run.interest_accrued += tally.interest
-        run.fees_assessed += tally.fees
-        run.late_fees += tally.late_fees
-        run.status_changes += tally.status_changes
+        # The day's record is what the books hold for the day, however many runs closed it: a run
+        # resumed after a kill knows only its own chunks (issue 12).
+        record = day_record(session, day)
+        run.loans_processed = record.loans
+        run.interest_accrued = record.interest_accrued
+        run.fees_assessed = record.fees_assessed
+        run.late_fees = record.late_fees
         summary = {
-            "charge_offs": tally.charge_offs,
-            "letters_queued": tally.letters,
+            "charge_offs": record.charge_offs,
+            "letters_queued": record.letters_queued,
             "promises": promises,
             "assigned": assigned,
             "errors": [{"loan": loan, "message": message} for loan, message in tally.errors],
@@ -328,7 +335,55 @@ def _close_day(
                      details={"business_date": day.isoformat(), "loans": run.loans_processed,
                               "interest_accrued": str(run.interest_accrued), "fees": str(run.fees_assessed),
                               **summary})
-    return _summary(day, tally, began, promises)
+        status_changes = run.status_changes
+    return DaySummary(day, record.loans, record.interest_accrued, record.fees_assessed, record.late_fees,
+                      status_changes, record.charge_offs, record.letters_queued, promises, tuple(tally.errors),
+                      time.perf_counter() - began)
+
+
+@dataclass(frozen=True)
+class DayRecord:
+    """What the books hold for one closed business day (:func:`day_record`)."""
+
+    loans: int
+    interest_accrued: Decimal
+    fees_assessed: Decimal
+    late_fees: int
+    charge_offs: int
+    letters_queued: int
+
+
+def day_record(session: Session, day: date) -> DayRecord:
+    """Day ``day``'s totals from what end of day wrote for it, not from one run's tally (issue 12).
+
+    * interest accrued: the ``accrual`` entries of business day ``day`` (only end of day books
+      them; the books pass's corrections are ``accrual_adjustment``);
+    * late fees and fees assessed: its own ``late_fee`` entries (no reason code; a fee the books
+      pass or a desk's re-derivation books carries ``books``);
+    * charge-offs: the ``charge_off`` entries of the threshold (a manager's carry ``manager``);
+    * loans: those whose cached state has closed the day (a loan skipped as unprocessable has not);
+    * letters: the queue items for the morning after (only end of day queues letters).
+
+    Read as the closing transaction sees them, so they count every chunk of every run of the day.
+    """
+    own = and_(LedgerEntry.business_date == day, LedgerEntry.effective_date == day)
+    cents = type_coerce(LedgerEntry.amount, BigInteger)
+    accrued = session.scalar(select(func.sum(cents)).where(own, LedgerEntry.type == "accrual")) or 0
+    fees, late_fees = session.execute(
+        select(func.sum(cents), func.count())
+        .where(own, LedgerEntry.type == "late_fee", LedgerEntry.reason_code.is_(None))
+    ).one()
+    charge_offs = session.scalar(select(func.count()).select_from(LedgerEntry).where(
+        own, LedgerEntry.type == "charge_off", LedgerEntry.reason_code == "threshold")) or 0
+    loans = session.scalar(select(func.count()).select_from(LoanState).where(LoanState.as_of == day)) or 0
+    letters = session.scalar(select(func.count()).select_from(LetterQueueItem).where(
+        LetterQueueItem.queued_on == day + timedelta(days=1))) or 0
+    return DayRecord(int(loans), _from_cents(accrued), _from_cents(fees or 0), int(late_fees or 0),
+                     int(charge_offs), int(letters))
+
+
+def _from_cents(value: int) -> Decimal:
+    return (Decimal(int(value)) / 100).quantize(Decimal("0.01"))
 
 
 #: On a database server, a day with at least this many loans is closed by worker processes.
@@ -368,7 +423,7 @@ def _close_in_workers(
         while queue or pending:
             while queue and len(pending) < workers * 2 and not (cancel is not None and cancel.cancelled):
                 part = queue.pop(0)
-                pending.append((pool.submit(_chunk_in_process, url, ctx.actor, part, day), part))
+                pending.append((pool.submit(_chunk_in_process, url, ctx.actor, part, day, run_id), part))
             if not pending:
                 break
             future, part = pending.pop(0)
@@ -377,7 +432,7 @@ def _close_in_workers(
             tally.interest += Decimal(result["interest"])
             tally.fees += Decimal(result["fees"])
             tally.late_fees += result["late_fees"]
-            tally.status_changes += result["status_changes"]
+            tally.status_changes += result["status_changes"]  # already on the run's row (_chunk_in_process)
             tally.charge_offs += result["charge_offs"]
             tally.letters += result["letters"]
             tally.errors.extend(tuple(error) for error in result["errors"])
@@ -402,8 +457,13 @@ def _close_in_workers(
 _WORKER_ENGINES: dict[str, Any] = {}
 
 
-def _chunk_in_process(url: str, actor: Any, ids: list[int], day: date) -> dict[str, Any]:
-    """One chunk of loans closed in a worker process, in its own transaction."""
+def _chunk_in_process(url: str, actor: Any, ids: list[int], day: date, run_id: int) -> dict[str, Any]:
+    """One chunk of loans closed in a worker process, in its own transaction.
+
+    The chunk's status changes are added to the run's row in that transaction, so a killed run's
+    committed chunks keep their part.  An increment in SQL, not a versioned ORM edit: workers commit
+    in any order, and the run's own process edits other columns of the row (a sum commutes).
+    """
     from app.db.session import make_engine, session_factory
 
     factory = _WORKER_ENGINES.get(url)
@@ -413,6 +473,10 @@ def _chunk_in_process(url: str, actor: Any, ids: list[int], day: date) -> dict[s
     tally = _Tally()
     with worker_ctx.unit() as session:
         _process_chunk(session, worker_ctx, ids, day, tally)
+        if tally.status_changes:
+            session.execute(update(EodRun).where(EodRun.id == run_id)
+                            .values(status_changes=EodRun.status_changes + tally.status_changes)
+                            .execution_options(synchronize_session=False))
     return {"processed": tally.processed, "interest": str(tally.interest), "fees": str(tally.fees),
             "late_fees": tally.late_fees, "status_changes": tally.status_changes,
             "charge_offs": tally.charge_offs, "letters": tally.letters, "errors": tally.errors}

@@ -8,6 +8,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 
@@ -60,6 +63,42 @@ class Conflict(ServiceError):
 
     def __init__(self, what: str = "This loan") -> None:
         super().__init__(f"{what} was changed by someone else at the same moment; reload it and retry")
+
+
+class DatabaseBusy(ServiceError):
+    """Another desk has held SQLite's write lock for longer than this desk would wait (issue 12).
+
+    Not a :class:`Conflict`: nobody changed the record, the database was only
+    busy.  Nothing was written; trying again later will do.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        shown = f"{seconds:.1f}" if seconds < 10 else f"{seconds:.0f}"
+        super().__init__(f"The database is busy: another desk has held it for {shown} s; try again")
+
+
+#: Told "the database is busy — retrying ..." while a unit waits for SQLite's write lock: the
+#: CLI prints it on stderr, the desktop's worker shows it in the status bar.  Per thread (a
+#: context variable), so each desktop worker job reports to its own window.
+_busy_notice: ContextVar[Callable[[str], None] | None] = ContextVar("keel_busy_notice", default=None)
+
+
+@contextmanager
+def busy_notices(tell: Callable[[str], None]) -> Iterator[None]:
+    """While the block runs on this thread, ``tell(text)`` hears about each busy retry."""
+    token = _busy_notice.set(tell)
+    try:
+        yield
+    finally:
+        _busy_notice.reset(token)
+
+
+def notify_busy(text: str) -> None:
+    """Pass a busy-retry notice to whoever listens on this thread (nobody: nothing happens)."""
+    tell = _busy_notice.get()
+    if tell is not None:
+        tell(text)
 
 
 class NeedsConfirmation(ServiceError):

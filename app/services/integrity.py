@@ -24,10 +24,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import chain, keys
 from app.db.base import utc_now
-from app.db.session import unit_of_work
+
 from app.db.settings import get_setting, set_setting
 from app.services import audit, permissions
-from app.services.context import Actor, ServiceContext
+from app.services.context import Actor, ServiceContext, unit_of_work
 from app.services.errors import InvalidInput, ServiceError
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db import keys, personal
 from app.db.migrate import MigrationError, prepare_database
 from app.db.models import DATABASE_KINDS, SETTING_RULES_REVISION, User
-from app.db.session import display_url, resolve_url, session_factory, unit_of_work
+from app.db.session import BadBusyTimeout, display_url, resolve_url, session_factory
 from app.db.settings import (
     get_business_date,
     get_database_kind,
@@ -32,6 +32,7 @@ from app.db.settings import (
 )
 from app.domain.engine import RULES_REVISION
 from app.services import audit
+from app.services.context import unit_of_work
 from app.services.errors import InvalidInput, ServiceError
 
 PRODUCTION = "production"
@@ -59,6 +60,8 @@ def open_database(url: str | None = None, *, initialize: bool = True, allow_owne
     shown = display_url(resolved)
     try:
         prepared = prepare_database(resolved)
+    except BadBusyTimeout as exc:
+        raise ServiceError(str(exc)) from None
     except MigrationError as exc:  # includes DatabaseTooNew: its message says what to do
         raise ServiceError(str(exc)) from None
     except SQLAlchemyError as exc:
@@ -151,6 +154,12 @@ def initialize_database(
     """
     if kind is not None and kind not in DATABASE_KINDS:
         raise InvalidInput("kind", f"must be one of {', '.join(DATABASE_KINDS)}; got {kind!r}")
+    # Every start-up passes here: a book that needs nothing is only read, so opening it never
+    # waits for another desk's write lock (issue 12); otherwise the write unit checks again.
+    with unit_of_work(factory, write=False) as session:
+        ready = _initialized(session, kind, business_date)
+    if ready is not None:
+        return ready
     with unit_of_work(factory, write=True) as session:
         stored_kind = get_database_kind(session)
         stored_date = get_business_date(session)
@@ -197,6 +206,24 @@ def _book_keys(session: Session) -> keys.BookKeys:
         return keys.book_keys(session)[0]
     except keys.BookKeyProblem as exc:
         raise ServiceError(str(exc)) from None
+
+
+def _initialized(session: Session, kind: str | None, business_date: _dt.date | None) -> DatabaseInfo | None:
+    """The database's info when :func:`initialize_database` would change nothing; else None."""
+    stored_kind = get_database_kind(session)
+    stored_date = get_business_date(session)
+    if stored_kind is None or stored_date is None:
+        return None
+    if (kind is not None and kind != stored_kind) or (business_date is not None and business_date != stored_date):
+        return None
+    if get_setting(session, SETTING_RULES_REVISION) is None and _no_users(session):
+        return None
+    if get_setting(session, keys.SETTING_BOOK_ID) is None or get_setting(session, keys.SETTING_KEY_CHECK) is None:
+        return None  # the book gets its key
+    _book_keys(session)  # the key must be on this machine (read only: the book already has one)
+    if personal.has_legacy(session):
+        return None  # plain personal data to seal
+    return DatabaseInfo(stored_kind, stored_date)
 
 
 def database_info(factory: sessionmaker[Session]) -> DatabaseInfo | None:

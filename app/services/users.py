@@ -32,11 +32,10 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.db.base import utc_now
 from app.db.models import USER_ROLES, User
-from app.db.session import unit_of_work
 from app.db.settings import get_database_kind
 from app.services import audit, permissions
-from app.services.context import Actor, ServiceContext
-from app.services.errors import Conflict, InvalidInput, NotFound, ServiceError
+from app.services.context import Actor, ServiceContext, unit_of_work
+from app.services.errors import Conflict, DatabaseBusy, InvalidInput, NotFound, ServiceError
 
 #: The hasher every function here uses, looked up at call time so tests can
 #: swap in cheap parameters (``monkeypatch.setattr(users, "HASHER", ...)``).
@@ -203,14 +202,30 @@ def _add_user(
 # ---------------------------------------------------------------------------
 # Signing in
 # ---------------------------------------------------------------------------
-def authenticate(factory: sessionmaker[Session], username: str, password: str) -> Actor:
+def authenticate(factory: sessionmaker[Session], username: str, password: str, *, reading: bool = False) -> Actor:
     """Check a name and password; return the signed-in Actor or raise ServiceError.
 
     After the security setting's number of wrong passwords in a row the
     account is locked for its minutes: every sign-in is refused until then,
     the right password too (issue 11, item 7).  The lock and each failure are
     audited in a transaction of their own.
+
+    ``reading=True`` is a command that only reads (``keel account``, ``keel
+    verify``; issue 12): when another desk holds SQLite's write lock, it does
+    not wait for it just to record the sign-in.  The password is then checked
+    in a read transaction (the same checks, lockout included) and this
+    sign-in is not recorded (no ``user.signed_in`` row, no last sign-in
+    time).  A wrong password, or a user with failures to clear, still takes
+    the ordinary path, waiting for the lock to count it: a guess is never
+    free, and while the database is busy each costs the whole wait.
     """
+    if reading:
+        try:
+            return _check_credentials(factory, username, password, purpose="sign-in", wait=False)
+        except DatabaseBusy:
+            actor = _check_without_writing(factory, username, password)
+            if actor is not None:
+                return actor
     return _check_credentials(factory, username, password, purpose="sign-in")
 
 
@@ -224,44 +239,66 @@ def confirm_identity(factory: sessionmaker[Session], username: str, password: st
     return _check_credentials(factory, username, password, purpose="unlock")
 
 
-def _check_credentials(factory: sessionmaker[Session], username: str, password: str, *, purpose: str) -> Actor:
+def _refusal(session: Session, user: User | None, name: str, password: str) -> tuple[str, str] | None:
+    """Why these credentials are refused, as (message, audit reason); None when they are good."""
+    demo_db = _is_demo_database(session)
+    if password == DEMO_PASSWORD and not demo_db:
+        # Refused whoever asks, before any check, so the answer is the
+        # same for every name.
+        HASHER.hash(password)
+        return DEMO_REFUSED, "demo password outside the demo database"
+    if user is None:
+        # Spend the time a real check takes, so timing does not reveal
+        # which names exist.
+        HASHER.hash(password)
+        return BAD_CREDENTIALS, ""
+    if user.locked_until is not None and user.locked_until > utc_now():
+        HASHER.hash(password)
+        until = user.locked_until.astimezone().strftime("%H:%M")
+        return (f"The user {name} is locked after too many wrong passwords until {until}; "
+                "try again then or ask an administrator to unlock it"), "locked"
+    if not _verify(user.password_hash, password):
+        return BAD_CREDENTIALS, "wrong password"
+    if user.is_demo and not demo_db:
+        return DEMO_REFUSED, "demo user outside the demo database"
+    if not user.active:
+        return f"The user {name} is deactivated; ask an administrator", "inactive"
+    return None
+
+
+def _check_without_writing(factory: sessionmaker[Session], username: str, password: str) -> Actor | None:
+    """A read command's sign-in while the database is busy: the Actor if the credentials are good and
+    nothing about the user needs writing (no failures to clear); otherwise None (take the ordinary path)."""
+    try:
+        name = normalize_username(username)
+    except InvalidInput:
+        return None
+    if not isinstance(password, str) or len(password) > MAX_PASSWORD_LENGTH:
+        return None
+    with unit_of_work(factory, write=False) as session:
+        user = session.scalars(select(User).where(User.username == name)).one_or_none()
+        if user is None or user.failed_sign_ins or _refusal(session, user, name, password) is not None:
+            return None
+        return _actor(user)
+
+
+def _check_credentials(factory: sessionmaker[Session], username: str, password: str, *, purpose: str,
+                       wait: bool = True) -> Actor:
     from app.services import security
 
-    failure: str | None = None
     failed_user: int | None = None
-    reason = ""
     try:
         name = normalize_username(username)
     except InvalidInput:
         raise ServiceError(_for(purpose, BAD_CREDENTIALS)) from None
     if not isinstance(password, str) or len(password) > MAX_PASSWORD_LENGTH:
         raise ServiceError(_for(purpose, BAD_CREDENTIALS))
-    with unit_of_work(factory, write=True) as session:
-        demo_db = _is_demo_database(session)
+    with unit_of_work(factory, write=True, wait=wait) as session:
         user = session.scalars(select(User).where(User.username == name)).one_or_none()
         now = utc_now()
-        if password == DEMO_PASSWORD and not demo_db:
-            # Refused whoever asks, before any check, so the answer is the
-            # same for every name.
-            HASHER.hash(password)
-            failure, reason = DEMO_REFUSED, "demo password outside the demo database"
-        elif user is None:
-            # Spend the time a real check takes, so timing does not reveal
-            # which names exist.
-            HASHER.hash(password)
-            failure = BAD_CREDENTIALS
-        elif user.locked_until is not None and user.locked_until > now:
-            HASHER.hash(password)
-            until = user.locked_until.astimezone().strftime("%H:%M")
-            failure, reason = (f"The user {name} is locked after too many wrong passwords until {until}; "
-                               "try again then or ask an administrator to unlock it"), "locked"
-        elif not _verify(user.password_hash, password):
-            failure, reason = BAD_CREDENTIALS, "wrong password"
-        elif user.is_demo and not demo_db:
-            failure, reason = DEMO_REFUSED, "demo user outside the demo database"
-        elif not user.active:
-            failure, reason = f"The user {name} is deactivated; ask an administrator", "inactive"
-        else:
+        refused = _refusal(session, user, name, password)
+        if refused is None:
+            assert user is not None
             values: dict[str, object] = {"failed_sign_ins": 0, "locked_until": None}
             if purpose == "sign-in":
                 values["last_login_at"] = now
@@ -279,6 +316,7 @@ def _check_credentials(factory: sessionmaker[Session], username: str, password: 
                 audit.record(session, actor, "user.signed_in", entity="user", entity_id=user.id,
                              details={"username": user.username, "rehashed": "password_hash" in values})
             return actor
+        failure, reason = refused
         if user is not None:
             failed_user = user.id
     if failed_user is not None:

@@ -30,7 +30,7 @@ from app.services import permissions, security
 from app.ui import formatting
 from app.ui.dialogs.password_dialog import ChangePasswordDialog
 from app.ui.idle_lock import IdleLock
-from app.ui.messages import confirm, inform, show_error
+from app.ui.messages import clerk_text, confirm, inform, show_error
 from app.ui.views.account_view import AccountView
 from app.ui.views.admin_view import AdminView
 from app.ui.views.audit_view import AuditView
@@ -167,6 +167,8 @@ class MainWindow(QMainWindow):
         workspace.business_date_changed.connect(self._show_business_date)
         workspace.tasks.busy_changed.connect(self._busy)
         workspace.tasks.changed.connect(self._changed)
+        # "The database is busy — retrying" while a unit waits for another desk's lock (issue 12).
+        workspace.tasks.notice.connect(self._notice)
 
         # ---------------------------------------------------------- sessions that hold (issue 11, item 7)
         #: Why Keel signed this user out (deactivated, role changed); the next sign-in dialog shows it.
@@ -347,6 +349,9 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------ status
     def _busy(self, busy: object) -> None:
         self.busy_label.setText("Working\N{HORIZONTAL ELLIPSIS}" if busy else "")
+
+    def _notice(self, text: str) -> None:
+        self.statusBar().showMessage(clerk_text(text), 10_000)
 
     def _show_business_date(self, day: date) -> None:
         self.date_label.setText(f"Business date: {formatting.day(day)}")

@@ -27,7 +27,7 @@ import shiboken6
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal, Slot
 from PySide6.QtWidgets import QApplication, QProgressDialog, QWidget
 
-from app.services.errors import ServiceError, SessionEnded
+from app.services.errors import ServiceError, SessionEnded, busy_notices
 
 log = logging.getLogger("keel.ui.workers")
 
@@ -95,14 +95,16 @@ class _Job(QRunnable):
         if fn is None or runner is None:
             return
         job_id = self._id
-        progressed = runner._progressed
+        progressed, noticed = runner._progressed, runner._noticed
         done, failed = runner._done, runner._failed
         del runner
         try:
-            if self._wants_progress:
-                result = fn(lambda count, total, label: progressed.emit(job_id, count, total, label))
-            else:
-                result = fn()
+            # "The database is busy — retrying" from a unit of work on this thread (issue 12).
+            with busy_notices(lambda text: noticed.emit(job_id, text)):
+                if self._wants_progress:
+                    result = fn(lambda count, total, label: progressed.emit(job_id, count, total, label))
+                else:
+                    result = fn()
         except BaseException as exc:  # noqa: BLE001 - every failure goes back to the GUI thread
             del fn
             failed.emit(job_id, exc)
@@ -120,9 +122,14 @@ class TaskRunner(QObject):
     #: PySide6 6.x has shown refcount trouble with bool arguments in queued lambdas.)
     busy_changed = Signal(object)
 
+    #: Emitted on the GUI thread with a passing notice from running work, such as "the database is
+    #: busy — retrying" (issue 12); the main window shows it in the status bar.
+    notice = Signal(str)
+
     _done = Signal(int, object)
     _failed = Signal(int, object)
     _progressed = Signal(int, int, int, str)
+    _noticed = Signal(int, str)
 
     def __init__(self, parent: QObject | None = None, *, read_threads: int = 3) -> None:
         super().__init__(parent)
@@ -138,6 +145,7 @@ class TaskRunner(QObject):
         self._done.connect(self._on_done, Qt.ConnectionType.QueuedConnection)
         self._failed.connect(self._on_failed, Qt.ConnectionType.QueuedConnection)
         self._progressed.connect(self._on_progress, Qt.ConnectionType.QueuedConnection)
+        self._noticed.connect(self._on_notice, Qt.ConnectionType.QueuedConnection)
         # What finished jobs handed back (results, exceptions with their tracebacks, the
         # callables): kept a moment after the callbacks ran, then released here, so the
         # last reference never falls on a pool thread still unwinding (see _Job).
@@ -298,6 +306,11 @@ class TaskRunner(QObject):
         if pending.dialog is not None and total > 0:
             pending.dialog.setMaximum(total)
             pending.dialog.setValue(min(done, total))
+
+    @Slot(int, str)
+    def _on_notice(self, job_id: int, text: str) -> None:
+        if job_id in self._pending:
+            self.notice.emit(text)
 
     def _show_progress(self, job_id: int) -> None:
         pending = self._pending.get(job_id)

@@ -26,7 +26,7 @@ from app.services import setup, users
 from app.services.context import Actor
 from app.services.errors import ServiceError
 from app.ui.dialogs.connection_dialog import Connection, ConnectionDialog
-from app.ui.messages import error_text
+from app.ui.messages import clerk_text, error_text
 from app.ui.workers import TaskRunner
 
 LAST_USER_KEY = "signin/last_user"
@@ -68,6 +68,8 @@ class SignInDialog(QDialog):
         self.setWindowTitle("Sign in to Keel")
         self._settings = settings
         self._tasks = tasks
+        # Signing in writes (the sign-in is audited): while another desk holds SQLite's lock, say so.
+        tasks.notice.connect(self._busy_notice)
         self._local_url = local_url
         self.connection = connection
         self._opened: Opened | None = None
@@ -281,6 +283,9 @@ class SignInDialog(QDialog):
             self.accept()
 
         self._tasks.read(info, done, self._refused, owner=self)
+
+    def _busy_notice(self, text: str) -> None:
+        self.intro.setText(clerk_text(text))
 
     def _refused(self, exc: BaseException) -> None:
         self._set_mode(self._mode)
