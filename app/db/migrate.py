@@ -208,6 +208,8 @@ def backup_sqlite(engine_or_path: Engine | str | Path, dest_dir: str | Path) -> 
     while dest.exists():
         dest = dest_dir / f"{stem}-{n}.sqlite3"
         n += 1
+    # Created empty and private (0600) first: the copy holds what the book holds.
+    os.close(os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     src = sqlite3.connect(str(source), timeout=30)
     try:
         dst = sqlite3.connect(str(dest))

@@ -119,6 +119,7 @@ def _sqlite_connect_listener(timeout_ms: int) -> Any:
         try:
             # WAL lets readers run alongside the one writer; the write-ahead log is
             # why backups use the online backup API rather than a file copy.
+            _make_private(cursor)
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={timeout_ms}")
@@ -129,6 +130,25 @@ def _sqlite_connect_listener(timeout_ms: int) -> Any:
             cursor.close()
 
     return on_connect
+
+
+def _make_private(cursor: Any) -> None:
+    """A book file readable by its owner only (0600): it holds borrowers' names, addresses and the
+    sealed SSNs.  Done before WAL mode is set, so the -wal and -shm files SQLite makes take the
+    same mode.  POSIX only: on Windows the file sits in the user's profile, private by its ACL."""
+    if os.name != "posix":
+        return
+    for row in cursor.execute("PRAGMA database_list").fetchall():
+        path = row[2]
+        if not path:
+            continue  # in-memory or temporary
+        for name in (path, f"{path}-wal", f"{path}-shm"):
+            try:
+                info = os.stat(name)
+                if info.st_mode & 0o077 and info.st_uid == os.getuid():
+                    os.chmod(name, 0o600)
+            except OSError:
+                continue
 
 
 SQLITE_BEGIN_OPTION = "keel_sqlite_begin"
