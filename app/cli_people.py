@@ -1,6 +1,6 @@
 """``keel parties LOAN [--reveal] [--json]``: a loan's borrowers, co-borrowers and guarantors.
 
-The SSN/TIN and date of birth are masked (``***-**-6789``, ``**/**/1975``);
+The SSN/TIN and date of birth are masked (``***-**-6789``, ``1975-**-**``);
 ``--reveal`` shows them in full to a role that holds ``person.reveal``, and
 each look is an audit record.
 """

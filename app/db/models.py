@@ -302,9 +302,9 @@ class Person(Versioned, Base):
 
     @property
     def date_of_birth_masked(self) -> str | None:
-        """The year only (``**/**/1975``), which needs the key: the year is not kept in the clear."""
+        """The year only (``1975-**-**``), which needs the key: the year is not kept in the clear."""
         born = self.date_of_birth
-        return None if born is None else f"**/**/{born.year}"
+        return None if born is None else f"{born.year}-**-**"
 
     @property
     def display_name(self) -> str:

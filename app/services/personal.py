@@ -1,7 +1,7 @@
 """Seeing a borrower's full SSN/TIN and date of birth (issue 12, item 4).
 
 Screens, letters, exports and the CLI show them masked (``***-**-6789``,
-``**/**/1975``).  A user whose role holds ``person.reveal`` may see the full
+``1975-**-**``).  A user whose role holds ``person.reveal`` may see the full
 values of one loan's parties; each look is an audit record naming whose data
 was seen.  They are stored encrypted under the book's key
 (:mod:`app.db.personal`).

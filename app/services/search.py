@@ -291,7 +291,7 @@ class Party:
     mobile_phone: str | None
     work_phone: str | None
     email: str | None
-    date_of_birth_masked: str | None  # the year only: **/**/1975 (the full date is revealed, audited)
+    date_of_birth_masked: str | None  # the year only: 1975-**-** (the full date is revealed, audited)
     tax_id_masked: str | None
     time_zone: str
     cease_contact: bool

@@ -218,3 +218,42 @@ def test_change_terms_is_hidden_from_a_clerk(qtbot, desk, open_window) -> None:
     view = open_account(qtbot, window, number)
     assert not visible(view.terms_button)
     assert view.change_terms() is None
+
+
+def test_a_manager_shows_the_full_ssn_and_birth_date_a_clerk_cannot(qtbot, desk, open_window) -> None:
+    import datetime as dt
+
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QLabel
+    from sqlalchemy import select
+
+    from app.db.models import AuditEvent, Loan, LoanParty, Person
+
+    _, contexts = desk
+    admin = contexts["admin"]
+    number = make_loan(admin)
+    with admin.unit() as session:
+        loan = session.scalars(select(Loan).where(Loan.loan_number == number)).one()
+        person = session.scalars(select(Person).join(LoanParty).where(LoanParty.loan_id == loan.id)).one()
+        person.tax_id, person.date_of_birth = "987-65-4320", dt.date(1975, 3, 14)
+        person_id = person.id
+
+    clerk_window = open_window("clerk")
+    view = open_account(qtbot, clerk_window, number)
+    assert view.parties_box.findChild(QLabel, f"taxId{person_id}").text() == "***-**-4320"
+    assert view.parties_box.findChild(QLabel, f"birth{person_id}").text() == "1975-**-**"
+    assert view.parties_box.findChild(QPushButton, f"revealParty{person_id}") is None  # clerks may not look
+
+    window = open_window("manager")
+    view = open_account(qtbot, window, number)
+    view.tabs.setCurrentIndex(3)
+    button = view.parties_box.findChild(QPushButton, f"revealParty{person_id}")
+    assert button is not None and visible(button)
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    tax = view.parties_box.findChild(QLabel, f"taxId{person_id}")
+    qtbot.waitUntil(lambda: tax.text() == "987-65-4320", timeout=15_000)
+    assert view.parties_box.findChild(QLabel, f"birth{person_id}").text() == "1975-03-14"
+    assert not button.isEnabled()
+    with admin.unit(write=False) as session:
+        looks = list(session.scalars(select(AuditEvent.user_id).where(AuditEvent.action == "person.revealed")))
+    assert looks == [contexts["manager"].actor.user_id]
