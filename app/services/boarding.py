@@ -701,6 +701,11 @@ def _read_rate(value: Any, name: str) -> Decimal:
 def _terms(record: _Record, rules: ProductRules, note: dict[str, Any]) -> Terms | None:
     """The loan's own terms: the note's figures with the product's engine rules (the engine's parser)."""
     values = {key: (value.isoformat() if isinstance(value, date) else value) for key, value in note.items()}
+    beyond = rules.beyond_limits(note.get("principal"), note.get("rate"))
+    for name, problem in beyond:
+        record.bad((name,), problem)
+    if beyond:
+        return None
     try:
         terms, _ = engine_terms(rules, values)
         return terms

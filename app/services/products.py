@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from app.db.models import LETTER_KINDS, Loan, Product, ProductVersion
 from app.domain import daycount
 from app.domain.errors import InputError
-from app.domain.money import ZERO, money_str, to_money
+from app.domain.money import ZERO, money_str, to_decimal, to_money
 from app.domain.terms import (
     AMORTIZATIONS,
     DEFAULT_WATERFALL,
@@ -44,6 +44,8 @@ from app.domain.terms import (
     FREQUENCIES,
     INTEREST_METHODS,
     MAX_PAYOFF_TOLERANCE,
+    MAX_PRINCIPAL,
+    MAX_RATE,
     PARTIAL_RULES,
     WAIVER_CREDITS,
     THIRTY360_RULES,
@@ -73,7 +75,7 @@ MAX_DAYS = 3650
 NON_ACCRUAL_CASH = ("income", "cost_recovery")
 DEFAULT_ACCRUAL_AFTER_MONTHS = 6
 KNOWN_RULES = frozenset({*ENGINE_RULES, *THRESHOLDS, "small_balance_threshold", "letter_triggers",
-                         "non_accrual_cash", "accrual_after_months"})
+                         "non_accrual_cash", "accrual_after_months", "max_principal", "max_rate"})
 
 _CODE_RE = re.compile(r"[A-Z0-9][A-Z0-9_-]{0,31}")
 
@@ -115,6 +117,10 @@ class ProductRules:
     letter_triggers: tuple[LetterTrigger, ...] = field(default=DEFAULT_LETTER_TRIGGERS)
     non_accrual_cash: str = "income"
     accrual_after_months: int = DEFAULT_ACCRUAL_AFTER_MONTHS
+    #: The product's limits (issue 12): boarding and terms changes refuse a loan above them.
+    #: None: only Keel's own ceilings (terms.MAX_PRINCIPAL, terms.MAX_RATE).
+    max_principal: Decimal | None = None
+    max_rate: Decimal | None = None
 
     def engine_dict(self) -> dict[str, Any]:
         """The engine rules in the canonical terms form (what a loan's ``terms`` holds)."""
@@ -137,7 +143,21 @@ class ProductRules:
                 "accrual_after_months": self.accrual_after_months,
             }
         )
+        if self.max_principal is not None:
+            out["max_principal"] = money_str(self.max_principal)
+        if self.max_rate is not None:
+            out["max_rate"] = str(self.max_rate)
         return out
+
+    def beyond_limits(self, principal: Decimal | None = None, rate: Decimal | None = None) -> list[tuple[str, str]]:
+        """(field, problem) for a principal or rate above this product's maximum."""
+        problems = []
+        if principal is not None and self.max_principal is not None and principal > self.max_principal:
+            problems.append(("principal", f"{money_str(principal)} is above this product's maximum principal of "
+                                          f"{money_str(self.max_principal)}"))
+        if rate is not None and self.max_rate is not None and rate > self.max_rate:
+            problems.append(("rate", f"{rate} % is above this product's maximum rate of {self.max_rate} %"))
+        return problems
 
 
 # A note used only to run the engine's own terms parser over a product's rules.
@@ -229,6 +249,8 @@ def check_rules(data: object, prefix: str = "rules") -> tuple[ProductRules | Non
     attempt("letter_triggers", _read_letter_triggers)
     attempt("non_accrual_cash", lambda v, f: parse_choice(v, f, NON_ACCRUAL_CASH))
     attempt("accrual_after_months", _read_months)
+    attempt("max_principal", _read_max_principal)
+    attempt("max_rate", _read_max_rate)
     days = {name: values.get(name, default) for name, default in THRESHOLDS.items()}
     if days["default_days"] < days["delinquent_days"]:
         problems.append((f"{prefix}.default_days", f"{days['default_days']} is before delinquent_days "
@@ -308,6 +330,20 @@ def _read_days(value: object, field_name: str) -> int:
     if not 1 <= days <= MAX_DAYS:
         raise InputError(field_name, f"{days} is outside 1 to {MAX_DAYS} days")
     return days
+
+
+def _read_max_principal(value: object, field_name: str) -> Decimal:
+    amount = to_money(value, field_name)
+    if not ZERO < amount <= MAX_PRINCIPAL:
+        raise InputError(field_name, f"{money_str(amount)} is outside 0.01 to {money_str(MAX_PRINCIPAL)}")
+    return amount
+
+
+def _read_max_rate(value: object, field_name: str) -> Decimal:
+    rate = to_decimal(value, field_name)
+    if not ZERO <= rate <= MAX_RATE:
+        raise InputError(field_name, f"{rate} is outside 0 to {MAX_RATE} percent")
+    return rate
 
 
 def _read_months(value: object, field_name: str) -> int:

@@ -29,7 +29,7 @@ from app.db.models import PAYMENT_METHODS, LedgerEntry, Loan
 from app.domain.engine import OVERRIDE_PARTS as ENGINE_OVERRIDE_PARTS
 from app.domain.engine import Entry, Event, Snapshot, snapshot
 from app.domain.money import ZERO, format_money, money_str
-from app.services import approvals, audit, books, permissions, security
+from app.services import approvals, audit, books, permissions, products, security
 from app.services.context import ServiceContext
 from app.services.errors import Conflict, InvalidInput, NeedsConfirmation, NotFound, ServiceError
 from app.services.ledger import (
@@ -855,7 +855,11 @@ def change_terms(
 
     def work(session: Session) -> Posted:
         today = business_date(session)
-        book = open_book(session, load_loan(session, loan_number, lock=True))
+        loan = load_loan(session, loan_number, lock=True)
+        if new_rate is not None and loan.product_version is not None:
+            for name, problem in products.rules_of(loan.product_version).beyond_limits(rate=new_rate):
+                raise InvalidInput(name, problem)
+        book = open_book(session, loan)
         day = _check_date(book, effective_date, today)
         event = Event(PENDING, "terms_change", day, rate=new_rate, payment=new_payment, term=term, next_due=next_due)
         preview = _preview(book, today, [event], day)

@@ -34,9 +34,9 @@ from app.db.models import AuditEvent, Collateral, LedgerEntry, Loan, LoanParty, 
 from app.db.settings import set_business_date
 from app.domain.engine import snapshot
 from app.domain.terms import terms_from_dict, terms_to_dict
-from app.services import boarding, products, verify
+from app.services import boarding, products, servicing, verify
 from app.services.context import CancelToken
-from app.services.errors import FileRejected, PermissionDenied
+from app.services.errors import FileRejected, InvalidInput, PermissionDenied
 from app.services.ledger import business_date, open_book
 
 SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
@@ -531,3 +531,29 @@ def test_a_name_with_a_nul_or_a_direction_override_is_refused(admin, tmp_path):
     found = {(p.row, p.field): p.reason for p in caught.value.problems}
     assert len(found) == len(caught.value.problems) == 2  # one problem each, not also "is required"
     assert "U+202E" in found[(2, "borrower_last_name")] and "U+0000" in found[(3, "borrower_first_name")]
+
+
+def test_a_products_maximum_principal_and_rate_refuse_a_loan_above_them(admin, tmp_path):
+    # A product capped at $15,000.00 and 8 %: the sample's first loan (18,500.00 at 6.9 %) is over on
+    # principal, its second (9,800.00 at 8.49 %) over on rate; a terms change to 8.5 % is refused, 7.5 % is not.
+    rules = json.loads((SAMPLES / "products.json").read_text())["products"][0]["rules"]
+    products.create_product(admin, "CAPPED", "Capped auto", {**rules, "max_principal": "15,000.00", "max_rate": "8"},
+                            date(2020, 1, 1))
+    header, rows = csv_rows()
+    rows = [dict(rows[0], product="CAPPED"), dict(rows[1], product="CAPPED")]
+    before = totals(admin)
+    with pytest.raises(FileRejected) as caught:
+        boarding.board_file(admin, write_csv(tmp_path / "capped.csv", header, rows))
+    reasons = {(p.row, p.field): p.reason for p in caught.value.problems}
+    assert reasons == {
+        (2, "principal"): "18500.00 is above this product's maximum principal of 15000.00",
+        (3, "rate"): "8.49 % is above this product's maximum rate of 8 %",
+    }
+    assert totals(admin) == before
+    rows = [dict(rows[1], product="CAPPED", rate="7.25")]
+    boarding.board_file(admin, write_csv(tmp_path / "fits.csv", header, rows))
+    with admin.unit(write=False) as session:
+        number = loan_by_reference(session, rows[0]["los_reference"]).loan_number
+    with pytest.raises(InvalidInput, match="rate: 8.5 % is above this product's maximum rate of 8 %"):
+        servicing.change_terms(admin, number, rate="8.5", reason="modification")
+    servicing.change_terms(admin, number, rate="7.5", reason="modification")
