@@ -455,9 +455,12 @@ class AccountView(View):
         self.parties_box = QWidget()
         self.parties_layout = QHBoxLayout(self.parties_box)
         self.parties_layout.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        note = QLabel("Edit changes a borrower's name, address, phones, e-mail and contact flags; every change "
-                      "is recorded in the audit history." if self.workspace.can(permissions.EDIT_BORROWER)
-                      else "Borrowers, co-borrowers and guarantors on this loan.")
+        text = ("Edit changes a borrower's name, address, phones, e-mail and contact flags; every change "
+                "is recorded in the audit history." if self.workspace.can(permissions.EDIT_BORROWER)
+                else "Borrowers, co-borrowers and guarantors on this loan.")
+        if self.workspace.can(permissions.REVEAL_PERSONAL):
+            text += " The SSN/TIN and date of birth are masked; showing them records who looked."
+        note = QLabel(text)
         note.setObjectName("borrowerEditNote")
         note.setWordWrap(True)
         page = QWidget()
