@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     ctx = cli_context(args)
     parties = loan_parties(ctx, args.loan)
     full = {r.person_id: r for r in reveal_parties(ctx, args.loan)} if args.reveal else {}
-    rows = []
+    rows: list[dict[str, str | None]] = []
     for party in parties:
         shown = full.get(party.person_id)
         rows.append({
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         print_json(rows)
         return 0
     for row in rows:
-        print(f"{row['role'].replace('_', '-'):<12} {row['name']}")
+        print(f"{(row['role'] or '').replace('_', '-'):<12} {row['name']}")
         print(f"{'':12} {row['address'] or '-'}")
         print(f"{'':12} SSN/TIN {row['tax_id'] or '-'}   born {row['date_of_birth'] or '-'}   "
               f"phone {row['phone'] or '-'}")
