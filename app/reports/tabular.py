@@ -270,13 +270,18 @@ def _sheet_name(name: str) -> str:
 
 
 def write(table: Table, path: Path, *, progress: ProgressFn | None = None,
-          cancelled: CancelledFn | None = None) -> Path:
-    """CSV or XLSX by the file's suffix (``.csv``, ``.xlsx``)."""
+          cancelled: CancelledFn | None = None, with_header_rows: bool = False, sheet: str = "Report") -> Path:
+    """CSV or XLSX by the file's suffix (``.csv``, ``.xlsx``).
+
+    ``with_header_rows``: a CSV starts with the title and filters too (an XLSX always does); the
+    desktop's exports ask for it, so a file says what it was made with (issue 13).  ``sheet``: the
+    XLSX sheet's name.
+    """
     suffix = Path(path).suffix.lower()
     if suffix == ".xlsx":
-        return write_xlsx(table, path, progress=progress, cancelled=cancelled)
+        return write_xlsx(table, path, progress=progress, cancelled=cancelled, sheet=sheet)
     if suffix == ".csv":
-        return write_csv(table, path, with_header_rows=False, progress=progress, cancelled=cancelled)
+        return write_csv(table, path, with_header_rows=with_header_rows, progress=progress, cancelled=cancelled)
     raise ValueError(f"{Path(path).name}: export as .csv or .xlsx")
 
 
