@@ -21,6 +21,7 @@ Pure Python and openpyxl: no Qt, no SQL.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as _dt
 import io
@@ -220,18 +221,22 @@ def write_xlsx(table: Table, path: Path, *, progress: ProgressFn | None = None,
                 ws.append([_xlsx_cell(ws, WriteOnlyCell, value, column.kind)
                            for value, column in zip(row, table.columns, strict=True)])
                 _tick(done, total, progress, cancelled)
+            if table.totals is not None:
+                cells = []
+                for value, column in zip(table.totals, table.columns, strict=True):
+                    cell = _xlsx_cell(ws, WriteOnlyCell, value, column.kind)
+                    if not isinstance(cell, (str, type(None))):
+                        cell.font = bold
+                    cells.append(cell)
+                ws.append(cells)
+            book.save(target)
         except BaseException:
-            ws.close()  # end the sheet's streaming writer now, not at garbage collection
+            # End the sheet's streaming writer now, not at garbage collection (a cancel, or a save that
+            # could not open its file: a full disk, a missing folder).
+            if not ws.closed:
+                with contextlib.suppress(Exception):
+                    ws.close()
             raise
-        if table.totals is not None:
-            cells = []
-            for value, column in zip(table.totals, table.columns, strict=True):
-                cell = _xlsx_cell(ws, WriteOnlyCell, value, column.kind)
-                if not isinstance(cell, (str, type(None))):
-                    cell.font = bold
-                cells.append(cell)
-            ws.append(cells)
-        book.save(target)
         if progress is not None:
             progress(total, total)
 

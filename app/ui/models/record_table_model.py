@@ -114,7 +114,10 @@ def export_getter(column: Column[T]) -> Callable[[T], Any]:
         if raw is None:
             return None
         if not _typed(kind, raw):
-            return shown(record)
+            try:
+                return shown(record)
+            except (AttributeError, TypeError, ValueError):  # not even the desk's formatter can read it
+                return str(raw)
         return raw / 100 if kind == "percent" else raw
 
     return typed
