@@ -391,3 +391,9 @@ def test_columns_export_typed_values_and_the_words_shown() -> None:
     assert export_getter(Column("Count", lambda r: r.n, "int"))(record) == "1"  # as the desk shows it
     assert export_getter(Column("Due", lambda r: r.due, "date"))(record) == "soon"
     assert [c.kind for c in QueueTableModel().export_columns()][:5] == ["text", "text", "int", "money", "money"]
+
+
+def test_a_moment_exports_in_the_desks_local_time() -> None:
+    at = dt.datetime(2026, 11, 1, 15, 18, tzinfo=dt.timezone.utc)
+    got = export_getter(Column("When", lambda r: r, "datetime"))(at)
+    assert got == at.astimezone().replace(tzinfo=None) and got.tzinfo is None

@@ -93,8 +93,9 @@ def export_getter(column: Column[T]) -> Callable[[T], Any]:
 
     Text columns export what the desk shows (``Late fee``, not ``late_fee``; a masked SSN, never more).
     A percent column holds percentages (12.50 shows as 12.50 %); the export writes the fraction, 0.125,
-    formatted as a percentage.  A value of the wrong type for its kind falls back to its text, so an
-    export never fails on one odd cell.
+    formatted as a percentage.  A moment is written in the desk's local time, to match the screen (and
+    the XLSX cell, which has no time zone).  A value of the wrong type for its kind falls back to its
+    text, so an export never fails on one odd cell.
     """
     kind, value, text = column.kind, column.value, column.text
 
@@ -118,7 +119,11 @@ def export_getter(column: Column[T]) -> Callable[[T], Any]:
                 return shown(record)
             except (AttributeError, TypeError, ValueError):  # not even the desk's formatter can read it
                 return str(raw)
-        return raw / 100 if kind == "percent" else raw
+        if kind == "percent":
+            return raw / 100
+        if kind == "datetime" and raw.tzinfo is not None:
+            return raw.astimezone().replace(tzinfo=None)  # the desk's local time, as the table shows it
+        return raw
 
     return typed
 
