@@ -102,7 +102,9 @@ def _view_rows(view: QTableView, selected_only: bool) -> list[int]:
     selection = view.selectionModel()
     rows: set[int] = set()
     if selection is not None:
-        for span in selection.selection():  # ranges, not one index per cell: Ctrl+A on 100,000 rows stays quick
+        ranges = selection.selection()
+        for number in range(ranges.count()):  # ranges, not one index per cell: Ctrl+A on 100,000 rows stays quick
+            span = ranges.at(number)
             rows.update(range(span.top(), span.bottom() + 1))
     return sorted(rows)
 

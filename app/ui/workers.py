@@ -166,7 +166,7 @@ class TaskRunner(QObject):
     # ------------------------------------------------------------ submitting
     def read(
         self,
-        fn: Callable[[], Any],
+        fn: Callable[..., Any],
         on_done: Callable[[Any], None] | None = None,
         on_failed: Callable[[BaseException], None] | None = None,
         *,

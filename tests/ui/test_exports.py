@@ -397,3 +397,24 @@ def test_a_moment_exports_in_the_desks_local_time() -> None:
     at = dt.datetime(2026, 11, 1, 15, 18, tzinfo=dt.timezone.utc)
     got = export_getter(Column("When", lambda r: r, "datetime"))(at)
     assert got == at.astimezone().replace(tzinfo=None) and got.tzinfo is None
+
+
+def test_every_table_on_the_desk_has_copy_and_export(qtbot, desk, open_window) -> None:
+    from PySide6.QtWidgets import QTableView, QTableWidget
+
+    window = open_window("admin")
+    for view in window.views:
+        window.show_view(view)
+        settle(qtbot, window.workspace.tasks)
+    tables = [t for t in window.findChildren(QTableView) if not isinstance(t, QTableWidget)]
+    tables.append(window.search_box.table)  # the results pop up in the window when there are some
+    names = sorted(t.objectName() for t in tables)
+    assert {"queueTable", "ledgerTable", "scheduleTable", "auditTable", "lettersTable", "notesTable",
+            "contactsTable", "promisesTable", "batchGrid", "auditSearchTable", "requestsTable", "usersTable",
+            "productsTable", "versionsTable", "searchTable", "bucketTable", "boardingLoans", "boardingProblems",
+            "boardingExceptions", "recentContacts", "accountPromises"} <= set(names)
+    missing = [t.objectName() for t in tables
+               if {a.objectName() for a in t.actions()} != {"copyRowsAction", "exportTableAction"}]
+    assert missing == []
+    # The one table left out is the permissions matrix: words and ticks about roles, not rows of records.
+    assert [t.objectName() for t in window.findChildren(QTableWidget)] == ["permissionsTable"]
