@@ -190,9 +190,9 @@ class CollectionsView(View):
         self.promises_model = PromisesTableModel(self)
         self.promises_table = make_table(self.promises_model, name="accountPromises", sortable=False)
         self.promises_table.setMinimumHeight(self.fontMetrics().height() * 5)
-        add_export(self.contacts_table, workspace, lambda: f"Recent contacts {self.current_loan() or ''}",
+        add_export(self.contacts_table, workspace, lambda: f"Recent contacts {self.current_loan() or ''}".strip(),
                    lambda: self._account_filters() + [("Shown", "the 20 most recent contacts")])
-        add_export(self.promises_table, workspace, lambda: f"Promises {self.current_loan() or ''}",
+        add_export(self.promises_table, workspace, lambda: f"Promises {self.current_loan() or ''}".strip(),
                    self._account_filters)
         history_box = QGroupBox("Recent contacts and promises")
         history_layout = QVBoxLayout(history_box)
