@@ -21,6 +21,7 @@ Pure Python and openpyxl: no Qt, no SQL.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as _dt
 import io
@@ -220,18 +221,22 @@ def write_xlsx(table: Table, path: Path, *, progress: ProgressFn | None = None,
                 ws.append([_xlsx_cell(ws, WriteOnlyCell, value, column.kind)
                            for value, column in zip(row, table.columns, strict=True)])
                 _tick(done, total, progress, cancelled)
+            if table.totals is not None:
+                cells = []
+                for value, column in zip(table.totals, table.columns, strict=True):
+                    cell = _xlsx_cell(ws, WriteOnlyCell, value, column.kind)
+                    if not isinstance(cell, (str, type(None))):
+                        cell.font = bold
+                    cells.append(cell)
+                ws.append(cells)
+            book.save(target)
         except BaseException:
-            ws.close()  # end the sheet's streaming writer now, not at garbage collection
+            # End the sheet's streaming writer now, not at garbage collection (a cancel, or a save that
+            # could not open its file: a full disk, a missing folder).
+            if not ws.closed:
+                with contextlib.suppress(Exception):
+                    ws.close()
             raise
-        if table.totals is not None:
-            cells = []
-            for value, column in zip(table.totals, table.columns, strict=True):
-                cell = _xlsx_cell(ws, WriteOnlyCell, value, column.kind)
-                if not isinstance(cell, (str, type(None))):
-                    cell.font = bold
-                cells.append(cell)
-            ws.append(cells)
-        book.save(target)
         if progress is not None:
             progress(total, total)
 
@@ -270,13 +275,18 @@ def _sheet_name(name: str) -> str:
 
 
 def write(table: Table, path: Path, *, progress: ProgressFn | None = None,
-          cancelled: CancelledFn | None = None) -> Path:
-    """CSV or XLSX by the file's suffix (``.csv``, ``.xlsx``)."""
+          cancelled: CancelledFn | None = None, with_header_rows: bool = False, sheet: str = "Report") -> Path:
+    """CSV or XLSX by the file's suffix (``.csv``, ``.xlsx``).
+
+    ``with_header_rows``: a CSV starts with the title and filters too (an XLSX always does); the
+    desktop's exports ask for it, so a file says what it was made with (issue 13).  ``sheet``: the
+    XLSX sheet's name.
+    """
     suffix = Path(path).suffix.lower()
     if suffix == ".xlsx":
-        return write_xlsx(table, path, progress=progress, cancelled=cancelled)
+        return write_xlsx(table, path, progress=progress, cancelled=cancelled, sheet=sheet)
     if suffix == ".csv":
-        return write_csv(table, path, with_header_rows=False, progress=progress, cancelled=cancelled)
+        return write_csv(table, path, with_header_rows=with_header_rows, progress=progress, cancelled=cancelled)
     raise ValueError(f"{Path(path).name}: export as .csv or .xlsx")
 
 

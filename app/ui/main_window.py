@@ -66,6 +66,8 @@ Ctrl+8   Requests (the Reg X / Reg Z worklist)
 Ctrl+P   Post a payment to the open account
 Ctrl+Enter   Post (payment entry) / log the contact (collections)
 Ctrl+R   Reverse the selected payment (account ledger, when permitted)
+Ctrl+C   Copy the selected rows of a table (tab-separated, with the column titles)
+Ctrl+E   Export a table to Excel (XLSX) or CSV; right-click a table for both
 Alt+Down / Alt+Up   Next / previous account (collections)
 F5       Refresh the current view
 Ctrl+L   Lock the desk (your password resumes)

@@ -133,6 +133,13 @@ def show_error(parent: QWidget | None, exc: BaseException) -> QMessageBox:
     return box
 
 
+def warn(parent: QWidget | None, text: str) -> QMessageBox:
+    """A sentence the user must see that is no bug, such as a file that could not be written."""
+    box = _box(parent, QMessageBox.Icon.Warning, text)
+    box.open()
+    return box
+
+
 def inform(parent: QWidget | None, text: str, detail: str | None = None) -> QMessageBox:
     box = _box(parent, QMessageBox.Icon.Information, text, detail)
     box.open()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -69,6 +70,8 @@ class _Pending:
     timer: QTimer | None = None
     #: The job's callable, released here on the GUI thread when the job is finished.
     fn: Callable[..., Any] | None = None
+    #: Set by the progress dialog's Cancel button; the work checks it (a long export, never a database write).
+    cancel: threading.Event | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -163,15 +166,24 @@ class TaskRunner(QObject):
     # ------------------------------------------------------------ submitting
     def read(
         self,
-        fn: Callable[[], Any],
+        fn: Callable[..., Any],
         on_done: Callable[[Any], None] | None = None,
         on_failed: Callable[[BaseException], None] | None = None,
         *,
         owner: QWidget | None = None,
         label: str | None = None,
+        on_progress: Callable[[int, int, str], None] | None = None,
+        cancel: threading.Event | None = None,
     ) -> int:
-        """Run a read-only service call on the read pool."""
-        return self._submit(self._reads, fn, on_done, on_failed, None, owner, label, None, write=False)
+        """Run a read-only call on the read pool.
+
+        With ``on_progress``, ``fn`` is called with a ``report(done, total, label)`` function (as for
+        :meth:`write`).  With ``cancel``, the progress dialog has a Cancel button that sets the event;
+        ``fn`` checks it and stops (a long export: issue 13).  Writes never take one: a database
+        transaction cannot stop half-way.
+        """
+        return self._submit(self._reads, fn, on_done, on_failed, on_progress, owner, label, None, write=False,
+                            cancel=cancel)
 
     def write(
         self,
@@ -204,9 +216,10 @@ class TaskRunner(QObject):
         change: Change | Callable[[Any], Change | None] | None,
         *,
         write: bool,
+        cancel: threading.Event | None = None,
     ) -> int:
         job_id = next(self._ids)
-        pending = _Pending(on_done, on_failed, on_progress, owner, label, change, write, fn=fn)
+        pending = _Pending(on_done, on_failed, on_progress, owner, label, change, write, fn=fn, cancel=cancel)
         was_idle = not self._pending
         self._pending[job_id] = pending
         if label is not None:
@@ -318,10 +331,14 @@ class TaskRunner(QObject):
             return
         parent = pending.owner if pending.owner is not None and shiboken6.isValid(pending.owner) else None
         window = parent.window() if parent is not None else QApplication.activeWindow()
-        dialog = QProgressDialog(pending.label, "", 0, 0, window)
+        dialog = QProgressDialog(pending.label, "Cancel", 0, 0, window)
         dialog.setObjectName("progressDialog")
         dialog.setWindowTitle("Keel")
-        dialog.setCancelButton(None)  # database work is one transaction: it cannot stop half-way
+        event = pending.cancel
+        if event is None:
+            dialog.setCancelButton(None)  # database work is one transaction: it cannot stop half-way
+        else:
+            dialog.canceled.connect(event.set)  # the work stops at its next check and says so
         dialog.setMinimumDuration(0)
         dialog.setAutoClose(False)
         dialog.setAutoReset(False)

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.services.context import CancelToken
 from app.ui import formatting, optional
+from app.ui.export import add_export
 from app.ui.forms import no_default_buttons
 from app.ui.messages import error_text
 from app.ui.models.record_table_model import Column, RecordTableModel
@@ -107,6 +108,7 @@ class EodDialog(QDialog):
         self.eta.setObjectName("eodEta")
         self.model = DaySummaryTableModel(self)
         self.table = make_table(self.model, name="eodSummary", sortable=False)
+        add_export(self.table, workspace, "End of day")  # Copy and Export... of the days closed (issue 13)
         self.table.hide()
         self.result = QLabel()
         self.result.setObjectName("eodResult")

@@ -12,12 +12,14 @@ from app.domain.money import ZERO
 from app.services.dashboard import LoanLine
 from app.ui import formatting
 from app.ui.models.loan_list_table_model import LoanListTableModel
+from app.ui.export import add_export
 from app.ui.widgets.table import fit_columns, make_table
+from app.ui.workspace import Workspace
 
 
 class LoanListDialog(QDialog):
     def __init__(self, title: str, amount_title: str, loans: list[LoanLine], open_account: Callable[[str], None],
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *, workspace: Workspace | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("loanListDialog")
         self.setWindowTitle(title)
@@ -34,6 +36,9 @@ class LoanListDialog(QDialog):
         fit_columns(self.table, 30)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
+        if workspace is not None:  # Copy and Export... of the loans behind the bar (issue 13)
+            export = add_export(self.table, workspace, title)
+            buttons.addButton(export.button(), QDialogButtonBox.ButtonRole.ActionRole)
         layout = QVBoxLayout(self)
         layout.addWidget(summary)
         layout.addWidget(self.table, 1)

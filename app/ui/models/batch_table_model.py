@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
@@ -14,15 +15,25 @@ from app.domain.money import ZERO
 from app.domain.date_input import in_words, parse_typed_date
 from app.domain.errors import InputError
 from app.services.batch_drafts import DraftRow
+from app.reports import tabular
 from app.services.batches import BatchRow
 from app.ui import formatting
-from app.ui.models.record_table_model import LEFT, NEGATIVE, RIGHT, RawRole
+from app.ui.models.record_table_model import LEFT, NEGATIVE, RIGHT, ExportRows, RawRole
 from app.ui.widgets.money_edit import parse_money
 
 Index = QModelIndex | QPersistentModelIndex
 
 LOAN, AMOUNT, REFERENCE, METHOD, EFFECTIVE, CHECK = range(6)
 HEADERS = ("Loan number", "Amount", "Reference", "Method", "Effective date", "Borrower / problem")
+#: What each column exports (app/ui/export.py): the typed value, or what was typed when it is not one yet.
+EXPORTS: tuple[tuple[tabular.Kind, Any], ...] = (
+    ("text", lambda e: e.loan_number or None),
+    ("money", lambda e: e.amount if e.amount is not None else (e.amount_text or None)),
+    ("text", lambda e: e.reference or None),
+    ("text", lambda e: formatting.words(e.method) if e.method else None),  # empty: the batch's method
+    ("date", lambda e: e.effective_date() or (e.effective_text or None)),  # empty: the deposit date
+    ("text", lambda e: None if e.blank else (e.own_problem() or e.problem or e.borrower or None)),
+)
 EDITABLE = (LOAN, AMOUNT, REFERENCE, METHOD, EFFECTIVE)
 PROBLEM = QColor(160, 0, 0)
 
@@ -105,6 +116,17 @@ class BatchTableModel(QAbstractTableModel):
 
     def clear(self) -> None:
         self.set_entries([])
+
+    # ------------------------------------------------------------ export (app/ui/export.py)
+    def export_columns(self, columns: Sequence[int] | None = None) -> list[tabular.Column]:
+        chosen = range(len(HEADERS)) if columns is None else columns
+        return [tabular.Column(HEADERS[c], EXPORTS[c][0]) for c in chosen]
+
+    def export_rows(self, rows: Sequence[int], columns: Sequence[int] | None = None) -> ExportRows:
+        """The rows typed so far (never the blank row at the end), as typed values."""
+        chosen = range(len(HEADERS)) if columns is None else columns
+        records = [self._rows[r] for r in rows if not self._rows[r].blank]
+        return ExportRows(records, [EXPORTS[c][1] for c in chosen])
 
     def total(self) -> Decimal:
         return sum((row.amount for row in self._rows if row.amount is not None), ZERO)

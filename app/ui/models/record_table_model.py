@@ -6,11 +6,16 @@ right-aligned with thousands separators through the one formatter, negative
 amounts with their minus sign (and dark red, never colour alone), numbers
 right-aligned, em dash for "no figure".  Sorting uses the raw values (a
 Decimal sorts as a number, not as text), so no proxy model is needed.
+
+The same columns export (issue 13, item 3): :meth:`RecordTableModel.export_columns`
+and :meth:`RecordTableModel.export_rows` give the typed values -- money as
+Decimal, dates as dates -- that app/reports/tabular.py writes to CSV, XLSX and
+the clipboard, never the display strings.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -19,6 +24,7 @@ from typing import Any, Generic, TypeVar
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
+from app.reports import tabular
 from app.ui import formatting
 
 T = TypeVar("T")
@@ -64,6 +70,91 @@ def cell_text(kind: str, value: Any) -> str:
     return str(value)
 
 
+#: A display column's kind as the export writes it (``id`` is a number without separators; ``words`` is text).
+EXPORT_KINDS: dict[str, tabular.Kind] = {"money": "money", "int": "int", "id": "int", "date": "date",
+                                         "datetime": "datetime", "percent": "percent"}
+
+
+def _typed(kind: str, value: Any) -> bool:
+    """Whether ``value`` is what an export of a ``kind`` column writes as a typed cell."""
+    if kind in ("money", "percent"):
+        return isinstance(value, Decimal)
+    if kind in ("int", "id"):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "date":
+        return isinstance(value, date)
+    if kind == "datetime":
+        return isinstance(value, datetime)
+    return False
+
+
+def export_getter(column: Column[T]) -> Callable[[T], Any]:
+    """The value a column exports for a record: the raw typed value for figures and dates, the words for text.
+
+    Text columns export what the desk shows (``Late fee``, not ``late_fee``; a masked SSN, never more).
+    A percent column holds percentages (12.50 shows as 12.50 %); the export writes the fraction, 0.125,
+    formatted as a percentage.  A moment is written in the desk's local time, to match the screen (and
+    the XLSX cell, which has no time zone).  A value of the wrong type for its kind falls back to its
+    text, so an export never fails on one odd cell.
+    """
+    kind, value, text = column.kind, column.value, column.text
+
+    def shown(record: T) -> str | None:
+        if text is not None:
+            words = text(record)
+        else:
+            raw = value(record)
+            words = "" if raw is None else (formatting.words(raw) if kind == "words" else cell_text(kind, raw))
+        return None if words in ("", formatting.DASH) else words
+
+    if kind not in EXPORT_KINDS:
+        return shown
+
+    def typed(record: T) -> Any:
+        raw = value(record)
+        if raw is None:
+            return None
+        if not _typed(kind, raw):
+            try:
+                return shown(record)
+            except (AttributeError, TypeError, ValueError):  # not even the desk's formatter can read it
+                return str(raw)
+        if kind == "percent":
+            return raw / 100
+        if kind == "datetime" and raw.tzinfo is not None:
+            return raw.astimezone().replace(tzinfo=None)  # the desk's local time, as the table shows it
+        return raw
+
+    return typed
+
+
+class ExportRows(Sequence[Sequence[Any]]):
+    """Rows of typed values, made as they are read: a frozen snapshot of records and pure getters.
+
+    Safe to read on a worker thread (a large export streams from it): it holds the records themselves,
+    not the model, so a refresh of the table meanwhile changes nothing here.
+    """
+
+    def __init__(self, records: Sequence[Any], getters: Sequence[Callable[[Any], Any]]) -> None:
+        self._records = list(records)
+        self._getters = tuple(getters)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self._row(r) for r in self._records[index]]
+        return self._row(self._records[index])
+
+    def __iter__(self) -> Iterator[Sequence[Any]]:
+        for record in self._records:
+            yield self._row(record)
+
+    def _row(self, record: Any) -> list[Any]:
+        return [get(record) for get in self._getters]
+
+
 def _sort_key(value: Any) -> tuple[int, Any]:
     if value is None:
         return (0, 0)
@@ -97,6 +188,18 @@ class RecordTableModel(QAbstractTableModel, Generic[T]):
 
     def row_at(self, row: int) -> T:
         return self._rows[row]
+
+    # ------------------------------------------------------------ export (app/ui/export.py)
+    def export_columns(self, columns: Sequence[int] | None = None) -> list[tabular.Column]:
+        """The export's columns: the titles and kinds of ``columns`` (all when None)."""
+        chosen = range(len(self.columns)) if columns is None else columns
+        return [tabular.Column(self.columns[c].title, EXPORT_KINDS.get(self.columns[c].kind, "text"))
+                for c in chosen]
+
+    def export_rows(self, rows: Sequence[int], columns: Sequence[int] | None = None) -> ExportRows:
+        """The typed values of ``rows`` (model rows, in the order given) for ``columns``."""
+        chosen = range(len(self.columns)) if columns is None else columns
+        return ExportRows([self._rows[r] for r in rows], [export_getter(self.columns[c]) for c in chosen])
 
     # ------------------------------------------------------------ hooks
     def row_font(self, record: T) -> QFont | None:

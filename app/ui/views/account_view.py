@@ -10,7 +10,7 @@ date, from everything recorded up to now (accounts.account(..., as_of)).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSplitter,
+    QTableView,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -53,6 +54,7 @@ from app.ui.dialogs.reverse_dialog import ReverseDialog
 from app.ui.dialogs.terms_dialog import TermsDialog
 from app.ui.dialogs.waive_dialog import WaiveDialog
 from app.ui.dialogs.write_off_dialog import WriteOffDialog
+from app.ui.export import TableExport, add_export
 from app.ui.messages import error_text, show_error
 from app.ui.models.audit_table_model import AuditTableModel
 from app.ui.models.contact_table_model import (
@@ -191,15 +193,18 @@ class AccountView(View):
         self.tabs.addTab(self._summary_tab(), "&Summary")
         self.schedule_model = ScheduleTableModel(self)
         self.schedule_table = make_table(self.schedule_model, name="scheduleTable")
+        self.exports: dict[str, TableExport] = {}
         self.tabs.addTab(self._with_note(self.schedule_table, "The note's schedule as boarded: what the loan "
-                                         "does if every installment is paid on its due date."), "Sc&hedule")
+                                         "does if every installment is paid on its due date.",
+                                         self._export("schedule", self.schedule_table, "Schedule")), "Sc&hedule")
         self.tabs.addTab(self._ledger_tab(), "&Ledger")
         self.tabs.addTab(self._borrower_tab(), "&Borrower")
         self.tabs.addTab(self._notes_tab(), "&Notes && contacts")
         self.tabs.addTab(self._letters_tab(), "L&etters")
         self.audit_model = AuditTableModel(self)
         self.audit_table = make_table(self.audit_model, name="auditTable")
-        self.tabs.addTab(self.audit_table, "A&udit")
+        self.tabs.addTab(self._with_note(self.audit_table, "Every recorded action on this loan, newest first.",
+                                         self._export("audit", self.audit_table, "Audit history")), "A&udit")
 
         self.body = QWidget()
         body_layout = QVBoxLayout(self.body)
@@ -308,14 +313,41 @@ class AccountView(View):
         return self._flag("regFAction", "reg_f")
 
     # ------------------------------------------------------------ building tabs
-    def _with_note(self, widget: QWidget, note: str) -> QWidget:
+    def _with_note(self, widget: QWidget, note: str, export: TableExport | None = None) -> QWidget:
         holder = QWidget()
         layout = QVBoxLayout(holder)
         label = QLabel(note)
         label.setWordWrap(True)
-        layout.addWidget(label)
+        row = QHBoxLayout()
+        row.addWidget(label, 1)
+        if export is not None:
+            row.addWidget(export.button())
+        layout.addLayout(row)
         layout.addWidget(widget, 1)
         return holder
+
+    # ------------------------------------------------------------ export and copy (issue 13)
+    def _export(self, key: str, table: QTableView, name: str,
+                more: Callable[[], list[tuple[str, str]]] | None = None) -> TableExport:
+        """Copy (Ctrl+C) and Export... (Ctrl+E) on one of the account's tables; the file names the loan."""
+        export = add_export(table, self.workspace, lambda: f"{name} {self.loan_number or ''}".strip(),
+                            lambda: self.export_filters() + (more() if more is not None else []))
+        self.exports[key] = export
+        return export
+
+    def export_filters(self) -> list[tuple[str, str]]:
+        """The account an export is of, and the date it is shown as of."""
+        if self.data is None:
+            return []
+        account = self.data.account
+        return [("Loan", account.loan_number), ("Borrower", account.borrower or ""),
+                ("Product", account.product), ("As of", account.snapshot.as_of.isoformat())]
+
+    def _ledger_filters(self) -> list[tuple[str, str]]:
+        shown = [("Show", self.ledger_kind.currentText())]
+        if self.ledger_filter.text().strip():
+            shown.append(("Filter", self.ledger_filter.text().strip()))
+        return shown
 
     def _summary_tab(self) -> QWidget:
         self.figures: dict[str, QLabel] = {}
@@ -443,6 +475,7 @@ class AccountView(View):
         filters.addWidget(self.ledger_filter, 1)
         filters.addWidget(self.ledger_count)
         filters.addWidget(self.ledger_order_button)
+        filters.addWidget(self._export("ledger", self.ledger_table, "Ledger", self._ledger_filters).button())
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.addLayout(buttons)
@@ -480,6 +513,9 @@ class AccountView(View):
         self.notes_table = make_table(self.notes_model, name="notesTable")
         self.contacts_table = make_table(self.contacts_model, name="contactsTable")
         self.promises_table = make_table(self.promises_model, name="promisesTable")
+        self._export("notes", self.notes_table, "Notes")
+        self._export("contacts", self.contacts_table, "Contact log")
+        self._export("promises", self.promises_table, "Promises")
         self.contacts_note = QLabel()
         self.contacts_note.setWordWrap(True)
         splitter = QSplitter(Qt.Orientation.Vertical)
@@ -585,6 +621,7 @@ class AccountView(View):
         row.addWidget(self.preview_letter_button)
         row.addWidget(self.issue_letter_button)
         row.addWidget(self.open_letter_button)
+        row.addWidget(self._export("letters", self.letters_table, "Letters").button())
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.addLayout(row)

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from app.services import audit_search
 from app.services.audit_search import AuditChoices, AuditPage
 from app.ui import formatting
+from app.ui.export import add_export
 from app.ui.messages import error_field, error_text, mark_problem
 from app.ui.models.audit_table_model import AuditSearchTableModel
 from app.ui.views.view import View
@@ -52,6 +53,7 @@ class AuditView(View):
         self.page: AuditPage | None = None
         self._page_number = 1
         self._generation = 0
+        self._shown_filters: list[tuple[str, str]] = []
 
         intro = QLabel("Every recorded action, newest first, in words. Choose a user, dates, a kind of action or a "
                        "loan, then Search (Enter). Double-click a record about a loan to open the account.")
@@ -115,10 +117,13 @@ class AuditView(View):
         self.next_button.setObjectName("auditNext")
         self.previous_button.setEnabled(False)
         self.next_button.setEnabled(False)
+        # Copy (Ctrl+C) and Export... (Ctrl+E): the page shown, with the filters in the file (issue 13).
+        self.table_export = add_export(self.table, workspace, "Audit", self.export_filters)
         paging = QHBoxLayout()
         paging.addWidget(self.count_label, 1)
         paging.addWidget(self.previous_button)
         paging.addWidget(self.next_button)
+        paging.addWidget(self.table_export.button())
 
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
@@ -176,6 +181,22 @@ class AuditView(View):
                 "end": self.to_edit.value(), "action": self.action_combo.currentData() or None,
                 "loan": self.loan_edit.text().strip() or None}
 
+    def _describe(self) -> list[tuple[str, str]]:
+        return [("User", self.user_combo.currentText()), ("Action", self.action_combo.currentText().strip()),
+                ("From", formatting.day(self.from_edit.value()) if self.from_edit.value() else "any date"),
+                ("To", formatting.day(self.to_edit.value()) if self.to_edit.value() else "any date"),
+                ("Loan", self.loan_edit.text().strip() or "any loan")]
+
+    def export_filters(self) -> list[tuple[str, str]]:
+        """The search shown (not what is typed since), for an export's header rows, and which page of how many."""
+        shown = list(self._shown_filters)
+        page = self.page
+        if page is not None and page.total:
+            start = (page.page - 1) * page.page_size + 1
+            shown.append(("Records", f"{start:,}\N{EN DASH}{start + len(page.lines) - 1:,} of {page.total:,} "
+                                     f"(page {page.page} of {page.pages})"))
+        return shown
+
     def _refuse(self, field: str, text: str) -> None:
         self.problem_label.setText(text)
         self.problem_label.show()
@@ -188,6 +209,7 @@ class AuditView(View):
                 self._refuse(name, edit.problem() or "")
                 return
         wanted = self.filters()
+        described = self._describe()
         ctx = self.workspace.ctx
         self._generation += 1
         generation = self._generation
@@ -195,6 +217,7 @@ class AuditView(View):
 
         def done(result: AuditPage) -> None:
             if generation == self._generation:
+                self._shown_filters = described
                 self._show(result)
 
         def failed(exc: BaseException) -> None:

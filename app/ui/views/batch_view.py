@@ -49,6 +49,7 @@ from app.services.approvals import Approval
 from app.services.errors import FileRejected, NeedsApproval, NeedsConfirmation, Problem, ServiceError
 from app.ui.dialogs.approval_dialog import ask_approval
 from app.ui import formatting
+from app.ui.export import add_export
 from app.ui.messages import confirm, error_text, problem_text, show_error
 from app.ui.models.batch_table_model import (
     AMOUNT,
@@ -269,8 +270,11 @@ class BatchView(View):
         self.post_button.setDefault(False)
         self.clear_button = QPushButton("&New batch")
         self.clear_button.setObjectName("clearBatch")
+        # Copy (Ctrl+C) and Export... (Ctrl+E, the button) of the rows typed, with the batch's figures (issue 13).
+        self.grid_export = add_export(self.grid, workspace, "Batch", self.export_filters)
         buttons = QHBoxLayout()
         buttons.addWidget(self.load_button)
+        buttons.addWidget(self.grid_export.button())
         buttons.addStretch(1)
         buttons.addWidget(self.clear_button)
         buttons.addWidget(self.check_button)
@@ -328,6 +332,18 @@ class BatchView(View):
         self.deposit_date.set_range(None, today, maximum_name="the open business date")
         if self._restoring or not getattr(self, "_draft_id", None):
             self.deposit_date.set_value(today)
+
+    def export_filters(self) -> list[tuple[str, str]]:
+        """The batch's own figures, for an export's header rows (a row's empty method or date is the batch's)."""
+        shown = [("Control total", formatting.money(self.control_edit.value())),
+                 ("Entered", formatting.money(self.model.total())),
+                 ("Deposit date", formatting.day(self.deposit_date.value())),
+                 ("Method", self.method_combo.currentText())]
+        if self._draft_id is not None:
+            shown.append(("Draft", f"#{self._draft_id}"))
+        if self._file_name:
+            shown.append(("Lockbox file", self._file_name))
+        return shown
 
     def activate(self) -> None:
         super().activate()

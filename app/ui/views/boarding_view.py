@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from app.services import boarding, permissions
 from app.services.boarding import BoardedLoan, BoardingException, BoardingPlan, BoardingResult
 from app.services.errors import Problem
+from app.ui.export import add_export
 from app.ui.messages import error_text
 from app.ui.models.record_table_model import Column, RecordTableModel
 from app.ui.widgets.table import fit_columns, make_table
@@ -96,6 +97,11 @@ class BoardingPanel(QWidget):
         self.exceptions_table = make_table(self.exceptions, name="boardingExceptions")
         self.show_resolved = QCheckBox("Show resolved exceptions too")
         self.show_resolved.setObjectName("boardingShowResolved")
+        # Copy (Ctrl+C) and Export... (Ctrl+E, the context menu) on each table (issue 13).
+        add_export(self.loans_table, workspace, "Boarding check", self._file_filters)
+        add_export(self.problems_table, workspace, "Boarding problems", self._file_filters)
+        add_export(self.exceptions_table, workspace, "Boarding exceptions",
+                   lambda: [("Resolved exceptions", "shown" if self.show_resolved.isChecked() else "left out")])
 
         row = QHBoxLayout()
         row.addWidget(self.choose_button)
@@ -118,6 +124,9 @@ class BoardingPanel(QWidget):
         self.choose_button.clicked.connect(self.choose)
         self.board_button.clicked.connect(self.board)
         self.show_resolved.toggled.connect(lambda _on: self.refresh())
+
+    def _file_filters(self) -> list[tuple[str, str]]:
+        return [("File", self.path.name)] if self.path is not None else []
 
     # ------------------------------------------------------------ checking
 

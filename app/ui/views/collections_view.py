@@ -42,6 +42,7 @@ from app.ui import formatting, optional
 from app.ui.dialogs.correction_dialog import CorrectionDialog
 from app.ui.dialogs.override_dialog import OverrideDialog
 from app.ui.dialogs.letter_preview_dialog import LetterPreviewDialog
+from app.ui.export import add_export
 from app.ui.messages import error_text, inform, show_error
 from app.ui.models.contact_table_model import ContactsTableModel, PromisesTableModel
 from app.ui.models.queue_table_model import QueueTableModel, flags_text
@@ -142,6 +143,9 @@ class CollectionsView(View):
         # ---------------------------------------------------------- queue
         self.model = QueueTableModel(self)
         self.table = make_table(self.model, name="queueTable", multi_select=True)
+        # Copy (Ctrl+C) and Export... (Ctrl+E, the button), with the filters in the file (issue 13).
+        self.queue_export = add_export(self.table, workspace, "Collections queue", self.export_filters)
+        filters.insertWidget(filters.indexOf(self.refresh_button), self.queue_export.button())
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.table.doubleClicked.connect(lambda _i: self._open_account())
 
@@ -186,6 +190,10 @@ class CollectionsView(View):
         self.promises_model = PromisesTableModel(self)
         self.promises_table = make_table(self.promises_model, name="accountPromises", sortable=False)
         self.promises_table.setMinimumHeight(self.fontMetrics().height() * 5)
+        add_export(self.contacts_table, workspace, lambda: f"Recent contacts {self.current_loan() or ''}".strip(),
+                   lambda: self._account_filters() + [("Shown", "the 20 most recent contacts")])
+        add_export(self.promises_table, workspace, lambda: f"Promises {self.current_loan() or ''}".strip(),
+                   self._account_filters)
         history_box = QGroupBox("Recent contacts and promises")
         history_layout = QVBoxLayout(history_box)
         history_layout.addWidget(self.contacts_table)
@@ -376,6 +384,21 @@ class CollectionsView(View):
             lambda: service.queue(ctx, collector=collector or None, bucket=bucket, product=product,
                                   include_promised=include),
             done, failed, owner=self)
+
+    def export_filters(self) -> list[tuple[str, str]]:
+        """The queue's filters in force, for an export's header rows."""
+        collector = self.collector_combo.currentText()
+        if self.collector_combo.currentData() == MINE:
+            collector = f"{self.workspace.ctx.actor.username} (assigned to me)"
+        return [("Bucket", self.bucket_combo.currentText()), ("Collector", collector),
+                ("Product", self.product_combo.currentText()),
+                ("Accounts with a live promise", "shown" if self.promised_check.isChecked() else "left out")]
+
+    def _account_filters(self) -> list[tuple[str, str]]:
+        item = self._current
+        if item is None:
+            return []
+        return [("Loan", item.loan_number), ("Borrower", item.borrower or "")]
 
     def _fill_choices(self, items: list[Any]) -> None:
         """Offer the collectors and products present in the queue (no user list needed)."""

@@ -33,6 +33,7 @@ from app.services import dashboard
 from app.services.dashboard import BucketFigure, Dashboard, LoanLine
 from app.ui import formatting
 from app.ui.dialogs.loan_list_dialog import LoanListDialog
+from app.ui.export import add_export
 from app.ui.messages import show_error
 from app.ui.models.record_table_model import Column, RecordTableModel
 from app.ui.views.view import View
@@ -196,6 +197,8 @@ class DashboardView(View):
         self.bucket_chart.on_click = lambda index: self.show_bucket(list(BUCKET_COLOURS)[index])
         self.bucket_model = BucketTableModel(self)
         self.bucket_table = make_table(self.bucket_model, name="bucketTable", sortable=False)
+        add_export(self.bucket_table, workspace, "Delinquency by bucket",
+                   lambda: [("As of", self.data.kpis.delinquency_as_of.isoformat())] if self.data else [])
         self.bucket_table.activated.connect(lambda index: self.show_bucket(self.bucket_model.row_at(index.row()).bucket))
         self.bucket_table.doubleClicked.connect(
             lambda index: self.show_bucket(self.bucket_model.row_at(index.row()).bucket))
@@ -308,7 +311,7 @@ class DashboardView(View):
 
         def done(loans: list[LoanLine]) -> None:
             opener = getattr(window, "open_account", lambda _n: None)
-            dialog = LoanListDialog(title, amount_title, loans, opener, self)
+            dialog = LoanListDialog(title, amount_title, loans, opener, self, workspace=self.workspace)
             dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             dialog.open()
 

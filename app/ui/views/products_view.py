@@ -18,6 +18,7 @@ from app.services import permissions, products
 from app.services.products import ProductInfo, ProductRules, ProductVersionInfo
 from app.ui import formatting
 from app.ui.dialogs.product_dialog import ProductDialog
+from app.ui.export import add_export
 from app.ui.messages import show_error
 from app.ui.models.record_table_model import Column, RecordTableModel
 from app.ui.widgets.table import fit_columns, make_table
@@ -98,7 +99,13 @@ class ProductsPanel(QWidget):
         allowed = workspace.can(permissions.MANAGE_PRODUCTS)
         self.new_button.setVisible(allowed)
         self.version_button.setVisible(allowed)
+        # Copy and Export... on both tables (issue 13); the versions' file names their product.
+        self.table_export = add_export(self.table, workspace, "Products")
+        add_export(self.versions_table, workspace,
+                   lambda: f"Product versions {self.selected().code if self.selected() else ''}".strip(),
+                   lambda: [("Product", f"{p.code} {p.name}")] if (p := self.selected()) is not None else [])
         buttons = QHBoxLayout()
+        buttons.addWidget(self.table_export.button())
         buttons.addStretch(1)
         buttons.addWidget(self.new_button)
         buttons.addWidget(self.version_button)

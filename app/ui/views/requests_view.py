@@ -34,6 +34,7 @@ from app.domain.date_input import in_words
 from app.services import permissions, requests
 from app.services.requests import RequestInfo
 from app.ui import formatting
+from app.ui.export import add_export
 from app.ui.messages import error_field, error_text, mark_problem
 from app.ui.models.record_table_model import Column, RecordTableModel
 from app.ui.views.view import View
@@ -129,6 +130,11 @@ class RequestsView(View):
         self.model = RequestsTableModel(workspace.business_date, self)
         self.table = make_table(self.model, name="requestsTable")
         self.table.setToolTip("Double-click a request to open its account")
+        # Copy (Ctrl+C) and Export... (Ctrl+E, the button), with the filter in the file (issue 13).
+        self.table_export = add_export(
+            self.table, workspace, "Requests",
+            lambda: [("Requests", "open only" if self.open_check.isChecked() else "open and answered")])
+        top.insertWidget(top.indexOf(self.refresh_button), self.table_export.button())
         note = QLabel("Written notices of error and requests for information (12 CFR 1024.35, 1024.36): acknowledge "
                       "within 5 days and respond within 30, not counting Saturdays, Sundays and legal public "
                       "holidays (7 for a payoff-balance error, 10 for the owner's identity). A payoff statement "

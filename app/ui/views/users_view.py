@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 from app.services import users
 from app.services.users import UserInfo
 from app.ui.dialogs.user_dialog import NEW, PASSWORD, ROLE, UserDialog
+from app.ui.export import add_export
 from app.ui.messages import confirm, show_error
 from app.ui.models.record_table_model import Column, RecordTableModel
 from app.ui.widgets.table import fit_columns, make_table
@@ -48,7 +49,9 @@ class UsersPanel(QWidget):
         self.unlock_button = QPushButton("&Unlock")
         self.unlock_button.setObjectName("unlockUser")
         self.unlock_button.setToolTip("Lift a lockout after too many wrong passwords before its minutes are up")
+        self.table_export = add_export(self.table, workspace, "Users")  # Copy and Export... (issue 13)
         buttons = QHBoxLayout()
+        buttons.addWidget(self.table_export.button())
         buttons.addStretch(1)
         for button in (self.new_button, self.role_button, self.password_button, self.active_button,
                        self.unlock_button):

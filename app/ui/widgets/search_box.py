@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QFrame, QLabel, QLineEdit, QTableView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QFrame, QLabel, QLineEdit, QTableView, QVBoxLayout, QWidget
 
 from app.services import search
 from app.services.search import LoanHit
+from app.ui.export import add_export
 from app.ui.messages import error_text
 from app.ui.models.search_table_model import SearchTableModel
 from app.ui.widgets.table import fit_columns, make_table
@@ -54,6 +55,9 @@ class SearchBox(QLineEdit):
         self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.table.horizontalHeader().setStretchLastSection(False)
         self.table.clicked.connect(lambda index: self._open_row(index.row()))
+        # Right-click the results: Copy and Export... (issue 13), with the search in the file's header rows.
+        self._shown_text = ""
+        self.table_export = add_export(self.table, workspace, "Search results", self.export_filters)
         self.status = QLabel()
         self.status.setObjectName("searchStatus")
         layout = QVBoxLayout(self.popup)
@@ -85,6 +89,15 @@ class SearchBox(QLineEdit):
 
         self.workspace.tasks.read(lambda: search.search_loans(ctx, text, LIMIT), done, failed, owner=self)
 
+    def export_filters(self) -> list[tuple[str, str]]:
+        hits = self.model.rows()
+        shown = [("Search", self._shown_text)]
+        if hits:
+            shown.append(("Matched by", hits[0].matched))
+        if len(hits) >= LIMIT:
+            shown.append(("Shown", f"the first {LIMIT} matches"))
+        return shown
+
     def search_now(self) -> None:
         """Search immediately (no debounce); for Enter pressed before the pause."""
         self._timer.stop()
@@ -100,6 +113,7 @@ class SearchBox(QLineEdit):
                 self.open_requested.emit((exact or hits)[0].loan_number)
                 return
         self.model.set_rows(hits)
+        self._shown_text = text
         if hits:
             more = " (first 50; type more to narrow)" if len(hits) >= LIMIT else ""
             self.status.setText(f"{len(hits)} match{'es' if len(hits) != 1 else ''} by {hits[0].matched}{more}"
@@ -170,5 +184,6 @@ class SearchBox(QLineEdit):
         return super().eventFilter(watched, event)
 
     def _hide_if_unfocused(self) -> None:
-        if not self.hasFocus():
+        # A context menu on the results (Copy, Export...) keeps them up while it is open.
+        if not self.hasFocus() and QApplication.activePopupWidget() is None:
             self.hide_results()
