@@ -33,7 +33,7 @@ KIND_CHOICES = ("late-notice", "default-notice", "validation-notice", "payoff", 
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from app.cli_support import add_db_user_args
+    from app.cli_support import add_db_user_args, whole_arg
 
     one = sub.add_parser("letter", help="issue one letter or statement as a PDF")
     one.add_argument("kind", choices=KIND_CHOICES, metavar="KIND", help=", ".join(KIND_CHOICES))
@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     one.add_argument("--date", help="letter date (default: the open business date)")
     one.add_argument("--out", required=True, metavar="FILE.pdf", help="where to write the PDF")
     one.add_argument("--good-through", metavar="D", help="payoff: good-through date (default: letter date + 10 days)")
-    one.add_argument("--cure-days", type=int, metavar="N", help="default notice: days to cure (default 30)")
+    one.add_argument("--cure-days", type=whole_arg(1, 3650), metavar="N", help="default notice: days to cure (default 30)")
     one.add_argument("--preview", action="store_true", help="write the PDF without recording the letter")
     one.add_argument("--json", action="store_true")
     add_db_user_args(one)

@@ -37,7 +37,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -72,7 +71,7 @@ from app.domain.engine import (
 )
 from app.domain.engine import LoanState as EngineState
 from app.domain.errors import InputError
-from app.domain.money import ZERO, to_decimal, to_money
+from app.domain.money import ZERO, to_decimal, to_money, to_rate
 from app.domain.terms import (
     MAX_PRINCIPAL,
     MAX_RATE,
@@ -86,7 +85,8 @@ from app.domain.terms import (
 from app.domain.text import check_plain_text
 from app.services import audit, permissions
 from app.services.context import CancelToken, Progress, ServiceContext, no_progress
-from app.services.errors import Conflict, FileRejected, Problem, ServiceError
+from app.services.errors import Conflict, FileRejected, InvalidInput, Problem, ServiceError
+from app.services.json_input import MAX_DEPTH, MAX_FILE_BYTES, parse_json, read_file_bytes
 from app.services.ledger import Book, business_date, snapshot_dict, store_cache
 from app.services.products import (
     ProductRules,
@@ -272,9 +272,9 @@ def _read(path: str | Path) -> _Source:
         source.problems.append(Problem(name, None, "file", "is neither .csv nor .json"))
         return source
     try:
-        raw = file.read_bytes()
-    except OSError as exc:
-        source.problems.append(Problem(name, None, "file", f"cannot read it: {exc.strerror or exc}"))
+        raw = read_file_bytes(file, "file", max_bytes=MAX_FILE_BYTES)
+    except InvalidInput as exc:
+        source.problems.append(Problem(name, None, exc.field, exc.problem))
         return source
     source.digest = hashlib.sha256(raw).hexdigest()
     try:
@@ -332,9 +332,10 @@ def _read_csv(text: str, source: _Source) -> None:
                 path = CSV_COLUMNS[column]
                 if path == ("history",):
                     try:
-                        record["history"] = json.loads(value, parse_float=Decimal)
-                    except ValueError as exc:
-                        source.problems.append(Problem(source.name, row, "history", f"is not a JSON list: {exc}"))
+                        record["history"] = parse_json(value, "history", max_depth=MAX_DEPTH - 2)
+                    except InvalidInput as exc:
+                        source.problems.append(Problem(source.name, row, exc.field,
+                                                       exc.problem.replace("is not JSON", "is not a JSON list")))
                         record["history"] = _UNREADABLE  # reported once, here
                     continue
                 if len(path) == 1:
@@ -348,9 +349,9 @@ def _read_csv(text: str, source: _Source) -> None:
 
 def _read_json(text: str, source: _Source) -> None:
     try:
-        data = json.loads(text, parse_float=Decimal)
-    except ValueError as exc:
-        source.problems.append(Problem(source.name, None, "file", f"is not valid JSON: {exc}"))
+        data = parse_json(text, "file")
+    except InvalidInput as exc:
+        source.problems.append(Problem(source.name, None, exc.field, exc.problem))
         return
     if isinstance(data, dict) and set(data) <= {"loans", "comment"} and "loans" in data:
         data = data["loans"]
@@ -691,10 +692,7 @@ def _check_record(record: _Record, checker: _Checker, boarded: set[str], taken: 
 
 
 def _read_rate(value: Any, name: str) -> Decimal:
-    rate = to_decimal(value, name)
-    if not 0 <= rate <= MAX_RATE:
-        raise InputError(name, f"{rate} is outside 0 to {MAX_RATE} percent")
-    return rate
+    return to_rate(value, name, maximum=MAX_RATE)
 
 
 def _terms(record: _Record, rules: ProductRules, note: dict[str, Any]) -> Terms | None:

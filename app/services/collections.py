@@ -96,6 +96,7 @@ from app.domain.money import ZERO
 from app.services import audit, permissions
 from app.services.context import Actor, ServiceContext
 from app.services.errors import Conflict, InvalidInput, NeedsConfirmation
+from app.services.fields import LONG_TEXT, text_field
 from app.services.ledger import business_date, load_loan, money_field
 
 # ---------------------------------------------------------------------------
@@ -564,15 +565,20 @@ def _rule(value: AssignmentRule | Mapping[str, Any]) -> AssignmentRule:
         if unknown:
             raise InvalidInput("rules", f"unknown key {sorted(unknown)[0]!r}; a rule has bucket, product and team")
         team = value.get("team")
-        if isinstance(team, str) or not isinstance(team, Iterable):
+        if isinstance(team, (str, Mapping)) or not isinstance(team, Iterable) or not all(
+                isinstance(name, str) for name in team):
             raise InvalidInput("rules", "a rule's team is a list of collector usernames")
+        for key in ("bucket", "product"):
+            if value.get(key) is not None and not isinstance(value.get(key), str):
+                raise InvalidInput("rules", f"a rule's {key} is text, not {type(value.get(key)).__name__}")
         rule = AssignmentRule(
-            team=tuple(str(name) for name in team),
+            team=tuple(text_field(name, "rules.team", max_len=64) or "" for name in team),
             bucket=value.get("bucket") or None,
-            product=value.get("product") or None,
+            product=text_field(value.get("product"), "rules.product", max_len=32),
         )
     else:
-        raise InvalidInput("rules", f"{value!r} is not a rule")
+        raise InvalidInput("rules", f"a {type(value).__name__} is not a rule (a rule is an object with bucket, "
+                                    "product and team)")
     if not rule.team:
         raise InvalidInput("rules", f"the rule for {rule.name} has an empty team")
     if rule.bucket is not None and rule.bucket not in PAST_DUE_BUCKETS:
@@ -586,7 +592,13 @@ def _rule(value: AssignmentRule | Mapping[str, Any]) -> AssignmentRule:
 def _rules(rules: Sequence[AssignmentRule | Mapping[str, Any]]) -> list[AssignmentRule]:
     if isinstance(rules, (str, bytes)) or not isinstance(rules, Sequence):
         raise InvalidInput("rules", "give a list of rules")
+    if len(rules) > MAX_RULES:
+        raise InvalidInput("rules", f"{len(rules):,} rules are more than {MAX_RULES}")
     return [_rule(r) for r in rules]
+
+
+#: More assignment rules than buckets times products would never be read.
+MAX_RULES = 200
 
 
 def _collectors(session: Session, names: Iterable[str]) -> dict[str, int]:
@@ -894,8 +906,8 @@ def log_contact(
     when = _instant(at)
     if when > _now() + FUTURE_TOLERANCE:
         raise InvalidInput("at", f"{when:%Y-%m-%d %H:%M} UTC is in the future; log a contact once it happened")
-    text = (note or "").strip() or None
-    reason = (override_reason or "").strip() or None
+    text = text_field(note, "note", max_len=LONG_TEXT, multiline=True)
+    reason = text_field(override_reason, "override_reason")
 
     try:
         with ctx.unit() as session:
@@ -1046,7 +1058,7 @@ class PromiseCorrected:
 
 
 def _reason(reason: str | None) -> str:
-    text = (reason or "").strip()
+    text = text_field(reason, "reason")
     if not text:
         raise InvalidInput("reason", "say what was logged wrongly (kept with the correction)")
     return text
@@ -1094,7 +1106,7 @@ def correct_contact(
             when = _instant(at) if at is not None else original.at
             if when > _now() + FUTURE_TOLERANCE:
                 raise InvalidInput("at", f"{when:%Y-%m-%d %H:%M} UTC is in the future")
-            text = original.note if note is None else (note.strip() or None)
+            text = original.note if note is None else text_field(note, "note", max_len=LONG_TEXT, multiline=True)
             if (new_channel, new_outcome, when, text) == (original.channel, original.outcome, original.at,
                                                           original.note):
                 raise InvalidInput("contact", "the correction changes nothing; change the channel, outcome, "
