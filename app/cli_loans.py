@@ -335,6 +335,7 @@ def run_verify(args: argparse.Namespace) -> int:
         _print({
             "loans_checked": report.loans_checked,
             "ok": report.ok,
+            "storage_problems": report.storage_problems,
             "differences": [
                 {"loan_number": d.loan_number, "field": d.field, "cached": d.cached, "derived": d.derived}
                 for d in report.differences
@@ -345,6 +346,10 @@ def run_verify(args: argparse.Namespace) -> int:
                       "charged_off_deficiency": report.deficiency.as_dict(), "recovered": str(report.recovered)},
         })
     else:
+        for problem in report.storage_problems:
+            print(f"the book's file: {problem}")
+        if report.storage_problems:
+            print("The book's file is damaged (PRAGMA integrity_check): stop work on it and restore the latest backup")
         for d in report.differences:
             print(f"{d.loan_number}: {d.field} cached {d.cached} but the ledger gives {d.derived}")
         for b in report.book_differences:

@@ -262,8 +262,10 @@ def ask(prompt: str, default: str | None = None) -> str:
 # ---------------------------------------------------------------------------
 def open_factory(args: argparse.Namespace) -> sessionmaker[Session]:
     """The database named by ``--db`` / $KEEL_DATABASE_URL, upgraded and initialized."""
+    url = getattr(args, "db", None)
     try:
-        return setup.open_database(getattr(args, "db", None))
+        setup.require_existing_book(url)
+        return setup.open_database(url)
     except ServiceError as exc:
         raise cli_error(exc) from None
 

@@ -70,7 +70,9 @@ def to_decimal(value: object, field: str = "amount") -> Decimal:
     """
     from app.domain.errors import InputError
 
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool):
+        raise InputError(field, f"{value!r} is not a number")
+    if isinstance(value, float):
         raise InputError(field, f"must be a decimal string, not a binary float ({value!r})")
     if isinstance(value, Decimal):
         result = value
@@ -101,9 +103,9 @@ def to_decimal(value: object, field: str = "amount") -> Decimal:
         try:
             result = Decimal(text)
         except InvalidOperation:
-            raise InputError(field, f"{value!r} is not a number") from None
+            raise InputError(field, f"{shown!r} is not a number") from None
     else:
-        raise InputError(field, f"{value!r} is not a number")
+        raise InputError(field, f"{_shown(value)!r} is not a number")
     if not result.is_finite():
         raise InputError(field, f"{_shown(value)!r} is not a finite number")
     if abs(result) >= MAX_MAGNITUDE:
@@ -111,13 +113,22 @@ def to_decimal(value: object, field: str = "amount") -> Decimal:
     return result
 
 
+class _Plain(str):
+    """Text that :func:`repr` shows without quotes (a number quoted in a message)."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
 def _shown(value: object) -> object:
-    """``value`` fit to quote in a one-line message: long text cut short."""
-    if isinstance(value, str) and len(value) > 40:
-        return value[:37] + "..."
-    if isinstance(value, Decimal) and len(str(value)) > 40:
-        return str(value)[:37] + "..."
-    return value
+    """``value`` fit to quote in a one-line message: long text cut short, a number as its digits."""
+    if isinstance(value, str):
+        return value if len(value) <= 40 else value[:37] + "..."
+    if isinstance(value, (Decimal, int)):
+        text = str(value)
+        return _Plain(text if len(text) <= 40 else text[:37] + "...")
+    text = repr(value)
+    return _Plain(text if len(text) <= 40 else text[:37] + "...")
 
 
 def to_rate(value: object, field: str = "rate", *, maximum: Decimal = MAX_RATE_PERCENT) -> Decimal:
@@ -173,7 +184,7 @@ def to_money(value: object, field: str = "amount") -> Decimal:
 
     result = to_decimal(value, field)
     if result != result.quantize(CENT, rounding=ROUND_HALF_UP, context=_CTX):
-        raise InputError(field, f"{value!r} has more than two decimal places")
+        raise InputError(field, f"{_shown(value)!r} has more than two decimal places")
     return result.quantize(CENT, rounding=ROUND_HALF_UP, context=_CTX)
 
 

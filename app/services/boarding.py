@@ -653,7 +653,10 @@ def _check_record(record: _Record, checker: _Checker, boarded: set[str], taken: 
     elif kind == "history":
         stated = _check_stated(record, start, today)
         history = _check_history(record, start, stated.get("date"))
-    figures_ok = product is not None and kind != "" and len(record.problems) == marker
+    # (A conversion that is not an object was reported with the record's fields, before the marker:
+    # issue 12 found ``"conversion": 5`` reaching the engine's checks.)
+    figures_ok = (product is not None and kind != "" and len(record.problems) == marker
+                  and (kind != "seasoned" or conversion is not None) and (kind != "history" or bool(stated)))
 
     borrower = _check_party(record, "borrower", today, required=True)
     co_borrower = _check_party(record, "co_borrower", today, required=False) if record.has(("co_borrower",)) else None

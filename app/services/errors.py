@@ -80,8 +80,16 @@ class Problem:
     reason: str
 
     def __str__(self) -> str:
-        where = f"{self.file}" + (f", row {self.row}" if self.row is not None else "")
-        return f"{where}, {self.field}: {self.reason}"
+        where = f"{_printable(self.file)}" + (f", row {self.row}" if self.row is not None else "")
+        return f"{where}, {_printable(self.field)}: {' '.join(self.reason.split())}"
+
+
+def _printable(text: str) -> str:
+    """A file or field name from a file, fit for one line: quoted when it holds a new line or a control character."""
+    if text.isprintable():
+        return text if len(text) <= 80 else text[:77] + "..."
+    shown = repr(text)
+    return shown if len(shown) <= 80 else shown[:77] + "..."
 
 
 class FileRejected(ServiceError):

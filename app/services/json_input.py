@@ -76,7 +76,8 @@ def check_bounds(data: Any, field: str = "file", *, max_depth: int = MAX_DEPTH, 
         value, where, depth = stack.pop()
         if isinstance(value, (dict, list)):
             if depth >= max_depth:
-                raise InvalidInput(_name(field, where), f"is nested more than {max_depth} levels deep")
+                at = f" (at {where if len(where) <= 60 else where[:57] + '...'})" if where and where[0] != "[" else ""
+                raise InvalidInput(field, f"is nested more than {max_depth} levels deep{at}")
             items = value.items() if isinstance(value, dict) else enumerate(value)
             for key, item in items:
                 if isinstance(key, str):
