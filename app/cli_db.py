@@ -47,8 +47,15 @@ def _add_db_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _upgrade(args: argparse.Namespace) -> int:
+    from app.services.errors import ServiceError
+    from app.services.setup import check_book_file
+
     url = resolve_url(args.db)
     shown = display_url(url)
+    try:
+        check_book_file(url)  # an empty, foreign or damaged file is not upgraded (issue 12)
+    except ServiceError as exc:
+        raise CliError(str(exc)) from None
     try:
         prepared = prepare_database(url)
     except (DatabaseTooNew, MigrationError) as exc:

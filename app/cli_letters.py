@@ -74,13 +74,21 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     history.set_defaults(handler=run_letter_history)
 
 
-def _write(path: str, data: bytes) -> None:
+def _write(path: str, data: bytes, recorded: str | None = None) -> None:
+    """Write the PDF; ``recorded`` says what the book already holds when the file cannot be written."""
+    import errno
+
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
     except OSError as exc:
-        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
+        kept = f"; {recorded}" if recorded else ""
+        if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+            # A full disk is its own message (issue 12); a partial file is removed rather than left to print.
+            target.unlink(missing_ok=True)
+            raise CliError(f"the disk is full: cannot write {path} ({exc.strerror or 'no space left'}){kept}") from None
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}{kept}") from None
 
 
 def run_letter_templates(args: argparse.Namespace) -> int:
@@ -141,7 +149,8 @@ def run_letter(args: argparse.Namespace) -> int:
         else:
             record = letters.issue_letter(ctx, args.kind, args.loan, day, good_through=good, cure_days=args.cure_days)
             assert record.pdf_bytes is not None
-            _write(args.out, record.pdf_bytes)
+            _write(args.out, record.pdf_bytes, f"the letter is recorded as letter {record.id} with its PDF in the "
+                                               "book; print it from there once there is room")
             summary = {"kind": record.kind, "loan_number": record.loan_number,
                        "letter_date": record.letter_date.isoformat(), "recorded": True, "letter_id": record.id,
                        "sha256": record.file_hash, "out": args.out}

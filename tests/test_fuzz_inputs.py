@@ -15,7 +15,7 @@ file) and ``keel search`` -- in this process, as ``keel`` is run from a terminal
   audit_events (less the sign-ins, which are their own transaction), loans, their cached
   state, people and payment batches.
 
-SQLite here (a book file, as a desk has); ``tests/services/test_inputs_postgres.py`` runs
+SQLite here (a book file, as a desk has); ``tests/services/test_bad_input.py`` runs
 the NUL and huge-amount cases on PostgreSQL.
 """
 

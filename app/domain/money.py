@@ -168,7 +168,7 @@ def to_whole(value: object, field: str, low: int = WHOLE_MIN, high: int = WHOLE_
             if any(ch.isdigit() and not "0" <= ch <= "9" for ch in text):
                 raise InputError(field, f"{_shown(value)!r} has digits other than 0-9")
             if _WHOLE_TEXT.fullmatch(text):
-                raise InputError(field, f"{_shown(value)!r} is too large (at most {high:,})")
+                raise InputError(field, f"{_shown(value)!r} is too large (at most {high})")
             raise InputError(field, f"{_shown(value)!r} is not a whole number")
         number = int(text)
     else:
