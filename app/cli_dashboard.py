@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli import CliError
-from app.cli_support import add_db_user_args, cli_context, print_json, run_service, whole_arg
+from app.cli_support import add_db_user_args, cli_context, date_arg, print_json, run_service, whole_arg
 from app.domain.money import format_money
 
 
@@ -30,16 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 @run_service
 def run(args: argparse.Namespace) -> int:
-    from datetime import date
-
     from app.services import dashboard
 
-    as_of = None
-    if args.as_of:
-        try:
-            as_of = date.fromisoformat(args.as_of)
-        except ValueError:
-            raise CliError(f"--as-of: {args.as_of!r} is not a date (YYYY-MM-DD)") from None
+    as_of = date_arg(args.as_of, "--as-of")  # the one reader of typed dates
     ctx = cli_context(args)
     board = dashboard.dashboard(ctx, as_of, months=args.months)
     if args.json:

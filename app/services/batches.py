@@ -40,7 +40,7 @@ from app.services.errors import (
     ServiceError,
 )
 from app.services.json_input import MAX_FILE_BYTES, read_file_bytes
-from app.services.ledger import business_date
+from app.services.ledger import MAX_AMOUNT, business_date
 from app.services.servicing import Posted, post_payment
 
 
@@ -174,6 +174,9 @@ def check_batch(ctx: ServiceContext, rows: list[BatchRow], control_total: object
             problems.append(Problem(source, index, "loan_number", f"{number} is {found[number].replace('_', ' ')}"))
         if row.amount <= 0:
             problems.append(Problem(source, index, "amount", f"{format_money(row.amount)} is not more than zero"))
+        elif row.amount > MAX_AMOUNT:
+            problems.append(Problem(source, index, "amount", f"{format_money(row.amount)} is more than Keel's limit of "
+                                                             f"{format_money(MAX_AMOUNT)} for one amount on a loan"))
         if row.effective_date is not None and row.effective_date > today:
             problems.append(Problem(source, index, "effective_date", f"{in_words(row.effective_date)} is after the "
                                     f"open business date, {in_words(today)}"))

@@ -441,13 +441,18 @@ class _Record:
         result: str | None = self._read(path, required, read)
         return result
 
-    def money(self, path: Path_, *, required: bool = False, positive: bool = False) -> Decimal | None:
+    def money(self, path: Path_, *, required: bool = False, positive: bool = False,
+              maximum: Decimal | None = MAX_PRINCIPAL) -> Decimal | None:
+        """An amount; a loan's own figures are at most the largest principal Keel boards (issue 12: a converted
+        principal of 900 billion boarded, and end of day could never store its interest)."""
         def read(value: Any, name: str) -> Decimal:
             amount = to_money(value, name)
             if positive and amount <= 0:
                 raise InputError(name, f"{amount} must be more than zero")
             if amount < 0:
                 raise InputError(name, f"{amount} must not be negative")
+            if maximum is not None and amount > maximum:
+                raise InputError(name, f"{amount} is more than Keel's limit of {maximum} for one loan")
             return amount
 
         result: Decimal | None = self._read(path, required, read)
@@ -821,7 +826,7 @@ def _check_collateral(record: _Record, today: date) -> dict[str, Any] | None:
     item["make"] = record.text((group, "make"), max_len=64)
     item["model"] = record.text((group, "model"), max_len=64)
     item["description"] = record.text((group, "description"), max_len=2000)
-    item["value"] = record.money((group, "value"))
+    item["value"] = record.money((group, "value"), maximum=None)  # a house is not a loan figure
     if kind == "vehicle" and vin is None and not (item["year"] and item["make"] and item["model"]):
         record.bad((group, "vin"), "a vehicle needs its VIN, or its year, make and model")
     if kind == "other" and not item["description"]:
@@ -882,6 +887,8 @@ def _read_accrued(value: Any, name: str) -> Decimal:
     amount = to_decimal(value, name)
     if amount < 0:
         raise InputError(name, f"{amount} must not be negative")
+    if amount > MAX_PRINCIPAL:
+        raise InputError(name, f"{amount} is more than Keel's limit of {MAX_PRINCIPAL} for one loan")
     exponent = amount.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -10:
         raise InputError(name, f"{value!r} has more than 10 decimal places")

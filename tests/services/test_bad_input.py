@@ -157,3 +157,29 @@ def test_a_nul_the_database_refused_is_still_one_line(contexts):
     assert not isinstance(caught.value, ServiceError)
     assert storage_problem(caught.value) == ("a value contains a NUL character (U+0000), which the database cannot "
                                              "store; nothing was saved. Retype it")
+
+
+@pytest.mark.parametrize("field", ["principal", "accrued_interest", "fees", "suspense", "payment"])
+def test_a_seasoned_loans_balances_must_fit_one_loan(contexts, tmp_path, field):
+    # A converted principal of 900,000,000,000.00 boarded and end of day skipped the loan for ever after:
+    # its interest could never be stored (1e-10 units in 64 bits hold 922,337,203.68).
+    admin = contexts["admin"]
+    products.load_products_file(admin, SAMPLES / "products.json")
+    before = _counts(admin)
+    record = json.loads((SAMPLES / "boarding-seasoned.json").read_text())["loans"][0]
+    record["conversion"][field] = "900000000000.00"
+    path = tmp_path / "seasoned.json"
+    path.write_text(json.dumps([record]))
+    with pytest.raises(FileRejected) as caught:
+        boarding.board_file(admin, path)
+    assert [str(p) for p in caught.value.problems] == [
+        f"seasoned.json, row 1, conversion.{field}: 900000000000.00 is more than Keel's limit of 100000000.00 for "
+        "one loan"]
+    assert _counts(admin) == before
+
+
+def test_a_batch_row_no_loan_can_hold(contexts, loan):
+    problems = batches.check_batch(contexts["clerk"], [batches.BatchRow(loan, Decimal("100000000.01"))],
+                                   "100000000.01")
+    assert [str(p) for p in problems] == [
+        "batch, row 1, amount: $100,000,000.01 is more than Keel's limit of $100,000,000.00 for one amount on a loan"]
