@@ -264,5 +264,12 @@ def post_batch(
 
 
 def post_lockbox_file(ctx: ServiceContext, path: str | Path, control_total: object, **options: object) -> BatchResult:
+    name = Path(path).name
+    # Kept as the batch's name: "lockbox\u202evsc.txt" would print as another file's name (issue 12).
+    bad = unsafe_character(name)
+    if bad is not None:
+        raise InvalidInput("file", f"the file's name contains an invisible or control character {bad}; rename it")
+    if len(name) > 260:
+        raise InvalidInput("file", "the file's name is longer than 260 characters; rename it")
     rows, digest = read_lockbox(path)
     return post_batch(ctx, rows, control_total, source=Path(path).name, file_hash=digest, **options)  # type: ignore[arg-type]

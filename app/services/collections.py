@@ -96,7 +96,7 @@ from app.domain.money import ZERO
 from app.services import audit, permissions
 from app.services.context import Actor, ServiceContext
 from app.services.errors import Conflict, InvalidInput, NeedsConfirmation
-from app.services.fields import LONG_TEXT, text_field
+from app.services.fields import LONG_TEXT, search_text, text_field
 from app.services.ledger import business_date, load_loan, money_field
 
 # ---------------------------------------------------------------------------
@@ -461,8 +461,9 @@ def queue(
         raise InvalidInput("bucket", f"{bucket!r} is not one of {', '.join(PAST_DUE_BUCKETS)}")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise InvalidInput("limit", f"{limit!r} is not a positive whole number")
-    collector_name = (collector or "").strip().lower() or None
-    product_code = (product or "").strip() or None
+    # Filters as typed are checked as stored text is (a NUL is a driver error on PostgreSQL; issue 12).
+    collector_name = (search_text(collector, "collector", max_len=64)).lower() or None
+    product_code = search_text(product, "product", max_len=32) or None
 
     with ctx.unit(write=False) as session:
         today = business_date(session)
@@ -723,7 +724,7 @@ def save_assignment_rules(ctx: ServiceContext, rules: Sequence[AssignmentRule | 
 def reassign(ctx: ServiceContext, loan_number: str, collector_username: str | None) -> Assigned:
     """A manager gives a loan to a collector (None or '' takes it from whoever has it)."""
     permissions.require(ctx.actor, permissions.ASSIGN_QUEUE)
-    name = (collector_username or "").strip().lower() or None
+    name = search_text(collector_username, "collector", max_len=64).lower() or None
     try:
         with ctx.unit() as session:
             loan = load_loan(session, loan_number)

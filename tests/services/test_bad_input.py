@@ -183,3 +183,18 @@ def test_a_batch_row_no_loan_can_hold(contexts, loan):
                                    "100000000.01")
     assert [str(p) for p in problems] == [
         "batch, row 1, amount: $100,000,000.01 is more than Keel's limit of $100,000,000.00 for one amount on a loan"]
+
+
+def test_names_typed_to_filter_or_assign_are_checked(contexts, loan, tmp_path):
+    manager = contexts["manager"]
+    for field, attempt in (("collector", lambda: collections.queue(manager, collector="col\x00lector")),
+                           ("product", lambda: collections.queue(manager, product="AUTO\x00")),
+                           ("collector", lambda: collections.reassign(manager, loan, "collector\x00"))):
+        with pytest.raises(InvalidInput) as caught:
+            attempt()
+        assert caught.value.field == field
+    lockbox = tmp_path / "lockbox\u202evsc.csv"
+    lockbox.write_text(f"loan_number,amount\n{loan},10.00\n")
+    with pytest.raises(InvalidInput, match=r"^file: the file's name contains an invisible or control character "
+                                           r"U\+202E \(right-to-left override\); rename it$"):
+        batches.post_lockbox_file(contexts["clerk"], lockbox, "10.00")
