@@ -41,9 +41,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.cli import CliError
+from app.domain.errors import InputError
 from app.services import setup, users
 from app.services.context import Actor, ServiceContext
-from app.domain.errors import InputError
 from app.services.errors import Conflict, FileRejected, ServiceError, storage_problem
 
 ENV_USER = "KEEL_USER"
