@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli_support import add_db_arg, cli_context, date_arg, print_json, run_service
+from app.cli_support import add_db_arg, cli_context, date_arg, print_json, run_service, whole_arg
 from app.db.chain import ChainReport
 
 
@@ -36,8 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("--to", dest="end", metavar="D", help="to this day")
     parser.add_argument("--action", metavar="A", help="an action code, or its first part")
     parser.add_argument("--loan", metavar="L", help="one loan's records (its loan number)")
-    parser.add_argument("--page", type=int, default=1, help="which page (default 1)")
-    parser.add_argument("--limit", type=int, default=100, help="records a page (default 100, at most 500)")
+    parser.add_argument("--page", type=whole_arg(1, 1_000_000_000), default=1, help="which page (default 1)")
+    parser.add_argument("--limit", type=whole_arg(1, 500), default=100, help="records a page (default 100, at most 500)")
     parser.add_argument("--json", action="store_true", help="print the records as JSON (with their sentences)")
     parser.set_defaults(handler=run)
 

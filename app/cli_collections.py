@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from app.cli import CliError
-from app.cli_support import add_db_user_args, cli_context, print_json, run_service
+from app.cli_support import ID_ARG, add_db_user_args, cli_context, print_json, run_service, whole_arg
 from app.domain.money import format_money, money_str
 from app.services import collections
 from app.services.errors import NeedsConfirmation
@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     q.add_argument("--bucket", metavar="BUCKET", help="only this bucket: " + ", ".join(collections.PAST_DUE_BUCKETS))
     q.add_argument("--product", metavar="CODE", help="only this product")
     q.add_argument("--all", action="store_true", help="include accounts with a live promise to pay")
-    q.add_argument("--limit", type=int, metavar="N", help="at most N accounts")
+    q.add_argument("--limit", type=whole_arg(1, 1_000_000), metavar="N", help="at most N accounts")
     q.add_argument("--json", action="store_true", help="print JSON")
     add_db_user_args(q)
     q.set_defaults(handler=_queue)
@@ -78,8 +78,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         ),
     )
     which = fix.add_mutually_exclusive_group(required=True)
-    which.add_argument("--contact", type=int, metavar="ID", help="the contact to correct")
-    which.add_argument("--promise", type=int, metavar="ID", help="the open promise to correct")
+    which.add_argument("--contact", type=ID_ARG, metavar="ID", help="the contact to correct")
+    which.add_argument("--promise", type=ID_ARG, metavar="ID", help="the open promise to correct")
     fix.add_argument("--reason", required=True, metavar="TEXT", help="what was logged wrongly")
     fix.add_argument("--channel", help="the right channel (contact)")
     fix.add_argument("--outcome", help="the right outcome (contact)")
@@ -302,13 +302,9 @@ def _assign(args: argparse.Namespace) -> int:
 def _assign_rules(args: argparse.Namespace) -> int:
     rules = None
     if args.file is not None:
-        try:
-            with open(args.file, encoding="utf-8") as handle:
-                rules = json.load(handle)
-        except OSError as exc:
-            raise CliError(f"{args.file}: {exc.strerror or exc}") from None
-        except json.JSONDecodeError as exc:
-            raise CliError(f"{args.file}: not JSON ({exc.msg}, line {exc.lineno})") from None
+        from app.services.json_input import read_json_file
+
+        rules = read_json_file(args.file, args.file)
     elif args.save:
         raise CliError("--save needs a FILE of rules")
     ctx = cli_context(args)

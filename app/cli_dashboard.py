@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli import CliError
-from app.cli_support import add_db_user_args, cli_context, print_json, run_service
+from app.cli_support import add_db_user_args, cli_context, date_arg, print_json, run_service, whole_arg
 from app.domain.money import format_money
 
 
@@ -23,23 +22,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     add_db_user_args(parser)
     parser.add_argument("--as-of", metavar="DATE", help="YYYY-MM-DD (default: the open business date)")
-    parser.add_argument("--months", type=int, default=12, help="months in each series (default 12)")
+    parser.add_argument("--months", type=whole_arg(1, 120), default=12, help="months in each series (default 12)")
     parser.add_argument("--json", action="store_true", help="print every figure as JSON")
     parser.set_defaults(handler=run)
 
 
 @run_service
 def run(args: argparse.Namespace) -> int:
-    from datetime import date
-
     from app.services import dashboard
 
-    as_of = None
-    if args.as_of:
-        try:
-            as_of = date.fromisoformat(args.as_of)
-        except ValueError:
-            raise CliError(f"--as-of: {args.as_of!r} is not a date (YYYY-MM-DD)") from None
+    as_of = date_arg(args.as_of, "--as-of")  # the one reader of typed dates
     ctx = cli_context(args, reading=True)
     board = dashboard.dashboard(ctx, as_of, months=args.months)
     if args.json:

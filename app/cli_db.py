@@ -73,8 +73,15 @@ def _add_db_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _upgrade(args: argparse.Namespace) -> int:
+    from app.services.errors import ServiceError
+    from app.services.setup import check_book_file
+
     url = resolve_url(args.db)
     shown = display_url(url)
+    try:
+        check_book_file(url)  # an empty, foreign or damaged file is not upgraded (issue 12)
+    except ServiceError as exc:
+        raise CliError(str(exc)) from None
     try:
         prepared = prepare_database(url, i_have_a_backup=args.i_have_a_backup)
     except (DatabaseTooNew, MigrationError, BadBusyTimeout) as exc:

@@ -10,10 +10,12 @@ from app.cli import CliError
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from app.cli_support import whole_arg
+
     demo = sub.add_parser("demo", help="build the demo portfolio in a new database")
-    demo.add_argument("--loans", type=int, default=200, help="how many loans (default 200)")
-    demo.add_argument("--seed", type=int, default=7, help="random seed: the same seed builds the same book")
-    demo.add_argument("--days", type=int, default=90, help="business days lived with end of day (default 90)")
+    demo.add_argument("--loans", type=whole_arg(1, 1_000_000), default=200, help="how many loans (default 200)")
+    demo.add_argument("--seed", type=whole_arg(0, 2**63 - 1), default=7, help="random seed: the same seed builds the same book")
+    demo.add_argument("--days", type=whole_arg(1, 3650), default=90, help="business days lived with end of day (default 90)")
     demo.add_argument("--db", help="database URL (default: keel-demo.sqlite3 in your data folder)")
     demo.add_argument("--replace", action="store_true", help="delete an existing demo SQLite file first")
     demo.add_argument("--if-missing", action="store_true", help="do nothing if the demo database already exists")

@@ -18,7 +18,7 @@ from typing import Any
 from app.cli import CliError
 from app.domain.engine import Entry, Event, Snapshot, replay, snapshot
 from app.domain.errors import InputError
-from app.domain.money import money_str, to_decimal, to_money
+from app.domain.money import money_str, to_money, to_rate
 from app.domain.schedule import Schedule, build_schedule
 from app.domain.terms import Terms, parse_date, parse_int, terms_from_dict
 
@@ -138,16 +138,15 @@ _EVENT_FIELDS = {"id", "type", "date", "amount", "of", "kind", "rate", "payment"
 
 def load_loan_file(path: str) -> tuple[Terms, list[Event]]:
     """Read ``LOAN.json``: ``{"terms": {...}, "events": [...]}``; numbers become Decimal."""
+    from app.services.errors import InvalidInput
+    from app.services.json_input import MAX_FILE_BYTES, read_json_file
+
+    if not Path(path).exists():
+        raise InputError(path, "no such file")
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"cannot be read ({exc})") from None
-    try:
-        data = json.loads(text, parse_float=Decimal)
-    except json.JSONDecodeError as exc:
-        raise InputError(path, f"is not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+        data = read_json_file(path, path, max_bytes=MAX_FILE_BYTES)
+    except InvalidInput as exc:
+        raise InputError(exc.field, exc.problem) from None
     return loan_from_dict(data)
 
 
@@ -182,9 +181,7 @@ def event_from_dict(raw: object, index: int) -> Event:
     amount = to_money(raw["amount"], f"{where}.amount") if raw.get("amount") is not None else None
     rate = None
     if raw.get("rate") is not None:
-        rate = to_decimal(raw["rate"], f"{where}.rate")
-        if not 0 <= rate <= 100:
-            raise InputError(f"{where}.rate", f"{rate} is outside 0 to 100 percent")
+        rate = to_rate(raw["rate"], f"{where}.rate")
     payment = to_money(raw["payment"], f"{where}.payment") if raw.get("payment") is not None else None
     if payment is not None and payment <= 0:
         raise InputError(f"{where}.payment", f"{payment} must be more than zero")

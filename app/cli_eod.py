@@ -10,11 +10,11 @@ from app.cli import CliError
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from app.cli_support import add_db_user_args
+    from app.cli_support import add_db_user_args, whole_arg
 
     eod = sub.add_parser("eod", help="close business days up to a date (default: yesterday)")
     eod.add_argument("--through", help="last day to close, YYYY-MM-DD (default: yesterday)")
-    eod.add_argument("--chunk", type=int, default=1000, help=argparse.SUPPRESS)
+    eod.add_argument("--chunk", type=whole_arg(1, 100_000), default=1000, help=argparse.SUPPRESS)
     eod.add_argument("--json", action="store_true")
     add_db_user_args(eod)
     eod.set_defaults(handler=run_eod_command)

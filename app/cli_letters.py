@@ -33,7 +33,7 @@ KIND_CHOICES = ("late-notice", "default-notice", "validation-notice", "payoff", 
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from app.cli_support import add_db_user_args
+    from app.cli_support import add_db_user_args, whole_arg
 
     one = sub.add_parser("letter", help="issue one letter or statement as a PDF")
     one.add_argument("kind", choices=KIND_CHOICES, metavar="KIND", help=", ".join(KIND_CHOICES))
@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     one.add_argument("--date", help="letter date (default: the open business date)")
     one.add_argument("--out", required=True, metavar="FILE.pdf", help="where to write the PDF")
     one.add_argument("--good-through", metavar="D", help="payoff: good-through date (default: letter date + 10 days)")
-    one.add_argument("--cure-days", type=int, metavar="N", help="default notice: days to cure (default 30)")
+    one.add_argument("--cure-days", type=whole_arg(1, 3650), metavar="N", help="default notice: days to cure (default 30)")
     one.add_argument("--preview", action="store_true", help="write the PDF without recording the letter")
     one.add_argument("--json", action="store_true")
     add_db_user_args(one)
@@ -74,13 +74,21 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     history.set_defaults(handler=run_letter_history)
 
 
-def _write(path: str, data: bytes) -> None:
+def _write(path: str, data: bytes, recorded: str | None = None) -> None:
+    """Write the PDF; ``recorded`` says what the book already holds when the file cannot be written."""
+    import errno
+
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
     except OSError as exc:
-        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
+        kept = f"; {recorded}" if recorded else ""
+        if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+            # A full disk is its own message (issue 12); a partial file is removed rather than left to print.
+            target.unlink(missing_ok=True)
+            raise CliError(f"the disk is full: cannot write {path} ({exc.strerror or 'no space left'}){kept}") from None
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}{kept}") from None
 
 
 def run_letter_templates(args: argparse.Namespace) -> int:
@@ -141,7 +149,8 @@ def run_letter(args: argparse.Namespace) -> int:
         else:
             record = letters.issue_letter(ctx, args.kind, args.loan, day, good_through=good, cure_days=args.cure_days)
             assert record.pdf_bytes is not None
-            _write(args.out, record.pdf_bytes)
+            _write(args.out, record.pdf_bytes, f"the letter is recorded as letter {record.id} with its PDF in the "
+                                               "book; print it from there once there is room")
             summary = {"kind": record.kind, "loan_number": record.loan_number,
                        "letter_date": record.letter_date.isoformat(), "recorded": True, "letter_id": record.id,
                        "sha256": record.file_hash, "out": args.out}

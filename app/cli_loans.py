@@ -16,7 +16,7 @@ from app.cli import CliError
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from app.cli_support import add_approver_arg, add_db_user_args
+    from app.cli_support import ID_ARG, add_approver_arg, add_db_user_args
 
     pay = sub.add_parser("pay", help="post a payment")
     pay.add_argument("loan")
@@ -42,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     overrides.set_defaults(handler=run_overrides)
 
     reverse = sub.add_parser("reverse", help="reverse a payment (NSF, posting error)")
-    reverse.add_argument("entry", type=int, help="the payment's ledger entry id")
+    reverse.add_argument("entry", type=ID_ARG, help="the payment's ledger entry id")
     reverse.add_argument("--reason", required=True, help="nsf, posting_error, stop_payment, duplicate, other")
     reverse.add_argument("--fee", help="NSF fee to assess, e.g. 25.00")
     reverse.add_argument("--note", help="the bank's return reason, who asked, ...")
@@ -88,8 +88,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     # Its own verb, not "batch drafts": "batch" takes a lockbox file name as its first argument.
     drafts = sub.add_parser("batch-drafts", help="list (or delete) your unposted batch drafts from the desktop")
-    drafts.add_argument("--delete", type=int, metavar="ID", help="delete the draft with this number")
-    drafts.add_argument("--show", type=int, metavar="ID", help="list the rows of the draft with this number, as typed")
+    drafts.add_argument("--delete", type=ID_ARG, metavar="ID", help="delete the draft with this number")
+    drafts.add_argument("--show", type=ID_ARG, metavar="ID", help="list the rows of the draft with this number, as typed")
     drafts.add_argument("--json", action="store_true")
     add_db_user_args(drafts)
     drafts.set_defaults(handler=run_batch_drafts)
@@ -336,6 +336,7 @@ def run_verify(args: argparse.Namespace) -> int:
         _print({
             "loans_checked": report.loans_checked,
             "ok": report.ok,
+            "storage_problems": report.storage_problems,
             "differences": [
                 {"loan_number": d.loan_number, "field": d.field, "cached": d.cached, "derived": d.derived}
                 for d in report.differences
@@ -347,6 +348,10 @@ def run_verify(args: argparse.Namespace) -> int:
             "audit_chain": chain_json(report.chain),
         })
     else:
+        for problem in report.storage_problems:
+            print(f"the book's file: {problem}")
+        if report.storage_problems:
+            print("The book's file is damaged (PRAGMA integrity_check): stop work on it and restore the latest backup")
         for d in report.differences:
             print(f"{d.loan_number}: {d.field} cached {d.cached} but the ledger gives {d.derived}")
         for b in report.book_differences:

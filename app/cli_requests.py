@@ -14,6 +14,7 @@ import argparse
 from typing import Any
 
 from app.cli_support import (
+    ID_ARG,
     add_db_user_args,
     cli_context,
     date_arg,
@@ -55,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     log.set_defaults(handler=_request_log)
 
     done = sub.add_parser("request-done", help="mark a request acknowledged or responded to")
-    done.add_argument("id", type=int, metavar="ID", help="the request's id (keel requests)")
+    done.add_argument("id", type=ID_ARG, metavar="ID", help="the request's id (keel requests)")
     done.add_argument("step", choices=requests.STEPS)
     done.add_argument("--on", metavar="DATE", help="the day it was sent (default: the business date)")
     done.add_argument("--note", metavar="TEXT", help="how it was answered (required for responded)")

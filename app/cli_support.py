@@ -42,9 +42,10 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.cli import CliError
 from app.db.session import BadBusyTimeout, busy_timeout, is_busy
+from app.domain.errors import InputError
 from app.services import setup, users
 from app.services.context import Actor, ServiceContext
-from app.services.errors import Conflict, DatabaseBusy, FileRejected, ServiceError
+from app.services.errors import Conflict, DatabaseBusy, FileRejected, ServiceError, storage_problem
 
 ENV_USER = "KEEL_USER"
 ENV_PASSWORD = "KEEL_PASSWORD"
@@ -111,6 +112,25 @@ def approval_from(args: argparse.Namespace) -> Any:
     return Approval(name, password)
 
 
+def whole_arg(low: int, high: int) -> Callable[[str], int]:
+    """An argparse ``type`` for a count or an id from ``low`` to ``high``, read by the one parser
+    (``int()`` takes full-width digits, ``1_000`` and numbers no column holds: issue 12)."""
+    from app.domain.money import to_whole
+
+    def read(text: str) -> int:
+        try:
+            return to_whole(text, "value", low, high)
+        except InputError as exc:
+            raise argparse.ArgumentTypeError(exc.problem) from None
+
+    read.__name__ = "whole number"  # argparse names the type in its message
+    return read
+
+
+#: The ids of rows (ledger entries, drafts, contacts, requests): positive 64-bit integers.
+ID_ARG = whole_arg(1, 2**63 - 1)
+
+
 # ---------------------------------------------------------------------------
 # Errors
 # ---------------------------------------------------------------------------
@@ -144,6 +164,10 @@ def cli_error(exc: BaseException) -> CliError:
         except BadBusyTimeout:
             waited = 0.0
         return CliError(str(DatabaseBusy(waited)))
+    if not isinstance(exc, ServiceError):
+        known = storage_problem(exc)
+        if known is not None:
+            return CliError(known)
     if isinstance(exc, SQLAlchemyError):
         orig = getattr(exc, "orig", None)
         text = str(orig if orig is not None else exc).strip()
@@ -165,8 +189,13 @@ def run_service(fn: F) -> F:
             result = fn(*args, **kwargs)
         except CliError:
             raise
-        except (ServiceError, StaleDataError, SQLAlchemyError) as exc:
+        except (ServiceError, StaleDataError, SQLAlchemyError, InputError) as exc:
             raise cli_error(exc) from None
+        except OSError as exc:
+            known = storage_problem(exc)
+            if known is None:
+                raise
+            raise CliError(known) from None
         return 0 if result is None else result
 
     return wrapper  # type: ignore[return-value]
@@ -246,8 +275,10 @@ def ask(prompt: str, default: str | None = None) -> str:
 # ---------------------------------------------------------------------------
 def open_factory(args: argparse.Namespace) -> sessionmaker[Session]:
     """The database named by ``--db`` / $KEEL_DATABASE_URL, upgraded and initialized."""
+    url = getattr(args, "db", None)
     try:
-        return setup.open_database(getattr(args, "db", None), allow_owner=bool(getattr(args, "allow_owner", False)))
+        setup.require_existing_book(url)
+        return setup.open_database(url, allow_owner=bool(getattr(args, "allow_owner", False)))
     except ServiceError as exc:
         raise cli_error(exc) from None
 

@@ -125,10 +125,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _date(text: str) -> _dt.date:
+    """A typed date, read as every date field reads one (years 1900 to 2199, ASCII digits)."""
+    from app.domain.date_input import parse_typed_date
+    from app.domain.errors import InputError
+
     try:
-        return _dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+        return parse_typed_date(text, "date")
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(exc.problem) from None
 
 
 @run_service

@@ -24,10 +24,10 @@ from datetime import date
 
 from app.domain.errors import InputError
 
-_ISO = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})$")
-_US = re.compile(r"^(\d{1,2})[-/](\d{1,2})[-/](\d{4})$")
-_SHORT_YEAR = re.compile(r"^\d{1,2}[-/]\d{1,2}[-/]\d{2}$")
-_DIGITS = re.compile(r"^\d{8}$")
+_ISO = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})$", re.ASCII)
+_US = re.compile(r"^(\d{1,2})[-/](\d{1,2})[-/](\d{4})$", re.ASCII)
+_SHORT_YEAR = re.compile(r"^\d{1,2}[-/]\d{1,2}[-/]\d{2}$", re.ASCII)
+_DIGITS = re.compile(r"^\d{8}$", re.ASCII)
 
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December")
@@ -63,9 +63,15 @@ def parse_typed_date(text: str, field: str = "date") -> date:
         if 1 <= month <= 12:
             return _make(year, month, day, typed, field)
         return _make(int(typed[:4]), int(typed[4:6]), int(typed[6:]), typed, field)
+    if any(ch.isdigit() and not "0" <= ch <= "9" for ch in typed):
+        raise InputError(field, f"\u201c{_shown(typed)}\u201d has digits other than 0-9")
     if _SHORT_YEAR.match(typed):
         raise InputError(field, f"\u201c{typed}\u201d has a two-digit year: type the year in full (2026)")
-    raise InputError(field, f"\u201c{typed}\u201d is not a date (type {FORMATS_HINT})")
+    raise InputError(field, f"\u201c{_shown(typed)}\u201d is not a date (type {FORMATS_HINT})")
+
+
+def _shown(text: str) -> str:
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def in_words(day: date) -> str:

@@ -32,6 +32,16 @@ MAX_MAGNITUDE = Decimal("1E15")
 # Plain decimal text only: an optional sign, ASCII digits, one optional point.  No
 # exponents (``1e33``), no non-ASCII digits (full-width or Arabic-Indic), no NaN/Infinity.
 _NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+# Commas only between thousands (``1,234,567.89``): ``1,2,3`` is a typing slip, not 123.
+_GROUPED = re.compile(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?")
+_WHOLE_TEXT = re.compile(r"[+-]?[0-9]+")
+#: The range of a stored whole number: the 64-bit integer columns (equal to ``app.db.types.BIGINT_MIN/MAX``,
+#: which the domain may not import; a test holds them equal).
+WHOLE_MIN, WHOLE_MAX = -(2**63), 2**63 - 1
+#: Rates are percentages: ``6.875`` is 6.875 %.
+MAX_RATE_PERCENT = Decimal(100)
+#: Places a typed rate may carry (a note's APR is quoted to three or four).
+RATE_PLACES = 10
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -60,36 +70,112 @@ def to_decimal(value: object, field: str = "amount") -> Decimal:
     """
     from app.domain.errors import InputError
 
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool):
+        raise InputError(field, f"{value!r} is not a number")
+    if isinstance(value, float):
         raise InputError(field, f"must be a decimal string, not a binary float ({value!r})")
     if isinstance(value, Decimal):
         result = value
     elif isinstance(value, int):
         result = Decimal(value)
     elif isinstance(value, str):
-        text = value.strip().replace(",", "")
+        text = value.strip()
         if text.startswith("-$"):
             text = "-" + text[2:]
         elif text.startswith("$"):
             text = text[1:]
+        shown = _shown(value)
+        if "," in text:
+            if not _GROUPED.fullmatch(text):
+                if _NUMBER_TEXT.fullmatch(text.replace(",", "")):
+                    raise InputError(field, f"{shown!r} has a comma out of place (commas go between thousands: "
+                                            "1,234.56)")
+            else:
+                text = text.replace(",", "")
         if len(text) > 40 or not _NUMBER_TEXT.fullmatch(text):
-            shown = value if len(value) <= 40 else value[:37] + "..."
             if any(ch.isdigit() and not "0" <= ch <= "9" for ch in text):
                 raise InputError(field, f"{shown!r} has digits other than 0-9")
-            if re.fullmatch(r"[+-]?[0-9.]+[eE][+-]?[0-9]+", text):
+            if re.fullmatch(r"[+-]?[0-9.,]+[eE][+-]?[0-9]+", text):
                 raise InputError(field, f"{shown!r} is not a plain amount: write it out without an exponent")
+            if _NUMBER_TEXT.fullmatch(text):
+                raise InputError(field, f"{shown!r} is too large (at most 15 digits before the decimal point)")
             raise InputError(field, f"{shown!r} is not a number")
         try:
             result = Decimal(text)
         except InvalidOperation:
-            raise InputError(field, f"{value!r} is not a number") from None
+            raise InputError(field, f"{shown!r} is not a number") from None
     else:
-        raise InputError(field, f"{value!r} is not a number")
+        raise InputError(field, f"{_shown(value)!r} is not a number")
     if not result.is_finite():
-        raise InputError(field, f"{value!r} is not a finite number")
+        raise InputError(field, f"{_shown(value)!r} is not a finite number")
     if abs(result) >= MAX_MAGNITUDE:
-        raise InputError(field, f"{value!r} is too large (at most 15 digits before the decimal point)")
+        raise InputError(field, f"{_shown(value)!r} is too large (at most 15 digits before the decimal point)")
     return result
+
+
+class _Plain(str):
+    """Text that :func:`repr` shows without quotes (a number quoted in a message)."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _shown(value: object) -> object:
+    """``value`` fit to quote in a one-line message: long text cut short, a number as its digits."""
+    if isinstance(value, str):
+        return value if len(value) <= 40 else value[:37] + "..."
+    if isinstance(value, (Decimal, int)):
+        text = str(value)
+        return _Plain(text if len(text) <= 40 else text[:37] + "...")
+    text = repr(value)
+    return _Plain(text if len(text) <= 40 else text[:37] + "...")
+
+
+def to_rate(value: object, field: str = "rate", *, maximum: Decimal = MAX_RATE_PERCENT) -> Decimal:
+    """A rate in percent (``'6.875'`` is 6.875 %), 0 to ``maximum``, read by :func:`to_decimal`'s rules."""
+    from app.domain.errors import InputError
+
+    if isinstance(value, str) and value.strip().endswith("%"):
+        value = value.strip()[:-1]
+    rate = to_decimal(value, field)
+    if not 0 <= rate <= maximum:
+        raise InputError(field, f"{rate} is outside 0 to {maximum} percent")
+    exponent = rate.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -RATE_PLACES:
+        raise InputError(field, f"{_shown(value)!r} has more than {RATE_PLACES} decimal places")
+    return rate
+
+
+def to_whole(value: object, field: str, low: int = WHOLE_MIN, high: int = WHOLE_MAX) -> int:
+    """A whole number (a count, a term, an id) from text, an int or an integral Decimal, ``low`` to ``high``.
+
+    The same rules as amounts: ASCII digits only (``int()`` would take full-width
+    digits and ``1_000``), no exponent, nothing beyond the 64-bit columns.
+    """
+    from app.domain.errors import InputError
+
+    if isinstance(value, bool) or isinstance(value, float):
+        raise InputError(field, f"{value!r} is not a whole number")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, Decimal):
+        if not value.is_finite() or value != value.to_integral_value() or abs(value) > WHOLE_MAX:
+            raise InputError(field, f"{_shown(value)!r} is not a whole number")
+        number = int(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not _WHOLE_TEXT.fullmatch(text) or len(text) > 20:
+            if any(ch.isdigit() and not "0" <= ch <= "9" for ch in text):
+                raise InputError(field, f"{_shown(value)!r} has digits other than 0-9")
+            if _WHOLE_TEXT.fullmatch(text):
+                raise InputError(field, f"{_shown(value)!r} is too large (at most {high})")
+            raise InputError(field, f"{_shown(value)!r} is not a whole number")
+        number = int(text)
+    else:
+        raise InputError(field, f"{_shown(value)!r} is not a whole number")
+    if not low <= number <= high:
+        raise InputError(field, f"{_shown(str(number))} is outside {low} to {high}")
+    return number
 
 
 def to_money(value: object, field: str = "amount") -> Decimal:
@@ -98,7 +184,7 @@ def to_money(value: object, field: str = "amount") -> Decimal:
 
     result = to_decimal(value, field)
     if result != result.quantize(CENT, rounding=ROUND_HALF_UP, context=_CTX):
-        raise InputError(field, f"{value!r} has more than two decimal places")
+        raise InputError(field, f"{_shown(value)!r} has more than two decimal places")
     return result.quantize(CENT, rounding=ROUND_HALF_UP, context=_CTX)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import functools
+import re
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -17,7 +18,7 @@ from typing import Any
 
 from app.domain import daycount
 from app.domain.errors import InputError
-from app.domain.money import ZERO, divide, in_engine_context, money_str, to_decimal, to_money
+from app.domain.money import ZERO, divide, in_engine_context, money_str, to_money, to_rate, to_whole
 
 FREQUENCIES = {"monthly": 12, "semi-monthly": 24, "biweekly": 26, "weekly": 52}
 INTEREST_METHODS = ("scheduled", "simple")
@@ -165,34 +166,45 @@ _TERMS_FIELDS = {
 _LATE_FEE_FIELDS = {"grace_days", "fixed", "percent", "min", "max"}
 
 
+#: A date in a file or a stored document: ``YYYY-MM-DD`` in ASCII digits (``date.fromisoformat`` also
+#: takes ``20260101`` and week dates such as ``2026-W01-1``, which no loan file means).
+_ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+#: Years Keel accepts in a date (as the desk's date field does): far enough out that a schedule of
+#: MAX_TERM installments from any of them stays inside what ``datetime.date`` can hold.
+MIN_YEAR, MAX_YEAR = 1900, 2199
+
+
 def parse_date(value: object, field_name: str) -> date:
     if isinstance(value, date):
-        return value
-    if not isinstance(value, str):
-        raise InputError(field_name, f"{value!r} is not a date (YYYY-MM-DD)")
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise InputError(field_name, f"{value!r} is not a date (YYYY-MM-DD)") from None
+        day = value
+    elif not isinstance(value, str):
+        raise InputError(field_name, f"{_quoted(value)} is not a date (YYYY-MM-DD)")
+    else:
+        text = value.strip()
+        if not _ISO_DATE.fullmatch(text):
+            raise InputError(field_name, f"{_quoted(value)} is not a date (YYYY-MM-DD)")
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            raise InputError(field_name, f"{_quoted(value)} is not a date (YYYY-MM-DD)") from None
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise InputError(field_name, f"{day.isoformat()} is outside the years {MIN_YEAR} to {MAX_YEAR}")
+    return day
+
+
+def _quoted(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 42 else text[:39] + "..."
 
 
 def parse_int(value: object, field_name: str) -> int:
-    if isinstance(value, bool):
-        raise InputError(field_name, f"{value!r} is not a whole number")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        text = value.strip()
-        if (text[1:] if text.startswith("-") else text).isdigit():
-            return int(text)
-    if isinstance(value, Decimal) and value == value.to_integral_value():
-        return int(value)
-    raise InputError(field_name, f"{value!r} is not a whole number")
+    """A whole number read as :func:`app.domain.money.to_whole` reads one (ASCII digits, 64-bit)."""
+    return to_whole(value, field_name)
 
 
 def parse_choice(value: object, field_name: str, choices: tuple[str, ...] | dict[str, int]) -> str:
     if not isinstance(value, str) or value.strip().lower() not in choices:
-        raise InputError(field_name, f"{value!r} is not one of {', '.join(choices)}")
+        raise InputError(field_name, f"{_quoted(value)} is not one of {', '.join(choices)}")
     return value.strip().lower()
 
 
@@ -215,9 +227,7 @@ def parse_late_fee(data: object, prefix: str = "terms.late_fee") -> LateFeeRule:
         if fixed < 0:
             raise InputError(f"{prefix}.fixed", "must not be negative")
     if data.get("percent") is not None:
-        percent = to_decimal(data["percent"], f"{prefix}.percent")
-        if not 0 <= percent <= 100:
-            raise InputError(f"{prefix}.percent", f"{percent} is outside 0 to 100")
+        percent = to_rate(data["percent"], f"{prefix}.percent")
     if (fixed is None) == (percent is None):
         raise InputError(prefix, "give exactly one of fixed or percent")
     if data.get("min") is not None:
@@ -248,9 +258,7 @@ def terms_from_dict(data: object, prefix: str = "terms") -> Terms:
     if principal > MAX_PRINCIPAL:
         raise InputError(f"{prefix}.principal", f"{principal} is more than Keel's limit of {MAX_PRINCIPAL} "
                                                 "for one loan")
-    rate = to_decimal(data["rate"], f"{prefix}.rate")
-    if not 0 <= rate <= MAX_RATE:
-        raise InputError(f"{prefix}.rate", f"{rate} is outside 0 to {MAX_RATE} percent")
+    rate = to_rate(data["rate"], f"{prefix}.rate", maximum=MAX_RATE)
     term = parse_int(data["term"], f"{prefix}.term")
     if not 1 <= term <= MAX_TERM:
         raise InputError(f"{prefix}.term", f"{term} is outside 1 to {MAX_TERM} installments")

@@ -23,8 +23,11 @@ from app.db.models import AuditEvent, Loan, User
 from app.services import permissions
 from app.services.context import ServiceContext
 from app.services.errors import InvalidInput
+from app.services.fields import search_text
 from app.services.search import AuditLine, audit_line, loan_typed
 
+#: The highest page asked for (its offset must fit a 64-bit integer on every database).
+MAX_PAGES = 1_000_000_000
 #: The most rows one page may hold.
 MAX_PAGE = 500
 
@@ -75,11 +78,11 @@ def search_audit(
         raise InvalidInput("to", f"{end.isoformat()} is before the from date {start.isoformat()}")
     if not 1 <= page_size <= MAX_PAGE:
         raise InvalidInput("page size", f"must be 1 to {MAX_PAGE} records")
-    if page < 1:
-        raise InvalidInput("page", "must be 1 or more")
-    wanted_user = (user or "").strip()
-    wanted_loan = (loan or "").strip()
-    wanted_action = (action or "").strip().lower()
+    if not 1 <= page <= MAX_PAGES:
+        raise InvalidInput("page", f"must be 1 to {MAX_PAGES:,}")
+    wanted_user = search_text(user, "user", max_len=64)
+    wanted_loan = search_text(loan, "loan", max_len=64)
+    wanted_action = search_text(action, "action", max_len=64).lower()
     with ctx.unit(write=False) as session:
         where: list[ColumnElement[bool]] = []
         if wanted_user:

@@ -32,6 +32,7 @@ from app.domain.money import ZERO, to_money
 from app.services import audit, permissions
 from app.services.context import ServiceContext
 from app.services.errors import Conflict, InvalidInput, NotFound
+from app.services.fields import text_field
 
 #: The fields of a draft row, all strings as typed.
 ROW_FIELDS = ("loan_number", "amount", "reference", "method", "effective_date")
@@ -93,7 +94,8 @@ def _rows_doc(rows: list[DraftRow] | tuple[DraftRow, ...]) -> dict[str, list[dic
 def _method(method: str) -> str:
     chosen = (method or "check").strip().lower()
     if chosen not in PAYMENT_METHODS:
-        raise InvalidInput("method", f"\u201c{method}\u201d is not one of {', '.join(PAYMENT_METHODS)}")
+        shown = method if len(method or "") <= 40 else method[:37] + "..."
+        raise InvalidInput("method", f"\u201c{shown}\u201d is not one of {', '.join(PAYMENT_METHODS)}")
     return chosen
 
 
@@ -134,6 +136,7 @@ def create_draft(
     """Start a draft for the signed-in user (audited)."""
     permissions.require(ctx.actor, permissions.POST_BATCH)
     control, chosen, doc = _control(control_total), _method(method), _rows_doc(rows)
+    file_name = text_field(file_name, "file_name", max_len=260)
     with ctx.unit() as session:
         draft = BatchDraft(user_id=ctx.actor.user_id, control_total=control, deposit_date=deposit_date,
                            method=chosen, rows=doc, file_name=file_name, file_hash=file_hash, updated_at=utc_now())
@@ -158,6 +161,7 @@ def save_draft(
     """Replace the draft's content with what is on screen now (the autosave)."""
     permissions.require(ctx.actor, permissions.POST_BATCH)
     control, chosen, doc = _control(control_total), _method(method), _rows_doc(rows)
+    file_name = text_field(file_name, "file_name", max_len=260)
     try:
         with ctx.unit() as session:
             draft = _own(session, ctx, draft_id)

@@ -27,6 +27,7 @@ from app.domain.errors import InputError
 from app.domain.date_input import in_words
 from app.domain.money import ZERO, format_money, to_money
 from app.domain.terms import parse_date
+from app.domain.text import unsafe_character
 from app.services import approvals, audit, batch_drafts, permissions
 from app.services.context import CancelToken, Progress, ServiceContext, no_progress
 from app.services.errors import (
@@ -38,7 +39,8 @@ from app.services.errors import (
     Problem,
     ServiceError,
 )
-from app.services.ledger import business_date
+from app.services.json_input import MAX_FILE_BYTES, read_file_bytes
+from app.services.ledger import MAX_AMOUNT, business_date
 from app.services.servicing import Posted, post_payment
 
 
@@ -65,10 +67,7 @@ LOCKBOX_COLUMNS = ("loan_number", "amount", "reference", "effective_date", "meth
 def read_lockbox(path: str | Path) -> tuple[list[BatchRow], str]:
     """Read a lockbox CSV (header: loan_number, amount[, reference, effective_date, method]) and its SHA-256."""
     file = Path(path)
-    try:
-        raw = file.read_bytes()
-    except OSError as exc:
-        raise InvalidInput(str(path), f"cannot be read ({exc.strerror or exc})") from None
+    raw = read_file_bytes(file, str(path), max_bytes=MAX_FILE_BYTES)
     digest = hashlib.sha256(raw).hexdigest()
     try:
         text = raw.decode("utf-8-sig")
@@ -86,9 +85,21 @@ def read_lockbox(path: str | Path) -> tuple[list[BatchRow], str]:
     if problems:
         raise FileRejected(problems)
     rows: list[BatchRow] = []
-    for number, record in enumerate(reader, start=2):
+    try:
+        records = list(enumerate(reader, start=2))
+    except csv.Error as exc:
+        raise FileRejected([Problem(file.name, reader.line_num or None, "file", f"is not valid CSV: {exc}")]) from None
+    for number, record in records:
+        if None in record:  # cells beyond the header's columns
+            problems.append(Problem(file.name, number, "(row)", f"has more cells than the header's {len(header)} "
+                                                               "columns"))
+            continue
         values = {key.strip().lower(): (value or "").strip() for key, value in record.items() if key is not None}
         if not any(values.values()):
+            continue
+        text_problem = _text_problem(values)
+        if text_problem is not None:
+            problems.append(Problem(file.name, number, *text_problem))
             continue
         try:
             amount = to_money(values.get("amount", ""), "amount")
@@ -109,6 +120,22 @@ def read_lockbox(path: str | Path) -> tuple[list[BatchRow], str]:
     return rows, digest
 
 
+#: How long each text cell of a batch row may be (the ledger's columns).
+_ROW_TEXT = {"loan_number": 20, "reference": 64, "method": 16, "effective_date": 10}
+
+
+def _text_problem(values: dict[str, str]) -> tuple[str, str] | None:
+    """(field, reason) for the first text cell that is too long or holds a control character, or None."""
+    for name, limit in _ROW_TEXT.items():
+        value = values.get(name) or ""
+        if len(value) > limit:
+            return name, f"is longer than {limit} characters"
+        bad = unsafe_character(value)
+        if bad is not None:
+            return name, f"contains an invisible or control character {bad}; retype it"
+    return None
+
+
 def check_batch(ctx: ServiceContext, rows: list[BatchRow], control_total: object, source: str = "batch") -> list[Problem]:
     """Every problem with a batch, without writing anything."""
     permissions.require(ctx.actor, permissions.POST_BATCH)
@@ -119,9 +146,15 @@ def check_batch(ctx: ServiceContext, rows: list[BatchRow], control_total: object
         return [Problem(source, None, "control_total", exc.problem)]
     if not rows:
         problems.append(Problem(source, None, "rows", "the batch has no payments"))
+    unsafe: dict[int, tuple[str, str]] = {}
+    for index, row in enumerate(rows, start=1):
+        found_problem = _text_problem({"loan_number": row.loan_number.strip(), "reference": row.reference or "",
+                                       "method": row.method})
+        if found_problem is not None:
+            unsafe[index] = found_problem
     with ctx.unit(write=False) as session:
         today = business_date(session)
-        numbers = {row.loan_number.strip() for row in rows}
+        numbers = {row.loan_number.strip() for index, row in enumerate(rows, start=1) if index not in unsafe}
         found = {
             number: status
             for number, status in session.execute(select(Loan.loan_number, Loan.status).where(Loan.loan_number.in_(numbers)))
@@ -129,6 +162,9 @@ def check_batch(ctx: ServiceContext, rows: list[BatchRow], control_total: object
     seen: dict[tuple[str, Decimal, str | None], int] = {}
     for index, row in enumerate(rows, start=1):
         number = row.loan_number.strip()
+        if index in unsafe:
+            problems.append(Problem(source, index, *unsafe[index]))
+            continue
         # Sentences for the clerk (issue 11): money as money, dates in words, names in quotes.
         if not number:
             problems.append(Problem(source, index, "loan_number", "is empty"))
@@ -138,6 +174,9 @@ def check_batch(ctx: ServiceContext, rows: list[BatchRow], control_total: object
             problems.append(Problem(source, index, "loan_number", f"{number} is {found[number].replace('_', ' ')}"))
         if row.amount <= 0:
             problems.append(Problem(source, index, "amount", f"{format_money(row.amount)} is not more than zero"))
+        elif row.amount > MAX_AMOUNT:
+            problems.append(Problem(source, index, "amount", f"{format_money(row.amount)} is more than Keel's limit of "
+                                                             f"{format_money(MAX_AMOUNT)} for one amount on a loan"))
         if row.effective_date is not None and row.effective_date > today:
             problems.append(Problem(source, index, "effective_date", f"{in_words(row.effective_date)} is after the "
                                     f"open business date, {in_words(today)}"))
@@ -225,5 +264,12 @@ def post_batch(
 
 
 def post_lockbox_file(ctx: ServiceContext, path: str | Path, control_total: object, **options: object) -> BatchResult:
+    name = Path(path).name
+    # Kept as the batch's name: "lockbox\u202evsc.txt" would print as another file's name (issue 12).
+    bad = unsafe_character(name)
+    if bad is not None:
+        raise InvalidInput("file", f"the file's name contains an invisible or control character {bad}; rename it")
+    if len(name) > 260:
+        raise InvalidInput("file", "the file's name is longer than 260 characters; rename it")
     rows, digest = read_lockbox(path)
     return post_batch(ctx, rows, control_total, source=Path(path).name, file_hash=digest, **options)  # type: ignore[arg-type]

@@ -96,6 +96,7 @@ from app.domain.money import ZERO
 from app.services import audit, permissions
 from app.services.context import Actor, ServiceContext
 from app.services.errors import Conflict, InvalidInput, NeedsConfirmation
+from app.services.fields import LONG_TEXT, search_text, text_field
 from app.services.ledger import business_date, load_loan, money_field
 
 # ---------------------------------------------------------------------------
@@ -460,8 +461,9 @@ def queue(
         raise InvalidInput("bucket", f"{bucket!r} is not one of {', '.join(PAST_DUE_BUCKETS)}")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise InvalidInput("limit", f"{limit!r} is not a positive whole number")
-    collector_name = (collector or "").strip().lower() or None
-    product_code = (product or "").strip() or None
+    # Filters as typed are checked as stored text is (a NUL is a driver error on PostgreSQL; issue 12).
+    collector_name = (search_text(collector, "collector", max_len=64)).lower() or None
+    product_code = search_text(product, "product", max_len=32) or None
 
     with ctx.unit(write=False) as session:
         today = business_date(session)
@@ -564,15 +566,20 @@ def _rule(value: AssignmentRule | Mapping[str, Any]) -> AssignmentRule:
         if unknown:
             raise InvalidInput("rules", f"unknown key {sorted(unknown)[0]!r}; a rule has bucket, product and team")
         team = value.get("team")
-        if isinstance(team, str) or not isinstance(team, Iterable):
+        if isinstance(team, (str, Mapping)) or not isinstance(team, Iterable) or not all(
+                isinstance(name, str) for name in team):
             raise InvalidInput("rules", "a rule's team is a list of collector usernames")
+        for key in ("bucket", "product"):
+            if value.get(key) is not None and not isinstance(value.get(key), str):
+                raise InvalidInput("rules", f"a rule's {key} is text, not {type(value.get(key)).__name__}")
         rule = AssignmentRule(
-            team=tuple(str(name) for name in team),
+            team=tuple(text_field(name, "rules.team", max_len=64) or "" for name in team),
             bucket=value.get("bucket") or None,
-            product=value.get("product") or None,
+            product=text_field(value.get("product"), "rules.product", max_len=32),
         )
     else:
-        raise InvalidInput("rules", f"{value!r} is not a rule")
+        raise InvalidInput("rules", f"a {type(value).__name__} is not a rule (a rule is an object with bucket, "
+                                    "product and team)")
     if not rule.team:
         raise InvalidInput("rules", f"the rule for {rule.name} has an empty team")
     if rule.bucket is not None and rule.bucket not in PAST_DUE_BUCKETS:
@@ -586,7 +593,13 @@ def _rule(value: AssignmentRule | Mapping[str, Any]) -> AssignmentRule:
 def _rules(rules: Sequence[AssignmentRule | Mapping[str, Any]]) -> list[AssignmentRule]:
     if isinstance(rules, (str, bytes)) or not isinstance(rules, Sequence):
         raise InvalidInput("rules", "give a list of rules")
+    if len(rules) > MAX_RULES:
+        raise InvalidInput("rules", f"{len(rules):,} rules are more than {MAX_RULES}")
     return [_rule(r) for r in rules]
+
+
+#: More assignment rules than buckets times products would never be read.
+MAX_RULES = 200
 
 
 def _collectors(session: Session, names: Iterable[str]) -> dict[str, int]:
@@ -711,7 +724,7 @@ def save_assignment_rules(ctx: ServiceContext, rules: Sequence[AssignmentRule | 
 def reassign(ctx: ServiceContext, loan_number: str, collector_username: str | None) -> Assigned:
     """A manager gives a loan to a collector (None or '' takes it from whoever has it)."""
     permissions.require(ctx.actor, permissions.ASSIGN_QUEUE)
-    name = (collector_username or "").strip().lower() or None
+    name = search_text(collector_username, "collector", max_len=64).lower() or None
     try:
         with ctx.unit() as session:
             loan = load_loan(session, loan_number)
@@ -894,8 +907,8 @@ def log_contact(
     when = _instant(at)
     if when > _now() + FUTURE_TOLERANCE:
         raise InvalidInput("at", f"{when:%Y-%m-%d %H:%M} UTC is in the future; log a contact once it happened")
-    text = (note or "").strip() or None
-    reason = (override_reason or "").strip() or None
+    text = text_field(note, "note", max_len=LONG_TEXT, multiline=True)
+    reason = text_field(override_reason, "override_reason")
 
     try:
         with ctx.unit() as session:
@@ -1046,7 +1059,7 @@ class PromiseCorrected:
 
 
 def _reason(reason: str | None) -> str:
-    text = (reason or "").strip()
+    text = text_field(reason, "reason")
     if not text:
         raise InvalidInput("reason", "say what was logged wrongly (kept with the correction)")
     return text
@@ -1094,7 +1107,7 @@ def correct_contact(
             when = _instant(at) if at is not None else original.at
             if when > _now() + FUTURE_TOLERANCE:
                 raise InvalidInput("at", f"{when:%Y-%m-%d %H:%M} UTC is in the future")
-            text = original.note if note is None else (note.strip() or None)
+            text = original.note if note is None else text_field(note, "note", max_len=LONG_TEXT, multiline=True)
             if (new_channel, new_outcome, when, text) == (original.channel, original.outcome, original.at,
                                                           original.note):
                 raise InvalidInput("contact", "the correction changes nothing; change the channel, outcome, "

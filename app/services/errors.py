@@ -119,8 +119,16 @@ class Problem:
     reason: str
 
     def __str__(self) -> str:
-        where = f"{self.file}" + (f", row {self.row}" if self.row is not None else "")
-        return f"{where}, {self.field}: {self.reason}"
+        where = f"{_printable(self.file)}" + (f", row {self.row}" if self.row is not None else "")
+        return f"{where}, {_printable(self.field)}: {' '.join(self.reason.split())}"
+
+
+def _printable(text: str) -> str:
+    """A file or field name from a file, fit for one line: quoted when it holds a new line or a control character."""
+    if text.isprintable():
+        return text if len(text) <= 80 else text[:77] + "..."
+    shown = repr(text)
+    return shown if len(shown) <= 80 else shown[:77] + "..."
 
 
 class FileRejected(ServiceError):
@@ -131,3 +139,44 @@ class FileRejected(ServiceError):
         first = str(problems[0]) if problems else "no problems listed"
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         super().__init__(f"{first}{more}")
+
+
+# ---------------------------------------------------------------- storage
+
+_ENOSPC_TEXTS = ("database or disk is full", "no space left on device", "could not extend file", "disk full")
+_DAMAGED_TEXTS = ("database disk image is malformed", "file is not a database", "file is encrypted or is not a database")
+
+
+def storage_problem(exc: BaseException) -> str | None:
+    """One line for a full disk, a damaged database file or a value the database cannot hold, else None.
+
+    These arrive as driver errors (SQLite's ``database or disk is full``, PostgreSQL's SQLSTATE 53100,
+    an ``OSError`` ENOSPC writing a file, a NUL refused by PostgreSQL's text columns) from deep inside a
+    write; the unit of work has already rolled back, so the message says nothing was saved (issue 12).
+    """
+    import errno
+
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+            where = f" ({current.filename})" if current.filename else ""
+            return (f"the disk is full: {current.strerror or 'no space left on device'}{where}; nothing was saved. "
+                    "Free some space and try again")
+        text = str(current).lower()
+        sqlstate = getattr(current, "sqlstate", None) or getattr(getattr(current, "orig", None), "sqlstate", None)
+        if sqlstate == "53100" or any(t in text for t in _ENOSPC_TEXTS):
+            return ("the disk is full: the database could not grow (database or disk is full); nothing was saved. "
+                    "Free some space and try again")
+        if any(t in text for t in _DAMAGED_TEXTS):
+            return ("the database file is damaged (database disk image is malformed); nothing was saved. "
+                    "Run 'keel verify' and restore the latest backup")
+        if "cannot contain nul" in text:
+            return ("a value contains a NUL character (U+0000), which the database cannot store; nothing was saved. "
+                    "Retype it")
+        pending.extend((getattr(current, "orig", None), current.__cause__, current.__context__))
+    return None

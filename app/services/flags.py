@@ -37,6 +37,7 @@ from app.db.settings import get_setting, set_setting
 from app.services import audit, permissions
 from app.services.context import ServiceContext
 from app.services.errors import Conflict, InvalidInput
+from app.services.fields import text_field
 from app.services.ledger import business_date, load_loan
 
 SETTING_REGF_ALL_LOANS = "regf_all_loans"  # the key collections and letters read
@@ -155,9 +156,10 @@ def set_flag(
     """Set (``on``) or clear one flag, dated and explained; one transaction with its event and audit record."""
     chosen = (flag or "").strip().lower().replace("-", "_")
     if chosen not in LOAN_FLAGS:
-        raise InvalidInput("flag", f"{flag!r} is not one of {', '.join(LOAN_FLAGS)}")
+        shown = repr(flag) if len(repr(flag)) <= 42 else repr(flag)[:39] + "..."
+        raise InvalidInput("flag", f"{shown} is not one of {', '.join(LOAN_FLAGS)}")
     permissions.require(ctx.actor, flag_permission(chosen, bool(on)))
-    why = (reason or "").strip()
+    why = text_field(reason, "reason") or ""
     if not why:
         raise InvalidInput("reason", "a reason is required to set or clear a flag")
     form = basis = None
@@ -202,7 +204,7 @@ def set_flag(
 def set_reg_f_policy(ctx: ServiceContext, all_consumer_loans: bool, *, reason: str) -> bool:
     """The lender's choice to apply Regulation F's guardrails to every consumer loan (audited)."""
     permissions.require(ctx.actor, permissions.MANAGE_SETTINGS)
-    why = (reason or "").strip()
+    why = text_field(reason, "reason") or ""
     if not why:
         raise InvalidInput("reason", "a reason is required to change the Regulation F policy")
     with ctx.unit() as session:

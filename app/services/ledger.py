@@ -41,8 +41,9 @@ from app.domain.engine import (
     state_to_dict,
 )
 from app.domain.errors import InputError
-from app.domain.money import round_money, to_money
-from app.domain.terms import Terms, parse_date, terms_from_dict
+from app.domain.money import format_money, round_money, to_money
+from app.domain.text import unsafe_character
+from app.domain.terms import MAX_PRINCIPAL, Terms, parse_date, terms_from_dict
 from app.services.errors import InvalidInput, NotFound, ServiceError
 
 #: Ledger types the engine replays; the others (boarding, accrual, posted late
@@ -64,6 +65,11 @@ def load_loan(session: Session, loan_number: str, *, lock: bool = False) -> Loan
     number = (loan_number or "").strip()
     if not number:
         raise InvalidInput("loan", "a loan number is required")
+    if len(number) > 64 or unsafe_character(number) is not None:
+        # Not looked up: no loan number is that long or holds such a character (and a NUL is a
+        # driver error on PostgreSQL, issue 12).
+        shown = repr(number) if len(number) <= 40 else repr(number[:37] + "...")
+        raise NotFound(f"loan: no loan numbered {shown}")
     stmt = select(Loan).where(Loan.loan_number == number)
     if lock:
         stmt = stmt.with_for_update()
@@ -248,11 +254,20 @@ def differences(before: Snapshot, after: Snapshot) -> list[tuple[str, str | int 
     return [(key, a[key], b[key]) for key in a if a[key] != b[key]]
 
 
-def money_field(value: object, field: str, *, positive: bool = True) -> Decimal:
+#: The largest single amount posted to a loan (a payment, a fee, an adjustment, a refund): the largest
+#: principal Keel boards.  Every money column holds far more (64-bit cents), but a loan's figures are summed
+#: and accrued from these, so each is refused where it is typed, with its field named (issue 12).
+MAX_AMOUNT = MAX_PRINCIPAL
+
+
+def money_field(value: object, field: str, *, positive: bool = True, maximum: Decimal | None = MAX_AMOUNT) -> Decimal:
     try:
         amount = to_money(value, field)
     except InputError as exc:
         raise InvalidInput(exc.field, exc.problem) from None
+    if maximum is not None and abs(amount) > maximum:
+        raise InvalidInput(field, f"{format_money(amount)} is more than Keel's limit of {format_money(maximum)} "
+                                  "for one amount on a loan")
     if positive and amount <= 0:
         raise InvalidInput(field, f"{amount} must be more than zero")
     return round_money(amount)

@@ -18,6 +18,7 @@ from app.db.settings import get_setting, set_setting
 from app.services import audit, permissions
 from app.services.context import ServiceContext
 from app.services.errors import InvalidInput
+from app.services.fields import text_field
 
 MAX_LOGO_BYTES = 512 * 1024
 
@@ -53,6 +54,10 @@ def save_lender_settings(ctx: ServiceContext, settings: LenderSettings) -> Lende
     """Validate and save; the change is audited with before and after."""
     permissions.require(ctx.actor, permissions.MANAGE_SETTINGS)
     name, address, phone = settings.name.strip(), settings.address.strip(), settings.phone.strip()
+    # Printed at the head of every letter: no NUL, direction override or invisible character (issue 12).
+    for field, value, multiline in (("name", name, False), ("address", address, True), ("phone", phone, False),
+                                    ("website", settings.website, False), ("email", settings.email, False)):
+        text_field(value, field, max_len=500, multiline=multiline)
     if not name:
         raise InvalidInput("name", "the lender's name is required (it heads every letter)")
     if len(name) > 120:

@@ -96,6 +96,7 @@ from app.reports.layout import Lender, Recipient, decode_logo, long_date, money
 from app.services import audit, permissions
 from app.services.context import CancelToken, Progress, ServiceContext, no_progress
 from app.services.errors import Conflict, InvalidInput, NotFound, ServiceError
+from app.services.fields import text_field
 from app.services.ledger import Book, business_date, load_loan, open_book
 
 KINDS: tuple[str, ...] = LETTER_KINDS
@@ -806,6 +807,7 @@ def save_template(ctx: ServiceContext, kind: str, body: str) -> TemplateInfo:
     """Save an admin's edit as the next version; refuse unknown placeholders or sections, naming them."""
     permissions.require(ctx.actor, permissions.MANAGE_SETTINGS)
     kind = _check_kind(kind)
+    text_field(body, "body", max_len=100_000, multiline=True)
     try:
         templates.parse(kind, body)
     except templates.TemplateProblem as exc:

@@ -21,7 +21,6 @@ version that was in force on a loan's boarding day must stay the one it used.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -62,6 +61,11 @@ from app.domain.terms import (
 from app.services import audit, permissions
 from app.services.context import ServiceContext
 from app.services.errors import FileRejected, InvalidInput, NotFound, Problem
+from app.services.fields import text_field
+from app.services.json_input import read_json_file
+
+#: A product's description (shown on the products screen).
+MAX_DESCRIPTION = 2000
 
 #: Rule names the engine reads; a loan's ``terms`` carries a copy of these.
 ENGINE_RULES = ("interest", "day_count", "frequency", "amortization", "late_fee", "tolerance", "waterfall", "excess",
@@ -379,7 +383,8 @@ def _read_letter_triggers(value: object, field_name: str) -> tuple[LetterTrigger
 def _normalize_code(code: object) -> str:
     text = code.strip().upper() if isinstance(code, str) else ""
     if not _CODE_RE.fullmatch(text):
-        raise InvalidInput("code", f"{code!r} is not a product code (letters, digits, - or _, up to 32)")
+        shown = repr(code) if len(repr(code)) <= 42 else repr(code)[:39] + "..."
+        raise InvalidInput("code", f"{shown} is not a product code (letters, digits, - or _, up to 32)")
     return text
 
 
@@ -499,8 +504,7 @@ def _add_version(session: Session, ctx: ServiceContext, product: Product, rules:
 def _inputs(name: object, effective_date: object) -> tuple[str, date]:
     if not isinstance(name, str) or not name.strip():
         raise InvalidInput("name", "a product name is required")
-    if len(name.strip()) > 200:
-        raise InvalidInput("name", "is longer than 200 characters")
+    text_field(name, "name", max_len=200)
     try:
         return name.strip(), parse_date(effective_date, "effective_date")
     except InputError as exc:
@@ -515,6 +519,7 @@ def create_product(
     permissions.require(ctx.actor, permissions.MANAGE_PRODUCTS)
     chosen = _normalize_code(code)
     label, effective = _inputs(name, effective_date)
+    description = text_field(description, "description", max_len=MAX_DESCRIPTION, multiline=True)
     parsed = _parse_rules(rules)
     try:
         with ctx.unit() as session:
@@ -566,13 +571,9 @@ def _read_products_file(path: str | Path) -> tuple[list[dict[str, Any]], list[Pr
     """
     name = Path(path).name
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        return [], [Problem(name, None, "file", f"cannot read it: {exc.strerror or exc}")]
-    try:
-        data = json.loads(text, parse_float=Decimal)
-    except ValueError as exc:
-        return [], [Problem(name, None, "file", f"is not valid JSON: {exc}")]
+        data = read_json_file(path, "file")
+    except InvalidInput as exc:
+        return [], [Problem(name, None, exc.field, exc.problem)]
     if isinstance(data, dict) and "products" in data:
         entries = data["products"]
     elif isinstance(data, dict):
@@ -623,8 +624,10 @@ def load_products_file(ctx: ServiceContext, path: str | Path) -> ProductsLoaded:
         for field_name, reason in rule_problems:
             bad(field_name, reason)
         description = entry.get("description")
-        if description is not None and not isinstance(description, str):
-            bad("description", "must be text")
+        try:
+            description = text_field(description, "description", max_len=MAX_DESCRIPTION, multiline=True)
+        except InvalidInput as exc:
+            bad(exc.field, exc.problem)
             description = None
         if code and name and effective and rules is not None:
             parsed.append((row, code, name, description, effective, rules))

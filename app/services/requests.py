@@ -41,6 +41,7 @@ from app.domain.servicing_requests import (
 from app.services import audit, permissions
 from app.services.context import ServiceContext
 from app.services.errors import Conflict, InvalidInput
+from app.services.fields import LONG_TEXT, text_field
 from app.services.ledger import business_date, load_loan
 
 KINDS = SERVICING_REQUEST_KINDS
@@ -149,7 +150,7 @@ def log_request(
     permissions.require(ctx.actor, permissions.LOG_REQUEST)
     chosen = _kind(kind)
     about = _subject(subject)
-    text = (description or "").strip()
+    text = text_field(description, "description", max_len=LONG_TEXT, multiline=True)
     if not text:
         raise InvalidInput("description", "say what the borrower wrote (the error asserted or the information asked "
                                           "for)")
@@ -191,7 +192,7 @@ def mark_request(
               "answer": "responded", "response": "responded"}.get(chosen, chosen)
     if chosen not in STEPS:
         raise InvalidInput("step", f"{step!r} is not one of {', '.join(STEPS)}")
-    text = (note or "").strip() or None
+    text = text_field(note, "note", max_len=LONG_TEXT, multiline=True)
     try:
         with ctx.unit() as session:
             today = business_date(session)

@@ -30,13 +30,15 @@ from sqlalchemy.orm import Session
 
 from app.db.models import AuditEvent, Loan, LoanParty, LoanState, Note, Person, User
 from app.domain.audit_words import audit_sentence
+from app.domain.text import unsafe_character
 from app.services import permissions
 from app.services.context import ServiceContext
+from app.services.fields import search_text
 from app.services.ledger import load_loan
 
 #: Sorts after every character a loan number or name holds: the end of a prefix range.
 _HIGH = "\uffff"
-_DIGITS = re.compile(r"\D")
+_DIGITS = re.compile(r"\D", re.ASCII)  # full-width digits are not a loan number's or a phone's
 
 
 @dataclass(frozen=True)
@@ -212,7 +214,8 @@ def _by_loan_number(session: Session, text: str, limit: int) -> list[LoanHit]:
 def search_loans(ctx: ServiceContext, text: str, limit: int = 50) -> list[LoanHit]:
     """Loans matching what was typed in the search box (by name for a name, else by loan number)."""
     permissions.require(ctx.actor, permissions.VIEW)
-    query = " ".join((text or "").split())
+    # Typed text as any stored text is checked (issue 12): a NUL is a driver error on PostgreSQL.
+    query = " ".join(search_text(text, "search").split())
     if not query or limit <= 0:
         return []
     limit = min(limit, 500)
@@ -264,8 +267,8 @@ def find_loan(ctx: ServiceContext, text: str) -> LoanHit | None:
 def loan_typed(session: Session, text: str) -> LoanHit | None:
     """:func:`find_loan` inside the caller's unit of work (the audit search's loan filter reads it so too)."""
     typed = (text or "").strip()
-    if not typed:
-        return None
+    if not typed or len(typed) > 64 or unsafe_character(typed) is not None:
+        return None  # no loan number is that long or holds such a character
     for spelling in dict.fromkeys((typed, typed.upper())):  # on the unique index, not a scan
         exact = _hits(session, Loan.loan_number == spelling, "loan number", 1)
         if exact:

@@ -26,10 +26,11 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from app.db.settings import get_setting, set_setting
-from app.domain.money import format_money
+from app.domain.money import WHOLE_MAX, WHOLE_MIN, format_money
 from app.services import audit, permissions
 from app.services.context import ServiceContext
 from app.services.errors import InvalidInput
+from app.services.fields import whole_field
 from app.services.ledger import money_field
 
 SETTING_SECURITY = "security"
@@ -62,17 +63,15 @@ class SecuritySettings:
 
 
 def _whole(value: object, name: str, low: int, high: int) -> int:
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise InvalidInput(name, f"{value!r} is not a whole number") from None
+    # The one reader of whole numbers (issue 12: int() took full-width digits and 1_000).
+    number = whole_field(value if isinstance(value, (int, str)) else str(value), name, WHOLE_MIN, WHOLE_MAX)
     if not low <= number <= high:
         raise InvalidInput(name, f"must be from {low} to {high}; got {number}")
     return number
 
 
 def _amount(value: object, name: str) -> Decimal:
-    amount = money_field(value if isinstance(value, (str, Decimal, int)) else str(value), name)
+    amount = money_field(value if isinstance(value, (str, Decimal, int)) else str(value), name, maximum=None)
     if amount > Decimal("1000000000.00"):
         raise InvalidInput(name, f"{format_money(amount)} is more than $1,000,000,000.00")
     return amount
@@ -83,7 +82,8 @@ def clean(settings: SecuritySettings) -> SecuritySettings:
     limits: dict[str, Decimal] = {}
     for role, value in settings.payment_limits.items():
         if role not in permissions.ROLES:
-            raise InvalidInput("payment_limits", f"{role!r} is not a role ({', '.join(permissions.ROLES)})")
+            shown = repr(role) if len(repr(role)) <= 42 else repr(role)[:39] + "..."
+            raise InvalidInput("payment_limits", f"{shown} is not a role ({', '.join(permissions.ROLES)})")
         limits[role] = _amount(value, f"{role} payment limit")
     return SecuritySettings(
         lockout_attempts=_whole(settings.lockout_attempts, "lockout_attempts", 1, 100),

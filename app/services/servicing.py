@@ -32,7 +32,9 @@ from app.domain.money import ZERO, format_money, money_str
 from app.services import approvals, audit, books, permissions, products, security
 from app.services.context import ServiceContext
 from app.services.errors import Conflict, InvalidInput, NeedsConfirmation, NotFound, ServiceError
+from app.services.fields import SHORT_TEXT, rate_field, text_field
 from app.services.ledger import (
+    MAX_AMOUNT,
     Book,
     business_date,
     differences,
@@ -239,10 +241,8 @@ def _payment_inputs(amount: object, method: str | None, reference: str | None) -
     value = money_field(amount, "amount")
     chosen = (method or "check").strip().lower().replace(" ", "_").replace("-", "_")
     if chosen not in PAYMENT_METHODS:
-        raise InvalidInput("method", f"{method!r} is not one of {', '.join(PAYMENT_METHODS)}")
-    ref = (reference or "").strip() or None
-    if ref is not None and len(ref) > 64:
-        raise InvalidInput("reference", "is longer than 64 characters")
+        raise InvalidInput("method", f"{_quoted(method)} is not one of {', '.join(PAYMENT_METHODS)}")
+    ref = text_field(reference, "reference", max_len=64)
     return value, chosen, ref
 
 
@@ -413,7 +413,7 @@ def _override(ctx: ServiceContext, split: dict[str, object] | None, reason: str 
     permissions.require(ctx.actor, permissions.OVERRIDE_ALLOCATION)
     why = (reason or "").strip().lower().replace(" ", "_")
     if why not in OVERRIDE_REASONS:
-        raise InvalidInput("override_reason", f"{reason!r} is not one of {', '.join(OVERRIDE_REASONS)}")
+        raise InvalidInput("override_reason", f"{_quoted(reason)} is not one of {', '.join(OVERRIDE_REASONS)}")
     return _override_parts(ctx, split, amount)
 
 
@@ -425,7 +425,7 @@ def _override_parts(ctx: ServiceContext, split: dict[str, object] | None, amount
     parts: dict[str, Decimal] = {}
     for part, value in split.items():
         if part not in OVERRIDE_PARTS:
-            raise InvalidInput("split", f"{part!r} is not one of {', '.join(OVERRIDE_PARTS)}")
+            raise InvalidInput("split", f"{_quoted(part)} is not one of {', '.join(OVERRIDE_PARTS)}")
         parts[part] = money_field(value, f"split.{part}", positive=False)
         if parts[part] < 0:
             raise InvalidInput(f"split.{part}", f"{parts[part]} must not be negative")
@@ -519,7 +519,8 @@ def reverse_payment(
     permissions.require(ctx.actor, permissions.REVERSE)
     why = (reason or "").strip().lower().replace(" ", "_").replace("-", "_")
     if why not in REVERSAL_REASONS:
-        raise InvalidInput("reason", f"{reason!r} is not one of {', '.join(REVERSAL_REASONS)}")
+        raise InvalidInput("reason", f"{_quoted(reason)} is not one of {', '.join(REVERSAL_REASONS)}")
+    note = text_field(note, "note", max_len=SHORT_TEXT)
     fee = money_field(nsf_fee, "fee") if nsf_fee is not None else None
     if fee is not None:
         permissions.require(ctx.actor, permissions.ASSESS_FEE)
@@ -557,7 +558,7 @@ def _fee_inputs(amount: object, kind: str) -> tuple[Decimal, str]:
     value = money_field(amount, "amount")
     chosen = (kind or "").strip().lower()
     if chosen not in FEE_KINDS:
-        raise InvalidInput("kind", f"{kind!r} is not one of {', '.join(FEE_KINDS)}")
+        raise InvalidInput("kind", f"{_quoted(kind)} is not one of {', '.join(FEE_KINDS)}")
     return value, chosen
 
 
@@ -593,6 +594,7 @@ def assess_fee(
 ) -> Posted:
     permissions.require(ctx.actor, permissions.ASSESS_FEE)
     value, chosen = _fee_inputs(amount, kind)
+    reason = text_field(reason, "reason")
     plan = _fee_plan(loan_number, value, chosen, effective_date)
 
     def work(session: Session) -> Posted:
@@ -647,7 +649,7 @@ def waive_fee(
     A waiver above the waiver threshold (security settings) needs a second user's approval.
     """
     permissions.require(ctx.actor, permissions.WAIVE_FEE)
-    if not (reason or "").strip():
+    if text_field(reason, "reason") is None:
         raise InvalidInput("reason", "a reason is required to waive a fee")
     value = money_field(amount, "amount") if amount is not None else None
     plan = _waiver_plan(loan_number, fee_id, value)
@@ -688,6 +690,9 @@ def _adjustment_plan(loan_number: str, value: Decimal) -> Callable[[Session, boo
         book = open_book(session, load_loan(session, loan_number, lock=lock))
         _refuse_charged_off(book, "a principal adjustment")
         state, _ = live(book, today)
+        if state.principal + value > MAX_AMOUNT:
+            raise InvalidInput("amount", f"{money_str(value)} would make principal {money_str(state.principal + value)}, "
+                                         f"more than Keel's limit of {money_str(MAX_AMOUNT)} for one loan")
         if state.principal + value < 0:
             raise InvalidInput("amount", f"{money_str(value)} would make principal "
                                          f"{money_str(state.principal + value)} negative")
@@ -705,7 +710,7 @@ def adjust_principal(ctx: ServiceContext, loan_number: str, amount: object, *, r
     """A principal adjustment (positive adds, negative reduces), with a reason; dated today."""
     permissions.require(ctx.actor, permissions.ADJUST)
     value = _adjustment_value(amount)
-    if not (reason or "").strip():
+    if text_field(reason, "reason") is None:
         raise InvalidInput("reason", "a reason is required for an adjustment")
     plan = _adjustment_plan(loan_number, value)
 
@@ -752,7 +757,7 @@ def preview_write_off(ctx: ServiceContext, loan_number: str) -> Preview:
 def write_off_small_balance(ctx: ServiceContext, loan_number: str, *, reason: str = "small balance") -> Posted:
     """Write off what is left after a payoff when it is under the product's small-balance threshold."""
     permissions.require(ctx.actor, permissions.WRITE_OFF)
-    why = (reason or "").strip() or "small balance"
+    why = text_field(reason, "reason") or "small balance"
     plan = _write_off_plan(loan_number)
 
     def work(session: Session) -> Posted:
@@ -804,14 +809,7 @@ def pay_refund(ctx: ServiceContext, loan_number: str, amount: object | None = No
 
 def _terms_event(rate: object | None, payment: object | None, term: int | None, next_due: date | None,
                  day: date) -> Event:
-    from app.domain.money import to_decimal
-
-    try:
-        new_rate = to_decimal(rate, "rate") if rate is not None else None
-    except Exception as exc:  # InputError names the field
-        raise InvalidInput("rate", str(getattr(exc, "problem", exc))) from None
-    if new_rate is not None and not 0 <= new_rate <= 100:
-        raise InvalidInput("rate", f"{new_rate} is outside 0 to 100 percent")
+    new_rate = rate_field(rate, "rate") if rate is not None else None
     new_payment = money_field(payment, "payment") if payment is not None else None
     if term is not None and not 1 <= term <= 1200:
         raise InvalidInput("term", f"{term} is outside 1 to 1200 installments")
@@ -840,17 +838,13 @@ def change_terms(
 ) -> Posted:
     """A terms change on one loan (a modification), as a dated ledger entry."""
     permissions.require(ctx.actor, permissions.CHANGE_TERMS)
-    from app.domain.money import to_decimal
-
-    new_rate = to_decimal(rate, "rate") if rate is not None else None
-    if new_rate is not None and not 0 <= new_rate <= 100:
-        raise InvalidInput("rate", f"{new_rate} is outside 0 to 100 percent")
+    new_rate = rate_field(rate, "rate") if rate is not None else None
     new_payment = money_field(payment, "payment") if payment is not None else None
     if term is not None and not 1 <= term <= 1200:
         raise InvalidInput("term", f"{term} is outside 1 to 1200 installments")
     if all(v is None for v in (new_rate, new_payment, term, next_due)):
         raise InvalidInput("terms", "give a new rate, payment, remaining term or next due date")
-    if not (reason or "").strip():
+    if text_field(reason, "reason") is None:
         raise InvalidInput("reason", "a reason is required for a terms change")
 
     def work(session: Session) -> Posted:
@@ -880,7 +874,7 @@ def change_terms(
 def charge_off(ctx: ServiceContext, loan_number: str, *, reason: str) -> Posted:
     """Charge a loan off by a manager's decision: its balance leaves the books; later money is a recovery."""
     permissions.require(ctx.actor, permissions.CHARGE_OFF)
-    if not (reason or "").strip():
+    if text_field(reason, "reason") is None:
         raise InvalidInput("reason", "a reason is required to charge off a loan")
 
     def work(session: Session) -> Posted:
@@ -919,3 +913,9 @@ def _charge_off_parts(session: Session, ctx: ServiceContext, book: Book, today: 
     if moved is None:
         return Allocation(ZERO, ZERO, ZERO, ZERO, ZERO)
     return Allocation(moved.interest, moved.principal, moved.fees, ZERO, ZERO)
+
+
+def _quoted(value: object) -> str:
+    """A refused choice as the message quotes it: on one line, cut short."""
+    text = repr(value)
+    return text if len(text) <= 42 else text[:39] + "..."

@@ -58,6 +58,7 @@ def open_database(url: str | None = None, *, initialize: bool = True, allow_owne
     """
     resolved = resolve_url(url)
     shown = display_url(resolved)
+    check_book_file(resolved)
     try:
         prepared = prepare_database(resolved)
     except BadBusyTimeout as exc:
@@ -129,6 +130,43 @@ def _check_not_owner(engine: Engine, shown: str) -> None:
             f"Keel will not do desk work on {shown} as {who}: that login could rewrite the books. Sign the "
             f"desks in as a least-privilege desk role (set one up with keel db roles), or work as the owner "
             f"anyway with --allow-owner or {ENV_ALLOW_OWNER}=1")
+
+
+def check_book_file(url: str) -> None:
+    """Refuse a SQLite book file that is empty, not SQLite, or damaged, naming the latest backup (issue 12).
+
+    Run before anything opens the file, so a damaged book is never upgraded, initialized or written
+    to (``PRAGMA quick_check``; ``keel verify`` runs the full integrity check).  A file that does not
+    exist yet passes: whether a command may create a book is its own decision (``keel init``,
+    ``keel demo`` and the desktop's first run do; :func:`require_existing_book` refuses for the rest).
+    Other databases pass unchecked.
+    """
+    from app.db import integrity
+    from app.db.session import sqlite_path
+
+    path = sqlite_path(url)
+    if path is None or not path.exists():
+        return
+    problem = integrity.file_problem(path)
+    if problem is None:
+        found = integrity.quick_check(path)
+        if found:
+            more = f"; and {len(found) - 1} more problems" if len(found) > 1 else ""
+            problem = f"is damaged ({found[0]}{more})"
+    if problem is not None:
+        raise ServiceError(f"The book at {path} {problem}. Keel will not open it: {integrity.backup_advice(path)}")
+
+
+def require_existing_book(url: str | None) -> None:
+    """Refuse a SQLite book that does not exist: only ``keel init`` (and ``keel demo``, ``keel db upgrade``)
+    create one, so a mistyped path is reported rather than made into a new, empty book (issue 12)."""
+    from app.db.session import sqlite_path
+
+    resolved = resolve_url(url)
+    path = sqlite_path(resolved)
+    if path is not None and not path.exists():
+        raise ServiceError(f"There is no Keel book at {path}; check the path, or create a new book there with "
+                           "'keel init'")
 
 
 def close_database(factory: sessionmaker[Session]) -> None:

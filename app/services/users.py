@@ -36,6 +36,7 @@ from app.db.settings import get_database_kind
 from app.services import audit, permissions
 from app.services.context import Actor, ServiceContext, unit_of_work
 from app.services.errors import Conflict, DatabaseBusy, InvalidInput, NotFound, ServiceError
+from app.services.fields import text_field
 
 #: The hasher every function here uses, looked up at call time so tests can
 #: swap in cheap parameters (``monkeypatch.setattr(users, "HASHER", ...)``).
@@ -87,7 +88,8 @@ def normalize_username(username: str) -> str:
 
 def _check_role(role: str) -> str:
     if role not in USER_ROLES:
-        raise InvalidInput("role", f"must be one of {', '.join(USER_ROLES)}; got {role!r}")
+        shown = repr(role) if len(repr(role)) <= 42 else repr(role)[:39] + "..."
+        raise InvalidInput("role", f"must be one of {', '.join(USER_ROLES)}; got {shown}")
     return role
 
 
@@ -97,7 +99,7 @@ def _check_full_name(full_name: str) -> str:
         raise InvalidInput("full name", "is required")
     if len(value) > 200:
         raise InvalidInput("full name", "must be at most 200 characters")
-    return value
+    return text_field(value, "full name", max_len=200) or value
 
 
 def _is_demo_database(session: Session) -> bool:

@@ -26,6 +26,7 @@ from sqlalchemy import Engine, and_, case, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.db.chain import ChainReport, verify_chain
+from app.db.integrity import integrity_check
 from app.db.models import LedgerEntry, Loan
 from app.domain.books import PARTS, Balances, conversion_opening, memo_target, replay_books
 from app.domain.engine import advance, snapshot, state_to_dict
@@ -86,11 +87,14 @@ class VerifyReport:
     recovered: Decimal = Decimal("0.00")
     #: The sealed audit trail's proof (app.db.chain): numbering, links, seals, ledger coverage.
     chain: ChainReport | None = None
+    #: What SQLite's ``PRAGMA integrity_check`` found wrong with the book's file (issue 12); [] when whole
+    #: (and on PostgreSQL, whose server checks its own pages).
+    storage_problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return (not self.differences and not self.book_differences and not self.cancelled
-                and (self.chain is None or self.chain.ok))
+                and (self.chain is None or self.chain.ok) and not self.storage_problems)
 
     def add(self, result: ChunkResult) -> None:
         self.differences.extend(result.differences)
@@ -220,6 +224,9 @@ def verify(
     """
     permissions.require(ctx.actor, permissions.VERIFY)
     report = VerifyReport()
+    bind = ctx.factory.kw.get("bind")
+    if isinstance(bind, Engine):  # (a test's single shared connection is its own business)
+        report.storage_problems = integrity_check(bind)
     with ctx.unit(write=False) as session:
         today = business_date(session)
         ids = list(session.scalars(select(Loan.id).order_by(Loan.id)))

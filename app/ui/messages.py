@@ -19,7 +19,7 @@ from collections.abc import Callable
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from app.services.errors import FileRejected, NeedsConfirmation, Problem, ServiceError
+from app.services.errors import FileRejected, NeedsConfirmation, Problem, ServiceError, storage_problem
 
 log = logging.getLogger("keel.ui")
 
@@ -110,6 +110,9 @@ def error_text(exc: BaseException) -> str:
         return problem_text(exc.problems[0]) + (f" (and {more} more problem{'s' if more != 1 else ''})" if more else "")
     if isinstance(exc, ServiceError):
         return clerk_text(str(exc))
+    known = storage_problem(exc)
+    if known is not None:  # a full disk, a damaged file: not a bug, and nothing was saved (issue 12)
+        return clerk_text(known)
     where = f" The details are in the log file {LOG_FILE}." if LOG_FILE else " The details are in the log."
     return f"Something went wrong that Keel did not expect ({type(exc).__name__}).{where}"
 
@@ -125,6 +128,9 @@ def show_error(parent: QWidget | None, exc: BaseException) -> QMessageBox:
         box = _box(parent, QMessageBox.Icon.Warning, text, "\n".join(lines))
     elif isinstance(exc, ServiceError):
         log.info("refused: %s", exc)
+        box = _box(parent, QMessageBox.Icon.Warning, error_text(exc))
+    elif storage_problem(exc) is not None:
+        log.warning("storage: %s", exc)
         box = _box(parent, QMessageBox.Icon.Warning, error_text(exc))
     else:
         log.error("unexpected error", exc_info=exc)

@@ -83,3 +83,29 @@ def test_in_words(day: date, words: str) -> None:
 )
 def test_distance_in_words(day: date, reference: date, words: str) -> None:
     assert distance_in_words(day, reference) == words
+
+
+@pytest.mark.parametrize("typed", ["\uff12\uff10\uff12\uff16-11-20", "11/20/\uff12\uff10\uff12\uff16",
+                                   "\u0661\u0661\u0662\u0660\u0662\u0660\u0662\u0666"])
+def test_digits_other_than_0_to_9_are_refused(typed):
+    # Issue 12: "\d" matched full-width and Arabic-Indic digits, and int() read them.
+    with pytest.raises(InputError) as caught:
+        parse_typed_date(typed, "--date")
+    assert caught.value.field == "--date" and caught.value.problem.endswith("has digits other than 0-9")
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("20260601", "'20260601' is not a date (YYYY-MM-DD)"),  # date.fromisoformat takes these two
+    ("2026-W22-1", "'2026-W22-1' is not a date (YYYY-MM-DD)"),
+    ("\uff12\uff10\uff12\uff16-06-01", "'\uff12\uff10\uff12\uff16-06-01' is not a date (YYYY-MM-DD)"),
+    ("9999-12-31", "9999-12-31 is outside the years 1900 to 2199"),  # a schedule from it overflows datetime
+    ("0001-01-01", "0001-01-01 is outside the years 1900 to 2199"),
+    (20260601, "20260601 is not a date (YYYY-MM-DD)"),
+])
+def test_dates_in_files_are_yyyy_mm_dd(text, problem):
+    from app.domain.terms import parse_date
+
+    with pytest.raises(InputError) as caught:
+        parse_date(text, "start")
+    assert caught.value.problem == problem
+    assert parse_date("2026-06-01", "start") == date(2026, 6, 1)

@@ -7,7 +7,7 @@ import pytest
 
 from app.domain.daycount import days_360, interest_between, year_basis, year_fraction
 from app.domain.errors import InputError
-from app.domain.money import format_money, money_str, round_money, to_money
+from app.domain.money import format_money, money_str, round_money, to_money, to_rate, to_whole
 
 
 @pytest.mark.parametrize(
@@ -95,3 +95,74 @@ def test_amounts_refuse_exponents_foreign_digits_and_absurd_sizes(text):
                                          (".5", "0.50"), ("999999999999999.99", "999999999999999.99")])
 def test_amounts_in_plain_decimal_text(text, value):
     assert to_money(text) == Decimal(value)
+
+
+@pytest.mark.parametrize("text", ["1,2,3", "12,34", "1,23.00", ",100", "1,,000", "1000,"])
+def test_commas_go_only_between_thousands(text):
+    # Issue 12: "1,2,3" was read as 123.00.
+    with pytest.raises(InputError, match="comma out of place|is not a number"):
+        to_money(text, "amount")
+
+
+@pytest.mark.parametrize(("text", "value"), [("1,234", "1234.00"), ("12,345,678.9", "12345678.90"), ("-$1,000", "-1000.00")])
+def test_thousands_separators(text, value):
+    assert to_money(text) == Decimal(value)
+
+
+@pytest.mark.parametrize(("value", "expected"), [("12", 12), (" 7 ", 7), ("-3", -3), (Decimal("40"), 40), (360, 360)])
+def test_to_whole_reads_plain_whole_numbers(value, expected):
+    assert to_whole(value, "term") == expected
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    ("\uff11\uff12", "'\uff11\uff12' has digits other than 0-9"),  # int() takes full-width digits
+    ("1_000", "'1_000' is not a whole number"),  # ... and underscores
+    ("1e3", "'1e3' is not a whole number"),
+    ("12.5", "'12.5' is not a whole number"),
+    (Decimal("1.5"), "1.5 is not a whole number"),
+    (True, "True is not a whole number"),
+    (1.0, "1.0 is not a whole number"),
+    ("9" * 30, f"'{'9' * 30}' is too large (at most 9223372036854775807)"),
+    (2**63, "9223372036854775808 is outside -9223372036854775808 to 9223372036854775807"),
+])
+def test_to_whole_refuses_what_int_would_take(value, problem):
+    with pytest.raises(InputError) as info:
+        to_whole(value, "term")
+    assert (info.value.field, info.value.problem) == ("term", problem)
+
+
+def test_to_whole_bounds():
+    assert to_whole("360", "term", 1, 1200) == 360
+    with pytest.raises(InputError, match=r"^term: 1201 is outside 1 to 1200$"):
+        to_whole("1201", "term", 1, 1200)
+
+
+def test_whole_numbers_fit_the_columns():
+    from app.db.types import BIGINT_MAX, BIGINT_MIN
+    from app.domain.money import WHOLE_MAX, WHOLE_MIN
+
+    assert (WHOLE_MIN, WHOLE_MAX) == (BIGINT_MIN, BIGINT_MAX)
+
+
+@pytest.mark.parametrize(("value", "expected"), [("6.875", "6.875"), ("12%", "12"), (" 0 ", "0"), ("100", "100")])
+def test_to_rate_reads_percentages(value, expected):
+    assert to_rate(value) == Decimal(expected)
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    ("1E+400", "'1E+400' is not a plain amount: write it out without an exponent"),
+    ("100.01", "100.01 is outside 0 to 100 percent"),
+    ("-1", "-1 is outside 0 to 100 percent"),
+    ("\uff16", "'\uff16' has digits other than 0-9"),
+    ("6.12345678901", "'6.12345678901' has more than 10 decimal places"),
+])
+def test_to_rate_refuses(value, problem):
+    with pytest.raises(InputError) as info:
+        to_rate(value, "rate")
+    assert info.value.problem == problem
+
+
+def test_messages_quote_long_input_short():
+    with pytest.raises(InputError) as info:
+        to_money("x" * 100_000, "amount")
+    assert info.value.problem == f"'{'x' * 37}...' is not a number"

@@ -122,9 +122,29 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, fresh_db_url: str) -> Iterator[str]
         return factory
 
     monkeypatch.setattr(setup, "open_database", tracking_open)
+    # A database that exists and has no users yet, on both kinds: a PostgreSQL database is created
+    # empty, and only 'keel init' (or 'keel db upgrade') makes a new SQLite file (issue 12).
+    if fresh_db_url.startswith("sqlite"):
+        setup.close_database(real_open(fresh_db_url, initialize=False))
     yield fresh_db_url
     for factory in opened:
         setup.close_database(factory)
+
+
+@pytest.mark.parametrize("fresh_db_url", ["sqlite"], indirect=True)
+def test_cli_refuses_a_book_that_does_not_exist(fresh_db_url, monkeypatch, capsys):
+    # Issue 12: a mistyped path was made into a new, empty book; only 'keel init' creates one.
+    monkeypatch.setattr(cli_support, "interactive", lambda: False)
+    monkeypatch.setenv("KEEL_ADMIN_PASSWORD", "first-admin-pw")
+    path = Path(fresh_db_url.removeprefix("sqlite:///"))
+    code, _, err = run_cli(capsys, "user", "list", "--user", "root", "--db", fresh_db_url)
+    assert code == 2
+    assert err == f"keel: error: There is no Keel book at {path}; check the path, or create a new book there with " \
+                  "'keel init'\n"
+    assert not path.exists()
+    code, _, err = run_cli(capsys, "init", "--user", "root", "--db", fresh_db_url)
+    assert code == 0, err
+    assert path.exists()
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

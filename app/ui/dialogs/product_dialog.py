@@ -48,7 +48,7 @@ from app.ui.workspace import Workspace
 from app.ui.widgets.date_edit import DateEdit
 
 WATERFALLS = [tuple(p) for p in itertools.permutations(terms_module.WATERFALL_PARTS)]
-_TRIGGER = re.compile(r"^\s*([a-z0-9][a-z0-9_-]*)\s*(?:@|:|\s)\s*(\d+)\s*$")
+_TRIGGER = re.compile(r"^\s*([a-z0-9][a-z0-9_-]*)\s*(?:@|:|\s)\s*(\d{1,5})\s*$", re.ASCII)  # 0-9 only
 
 
 def _combo(name: str, values: Any, current: str) -> QComboBox:

@@ -172,7 +172,12 @@ class SignInDialog(QDialog):
     def _open(self) -> None:
         url = self.connection.url
 
+        given = self.connection.kind == "given"
+
         def work() -> Opened:
+            if given:
+                # A book named with --db must exist (issue 12); only the local book is made on first run.
+                setup.require_existing_book(url)
             factory = setup.open_database(url)
             info = setup.database_info(factory)
             return Opened(factory, setup.database_is_empty(factory), info.kind if info else None,

@@ -9,7 +9,7 @@ the form holds.  A back-dated change must be confirmed.
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -167,13 +167,9 @@ class TermsDialog(QDialog):
 
     def inputs(self) -> dict[str, Any]:
         """The form as service arguments (None: unchanged)."""
-        rate_text = self.rate_edit.text().strip()
-        rate: Any = None
-        if rate_text:
-            try:
-                rate = Decimal(rate_text.rstrip("%").strip())
-            except InvalidOperation:
-                rate = rate_text  # the service names the field
+        # The rate goes to the service as typed: the one parser reads it (app.domain.money.to_rate, issue 12:
+        # Decimal() itself takes full-width digits and exponents) and names the field.
+        rate: Any = self.rate_edit.text().strip() or None
         return {
             "effective_date": self.effective_edit.value(),
             "rate": rate,
