@@ -229,18 +229,23 @@ class Disk:
 @pytest.fixture
 def full_disk(monkeypatch: pytest.MonkeyPatch) -> Disk:
     """While ``full``, no SQLite connection Keel opens may grow its file (PRAGMA max_page_count): a full disk."""
-    real = db_session._on_sqlite_connect
+    make_listener = db_session._sqlite_connect_listener
     disk = Disk()
 
-    def limited(dbapi_connection: object, record: object) -> None:
-        real(dbapi_connection, record)
-        if disk.full:
-            cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
-            pages = cursor.execute("PRAGMA page_count").fetchone()[0]
-            cursor.execute(f"PRAGMA max_page_count = {pages}")
-            cursor.close()
+    def limited_listener(timeout_ms: int) -> object:
+        real = make_listener(timeout_ms)
 
-    monkeypatch.setattr(db_session, "_on_sqlite_connect", limited)
+        def limited(dbapi_connection: object, record: object) -> None:
+            real(dbapi_connection, record)
+            if disk.full:
+                cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+                pages = cursor.execute("PRAGMA page_count").fetchone()[0]
+                cursor.execute(f"PRAGMA max_page_count = {pages}")
+                cursor.close()
+
+        return limited
+
+    monkeypatch.setattr(db_session, "_sqlite_connect_listener", limited_listener)
     return disk
 
 
