@@ -58,8 +58,8 @@ statements):
 
 **Payment reminders** (the product's ``reminder_days_before_due``, off by
 default): queued at the close of ``X - R`` while the installment due on X is
-not paid (an installment paid ahead is settled and gone from the engine's
-list; one billed early and part paid is still there).
+not paid (short of its amount by more than the product's tolerance; an
+installment paid ahead in full gets none).
 
 **Catching up.**  A loan boarded after its cycle's trigger day but before the
 due date gets that cycle's statement at the close of its boarding day, so a
@@ -159,9 +159,19 @@ def courtesy_end(terms: Terms, due: date) -> date:
     return next_business_day(due + timedelta(days=terms.late_fee.grace_days))
 
 
-def unpaid(state: LoanState, n: int) -> bool:
-    """Installment ``n`` is not paid: not billed yet, or billed and still on the engine's list."""
-    return n >= state.next_n or any(inst.n == n for inst in state.installments)
+def unpaid(terms: Terms, state: LoanState, n: int) -> bool:
+    """Installment ``n`` is not paid: not billed yet, or billed and short by more than the tolerance.
+
+    A paid installment leaves the engine's list, except one paid ahead of its
+    due date, which stays (paid in full) until then.
+    """
+    if n >= state.next_n:
+        return True
+    for inst in state.installments:
+        if inst.n == n:
+            paid = inst.paid_interest + inst.paid_principal if terms.interest == "scheduled" else inst.paid
+            return inst.amount - paid > terms.tolerance
+    return False
 
 
 def notices_due(
@@ -193,6 +203,32 @@ def notices_due(
     if reminder_days and not (blocked_contact or facts.hardship or facts.dispute):
         out.extend(_reminders(day, terms, state, first, reminder_days))
     return out
+
+
+def may_notice(day: date, terms: Terms, state: LoanState, boarded_on: date, *,
+               statement_days: int = DEFAULT_STATEMENT_DAYS, reminder_days: int | None = None) -> bool:
+    """Could :func:`notices_due` queue anything tonight, whatever the loan's flags and collateral?
+
+    A cheap test that never says no when the answer could be yes, so end of day
+    looks up collateral and borrower flags only for the few loans that pass it.
+    """
+    if state.status != "active":
+        return False
+    if day == boarded_on:
+        return True
+    first = first_due_after(terms, state, day)
+    if first > state.term:
+        return False
+    upcoming = installment_due(terms, state, first)
+    if first > 1:
+        previous = installment_due(terms, state, first - 1)
+        if day == min(courtesy_end(terms, previous), upcoming - timedelta(days=1)):
+            return True
+    ahead = {statement_days, DEFAULT_STATEMENT_DAYS, reminder_days or 0} - {0}
+    horizon = max(ahead)
+    if (upcoming - day).days > horizon:
+        return False
+    return any((due - day).days in ahead for _, due in _dues_within(terms, state, first, day + timedelta(days=horizon)))
 
 
 def _dues_within(terms: Terms, state: LoanState, first: int, last_day: date) -> list[tuple[int, date]]:
@@ -252,7 +288,7 @@ def _exempt(statement: Notice, facts: LoanFacts, exemptions: Exemptions) -> Noti
 
 def _reminders(day: date, terms: Terms, state: LoanState, first: int, reminder_days: int) -> Sequence[Notice]:
     for n, due in _dues_within(terms, state, first, day + timedelta(days=reminder_days)):
-        if due - timedelta(days=reminder_days) == day and unpaid(state, n):
+        if due - timedelta(days=reminder_days) == day and unpaid(terms, state, n):
             return [Notice(REMINDER, due, f"payment due {due.isoformat()} not received, {reminder_days} days ahead")]
     return []
 
@@ -271,6 +307,7 @@ __all__ = [
     "courtesy_end",
     "first_due_after",
     "installment_due",
+    "may_notice",
     "notices_due",
     "unpaid",
 ]

@@ -768,23 +768,19 @@ def _cycle_letters(session: Session, day: date, loans: list[_CycleLoan], now: da
     """The billing statements and payment reminders due at the close of ``day`` (issue 13, item 4).
 
     The rules are :func:`app.domain.statement_cycle.notices_due`, on each loan's state at the end of the
-    day, already in memory.  A cheap first pass asks them as if the loan were a consumer loan and as if
-    it were a mortgage, with no borrower flags; only the few loans due something tonight are then looked
-    up -- mortgage or not, borrower flags -- in one query each for the chunk, never one per loan.  The
+    day, already in memory.  A cheap first pass (:func:`~app.domain.statement_cycle.may_notice`) keeps the
+    few loans that could be due something tonight; only those are looked up -- mortgage or not, borrower
+    flags -- in one query each for the chunk, never one per loan.  The
     queue keeps one letter per loan, kind and cycle (``cycle_due``), so however end of day is resumed or
     re-run nothing is queued twice (:func:`_write_chunk`).
     """
-    from app.domain.statement_cycle import LoanFacts, notices_due
+    from app.domain.statement_cycle import LoanFacts, may_notice, notices_due
     from app.services import statements
 
-    def ask(item: _CycleLoan, facts: LoanFacts, exemptions: Any = None) -> list[Any]:
-        extra = {"exemptions": exemptions} if exemptions is not None else {}
-        return notices_due(day, item.terms, item.state, facts,
-                           statement_days=item.rules.statement_days_before_due,
-                           reminder_days=item.rules.reminder_days_before_due, **extra)
-
     due = [item for item in loans
-           if ask(item, LoanFacts(item.boarded_on)) or ask(item, LoanFacts(item.boarded_on, mortgage=True))]
+           if may_notice(day, item.terms, item.state, item.boarded_on,
+                         statement_days=item.rules.statement_days_before_due,
+                         reminder_days=item.rules.reminder_days_before_due)]
     if not due:
         return []
     ids = [item.loan_id for item in due]
@@ -797,7 +793,9 @@ def _cycle_letters(session: Session, day: date, loans: list[_CycleLoan], now: da
         cease, attorney = blocks.get(item.loan_id, (False, False))
         facts = LoanFacts(item.boarded_on, item.loan_id in mortgages, item.hardship, item.dispute, cease, attorney,
                           item.days_past_due)
-        for notice in ask(item, facts, exemptions):
+        for notice in notices_due(day, item.terms, item.state, facts, exemptions=exemptions,
+                                  statement_days=item.rules.statement_days_before_due,
+                                  reminder_days=item.rules.reminder_days_before_due):
             rows.append({"loan_id": item.loan_id, "kind": notice.kind, "queued_on": tomorrow,
                          "reason": notice.reason[:200], "status": "queued", "created_at": now, "version": 1,
                          "cycle_due": notice.cycle_due})

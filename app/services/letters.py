@@ -157,6 +157,18 @@ class LetterRecord:
 
 
 @dataclass(frozen=True)
+class QueuedLetter:
+    """A letter waiting in the queue for the next letter run (the account's letters tab lists them)."""
+
+    id: int
+    kind: str
+    queued_on: _dt.date
+    reason: str | None
+    #: a statement's or reminder's cycle: the payment due date it is for
+    cycle_due: _dt.date | None = None
+
+
+@dataclass(frozen=True)
 class Dropped:
     """A letter that was not printed, and why."""
 
@@ -785,7 +797,7 @@ def _cycle_check(session: Session, lo: _Loan, kind: str, day: _dt.date, cycle_du
     state, _ = lo.state(day)
     terms = lo.book.terms
     n = first_due_after(terms, state, cycle_due - _dt.timedelta(days=1))
-    if n <= state.term and installment_due(terms, state, n) == cycle_due and not unpaid(state, n):
+    if n <= state.term and installment_due(terms, state, n) == cycle_due and not unpaid(terms, state, n):
         raise _Drop(f"paid: the payment due {cycle_due.isoformat()} was received")
 
 
@@ -1502,6 +1514,17 @@ def letters_of(session: Session, loan: Loan) -> list[LetterRecord]:
     return [_as_record(row, loan.loan_number, username or "") for row, username in rows]
 
 
+def queued_of(session: Session, loan: Loan) -> list[QueuedLetter]:
+    """The loan's letters still waiting for a letter run, oldest first (the account page): one query."""
+    rows = session.execute(
+        select(LetterQueueItem.id, LetterQueueItem.kind, LetterQueueItem.queued_on, LetterQueueItem.reason,
+               LetterQueueItem.cycle_due)
+        .where(LetterQueueItem.loan_id == loan.id, LetterQueueItem.status == "queued")
+        .order_by(LetterQueueItem.queued_on, LetterQueueItem.id)
+    ).all()
+    return [QueuedLetter(*row) for row in rows]
+
+
 def reprint(ctx: ServiceContext, letter_id: int) -> bytes:
     """The letter's stored PDF, byte for byte as sent, after checking its SHA-256."""
     permissions.require(ctx.actor, permissions.PRINT_LETTERS)
@@ -1525,6 +1548,7 @@ __all__ = [
     "LetterRun",
     "LettersPrinted",
     "PrintBatch",
+    "QueuedLetter",
     "LettersCancelled",
     "RenderedLetter",
     "TemplateInfo",
@@ -1536,6 +1560,7 @@ __all__ = [
     "placeholders",
     "preview_template",
     "print_selected",
+    "queued_of",
     "queued_batch",
     "render_letter",
     "reprint",
