@@ -961,10 +961,11 @@ def _write_chunk(
     if letters:
         # A statement or reminder already queued for its cycle is not queued again (revision 0015's unique
         # index on loan, kind and cycle; other letters have no cycle, and NULLs never conflict).
+        from sqlalchemy.dialects import postgresql, sqlite
+
         queue = cast(Table, LetterQueueItem.__table__)
-        if session.get_bind().dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        session.connection().execute(
-            dialect_insert(queue).on_conflict_do_nothing(index_elements=["loan_id", "kind", "cycle_due"]), letters)
+        cycle = ["loan_id", "kind", "cycle_due"]
+        once = (postgresql.insert(queue).on_conflict_do_nothing(index_elements=cycle)
+                if session.get_bind().dialect.name == "postgresql"
+                else sqlite.insert(queue).on_conflict_do_nothing(index_elements=cycle))
+        session.connection().execute(once, letters)

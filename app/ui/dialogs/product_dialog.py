@@ -154,6 +154,17 @@ class ProductDialog(QDialog):
         self.triggers = QLineEdit(", ".join(f"{t.letter} {t.days_past_due}" for t in rules.letter_triggers))
         self.triggers.setObjectName("ruleLetterTriggers")
         self.triggers.setPlaceholderText("late-notice 15, default-notice 30")
+        # The statement cycle (issue 13): a statement N days before each due date (0: none; a mortgage's
+        # follow Regulation Z 1026.41(b)), a payment reminder R days before an unpaid one (0: off).
+        self.statement_days = _spin("ruleStatementDays", rules.statement_days_before_due, products.MAX_STATEMENT_DAYS)
+        self.statement_days.setSuffix(" days before each due date")
+        self.statement_days.setSpecialValueText("No statements")
+        self.statement_days.setToolTip("Mortgages (real-estate collateral) are billed after the previous due date's "
+                                       "grace period instead, as Regulation Z 1026.41(b) asks; this sets only "
+                                       "their first statement")
+        self.reminder_days = _spin("ruleReminderDays", rules.reminder_days_before_due or 0, products.MAX_REMINDER_DAYS)
+        self.reminder_days.setSuffix(" days before a due date not yet paid")
+        self.reminder_days.setSpecialValueText("No reminders")
 
         identity = QGroupBox("Product")
         form = QFormLayout(identity)
@@ -201,6 +212,8 @@ class ProductDialog(QDialog):
         form.addRow("Back on accrual after:", self.accrual_after)
         form.addRow("Small-balance write-off up to:", self.small_balance)
         form.addRow("Letters (letter days past due):", self.triggers)
+        form.addRow("Billing statement:", self.statement_days)
+        form.addRow("Payment reminder:", self.reminder_days)
 
         self.problems = QLabel()
         self.problems.setObjectName("productProblems")
@@ -262,7 +275,10 @@ class ProductDialog(QDialog):
             "charge_off_days": self.charge_off.value(),
             "non_accrual_cash": self.non_accrual_cash.currentData(),
             "accrual_after_months": self.accrual_after.value(),
+            "statement_days_before_due": self.statement_days.value(),
         }
+        if self.reminder_days.value():
+            data["reminder_days_before_due"] = self.reminder_days.value()
         for key, edit, label in (("tolerance", self.tolerance, "Tolerance"),
                                  ("payoff_tolerance", self.payoff_tolerance, "Payoff tolerance"),
                                  ("small_balance_threshold", self.small_balance, "Small-balance threshold")):
