@@ -4,7 +4,7 @@
     Issue one letter (recorded in the account's history) and write its PDF.
     ``--preview`` writes it without recording it.  KIND is one of
     late-notice, default-notice, validation-notice, payoff, statement,
-    paid-in-full.
+    paid-in-full, payment-reminder.
 
 ``keel letters --queued --out FILE.pdf [--mark-printed]``
     Issue every letter end of day queued (re-checked, figures as of the print
@@ -29,7 +29,8 @@ from typing import Any
 
 from app.cli import CliError
 
-KIND_CHOICES = ("late-notice", "default-notice", "validation-notice", "payoff", "statement", "paid-in-full")
+KIND_CHOICES = ("late-notice", "default-notice", "validation-notice", "payoff", "statement", "paid-in-full",
+                "payment-reminder")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -88,7 +88,8 @@ def main() -> None:
         closed = summary.days[0]
         print(f"end of day: {closed.loans_processed:,} loans closed in {elapsed:.2f} s "
               f"({closed.loans_processed / elapsed:,.0f} loans/s); {closed.late_fees} late fees, "
-              f"interest {closed.interest_accrued}, {len(closed.errors)} errors")
+              f"interest {closed.interest_accrued}, {closed.letters_queued} letters queued, "
+              f"{len(closed.errors)} errors")
         close_database(factory)
 
 

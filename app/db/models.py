@@ -659,7 +659,8 @@ CONTACT_OUTCOMES = (
     "payment_arranged",
 )
 PROMISE_STATUSES = ("open", "kept", "partly_kept", "broken", "cancelled", "corrected")
-LETTER_KINDS = ("late-notice", "default-notice", "validation-notice", "payoff", "statement", "paid-in-full")
+LETTER_KINDS = ("late-notice", "default-notice", "validation-notice", "payoff", "statement", "paid-in-full",
+                "payment-reminder")
 # "issued": the letter is recorded (its PDF and hash kept) and waits for the printer (issue 11).
 LETTER_QUEUE_STATUSES = ("queued", "issued", "printed", "dropped", "cancelled")
 
@@ -768,7 +769,12 @@ class LetterQueueItem(Versioned, Base):
     """A letter end of day (or a collector) asked for, waiting for the next letter run."""
 
     __tablename__ = "letter_queue"
-    __table_args__ = (Index(None, "status", "kind"), Index(None, "loan_id"))
+    __table_args__ = (
+        Index(None, "status", "kind"),
+        Index(None, "loan_id"),
+        # One billing statement and one payment reminder per loan per cycle (issue 13; revision 0014).
+        Index(None, "loan_id", "kind", "cycle_due", unique=True),
+    )
 
     id: Mapped[intpk]
     loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"))
@@ -778,6 +784,8 @@ class LetterQueueItem(Versioned, Base):
     status: Mapped[str] = mapped_column(String(16), default="queued")
     letter_id: Mapped[int | None] = mapped_column(ForeignKey("letters.id"))
     created_at: Mapped[created_at]
+    #: A statement's or reminder's cycle: the payment due date it is for (None for other letters).
+    cycle_due: Mapped[_dt.date | None] = mapped_column(Date)
 
     @validates("kind")
     def _check_kind(self, key: str, value: str) -> str:

@@ -28,7 +28,7 @@ _METHODS = {"check": "check", "ach": "ACH", "cash": "cash", "card": "card", "mon
             "prior_servicer": "prior servicer"}
 _LETTERS = {"late-notice": "late notice", "default-notice": "default notice",
             "validation-notice": "validation notice", "payoff": "payoff statement", "statement": "statement",
-            "paid-in-full": "paid-in-full letter"}
+            "paid-in-full": "paid-in-full letter", "payment-reminder": "payment reminder"}
 _FEES = {"nsf": "NSF", "late": "late", "returned_item": "returned-item", "extension": "extension",
          "payoff_statement": "payoff statement", "other": ""}
 _REVERSALS = {"nsf": "insufficient funds", "posting_error": "posting error", "stop_payment": "stop payment",
@@ -436,6 +436,20 @@ def _security(d: Details) -> str:
     return "changed the security settings" + (f" ({', '.join(changed)})" if changed else "")
 
 
+_SMALL_SERVICER = {"own_loans": "own loans", "housing_finance_agency": "housing finance agency",
+                   "nonprofit": "nonprofit"}
+
+
+def _statements(d: Details) -> str:
+    after = d.get("after") or {}
+    if not isinstance(after, Mapping):
+        return "changed the periodic statement exemptions"
+    basis = after.get("small_servicer")
+    small = f"small servicer ({_SMALL_SERVICER.get(str(basis), _words(basis))})" if basis else "not a small servicer"
+    coupons = "coupon books" if after.get("coupon_books") else "no coupon books"
+    return f"set the periodic statement exemptions: {small}, {coupons}"
+
+
 #: Action code -> the sentence after the person's name.  Every code a service writes is here.
 SENTENCES: dict[str, Callable[[Details], str]] = {
     "payment.posted": _payment,
@@ -504,6 +518,7 @@ SENTENCES: dict[str, Callable[[Details], str]] = {
     "user.unlocked": _unlocked,
     "approval.granted": _approval,
     "settings.security_changed": _security,
+    "settings.statements_changed": _statements,
     "user.role_changed": _role,
     "user.deactivated": _user("deactivated"),
     "user.reactivated": _user("reactivated"),

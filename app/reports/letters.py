@@ -75,6 +75,7 @@ TITLES = {
     "payoff": "Payoff statement",
     "statement": "Billing statement",
     "paid-in-full": "Paid in full",
+    "payment-reminder": "Payment reminder",
 }
 
 #: Regulation F's pointer to the CFPB (12 CFR 1006.34(c)(3)(iv)).
@@ -735,6 +736,27 @@ def _coupon(spec: LetterSpec, due: str) -> Flowable:
     return outer
 
 
+def _payment_reminder(spec: LetterSpec) -> list[Flowable]:
+    """A reminder before a due date not yet paid: what is due and when, the late fee after, a coupon."""
+    f = spec.figures
+    due = long_date(f["payment_due_date"])
+    rows: list[tuple[str, Decimal | str]] = [("Payment due date", due), ("Regular payment", _dec(f, "current_installment"))]
+    if _dec(f, "past_due_installments"):
+        rows.append(("Overdue payments", _dec(f, "past_due_installments")))
+    if _dec(f, "fees_due"):
+        rows.append(("Fees and charges", _dec(f, "fees_due")))
+    table = amount_table(rows, total=("Total amount due", _dec(f, "amount_due")),
+                         heading=("Loan " + spec.loan_number, ""), width=4.6 * inch, money_width=1.6 * inch)
+    out: list[Flowable] = [*_subject(spec), *_paragraphs(spec, "opening"), Spacer(1, 2), KeepTogether([table]),
+                           Spacer(1, 6)]
+    if f.get("late_fee_date") is not None and _dec(f, "late_fee_amount"):
+        out.append(_p(f"If payment is received after <b>{long_date(f['late_fee_date'])}</b>, a "
+                      f"<b>{money(_dec(f, 'late_fee_amount'))}</b> late fee will be charged.", "body"))
+    out += [Spacer(1, 6), *_paragraphs(spec, "middle"), *_paragraphs(spec, "closing"), *_debt_collector_line(spec),
+            AtBottom(_coupon(spec, due))]
+    return out
+
+
 BUILDERS: dict[str, Callable[[LetterSpec], list[Flowable]]] = {
     "late-notice": _late_notice,
     "default-notice": _default_notice,
@@ -742,6 +764,7 @@ BUILDERS: dict[str, Callable[[LetterSpec], list[Flowable]]] = {
     "payoff": _payoff,
     "statement": _statement,
     "paid-in-full": _paid_in_full,
+    "payment-reminder": _payment_reminder,
 }
 
 

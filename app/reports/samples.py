@@ -106,7 +106,7 @@ def build(folder: Path) -> tuple[Any, dict[str, str]]:
         loan.reg_f_applies = True
     late, current, paid_off = numbers["SAMPLE-1"], numbers["SAMPLE-2"], numbers["SAMPLE-3"]
     chosen = {"late-notice": late, "default-notice": late, "validation-notice": late, "payoff": current,
-              "statement": late, "paid-in-full": paid_off}
+              "statement": late, "paid-in-full": paid_off, "payment-reminder": current}
     return admin, chosen
 
 

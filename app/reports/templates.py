@@ -42,7 +42,8 @@ from app.reports.layout import RESOURCES
 
 LETTER_DIR = RESOURCES / "letters"
 
-KINDS = ("late-notice", "default-notice", "validation-notice", "payoff", "statement", "paid-in-full")
+KINDS = ("late-notice", "default-notice", "validation-notice", "payoff", "statement", "paid-in-full",
+         "payment-reminder")
 SECTIONS = ("subject", "opening", "middle", "closing")
 
 #: Placeholders every kind of letter may use.
@@ -106,6 +107,13 @@ KIND_PLACEHOLDERS: dict[str, dict[str, str]] = {
         "paid_off_date": "the date the loan was paid in full",
         "final_payment_amount": "the final payment",
         "refund_due": "overpayment to be refunded",
+    },
+    "payment-reminder": {
+        "amount_due": "total amount due by the payment due date",
+        "payment_due_date": "the payment due date the reminder is for",
+        "regular_payment": "the regular installment",
+        "late_fee_amount": "late fee charged if paid after the grace period",
+        "late_fee_date": "the date after which the late fee is charged",
     },
 }
 

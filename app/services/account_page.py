@@ -33,7 +33,7 @@ from app.services import collections, letters, permissions, search
 from app.services.accounts import Account, read_account
 from app.services.collections import ContactInfo, PromiseInfo
 from app.services.context import ServiceContext
-from app.services.letters import LetterRecord
+from app.services.letters import LetterRecord, QueuedLetter
 from app.services.search import AuditLine, NoteLine, Party
 
 
@@ -76,6 +76,8 @@ class AccountPage:
     year: int
     interest_paid_ytd: Decimal
     interest_paid_last_year: Decimal
+    #: Letters waiting for the next letter run (statements end of day queued among them), oldest first.
+    queued_letters: tuple[QueuedLetter, ...] = ()
 
     @property
     def co_borrowers(self) -> tuple[Party, ...]:
@@ -144,6 +146,7 @@ def account_page(ctx: ServiceContext, loan_number: str, as_of: date | None = Non
             year=year,
             interest_paid_ytd=ytd,
             interest_paid_last_year=last_year,
+            queued_letters=tuple(letters.queued_of(session, loan)),
         )
 
 

@@ -22,7 +22,9 @@ For each day D being closed and each loan whose cached state is still at D-1:
   fee waived at once (fees pause while the flag is set);
 * status and delinquency are updated from the product's thresholds, and a
   loan reaching the charge-off threshold is charged off;
-* the letters the product's triggers call for are queued;
+* the letters the product's triggers call for are queued, and the statement
+  cycle's billing statements and payment reminders
+  (:mod:`app.domain.statement_cycle`, once per loan per cycle);
 * promises to pay that fell due are settled (kept, partly kept, broken).
 
 Then the business date moves to D+1.  Only one end of day runs per database
@@ -572,7 +574,7 @@ def _process_chunk(session: Session, ctx: ServiceContext, ids: list[int], day: d
     loans = session.execute(
         select(Loan.id, Loan.loan_number, Loan.terms, Loan.status, Loan.delinquency, Loan.hardship, Loan.dispute,
                Loan.version, Loan.product_version_id, LoanState.engine_state, LoanState.version,
-               LoanState.days_past_due, Loan.current_since)
+               LoanState.days_past_due, Loan.current_since, Loan.boarded_on)
         .join(LoanState, LoanState.loan_id == Loan.id)
         .where(Loan.id.in_(ids))
         .order_by(Loan.id)
@@ -615,8 +617,10 @@ def _process_chunk(session: Session, ctx: ServiceContext, ids: list[int], day: d
     # Loans whose books need the full check tonight (issue 9): replayed in full, moving on or off
     # non-accrual, or charged off.  loan id -> (extra events, new delinquency, charge-off row or None).
     to_books: dict[int, tuple[list[Event], str, dict[str, Any] | None]] = {}
+    # Active loans closed tonight, for the statement cycle after the loop (_cycle_letters).
+    cycle: list[_CycleLoan] = []
     for (loan_id, number, terms_doc, status, delinquency, hardship, dispute, loan_version, version_id, cached,
-         state_version, old_dpd, current_since) in loans:
+         state_version, old_dpd, current_since, boarded_on) in loans:
         rules = rules_of.get(version_id) or ProductRules()
         # What this loan adds to the chunk, so a loan that fails half way leaves nothing behind (issue 12).
         marks = (len(new_entries), len(loan_updates), len(letters), len(state_updates), seqs.get(loan_id),
@@ -709,7 +713,7 @@ def _process_chunk(session: Session, ctx: ServiceContext, ids: list[int], day: d
                     if old_dpd < threshold <= snap_next.days_past_due:
                         letters.append({"loan_id": loan_id, "kind": trigger.letter, "queued_on": tomorrow,
                                         "reason": f"{threshold} days past due", "status": "queued",
-                                        "created_at": now, "version": 1})
+                                        "created_at": now, "version": 1, "cycle_due": None})
             state_updates.append({
                 "b_id": loan_id, "b_version": state_version, "as_of": day,
                 "engine_state": _json_text(state_to_dict(new_state)),
@@ -723,6 +727,9 @@ def _process_chunk(session: Session, ctx: ServiceContext, ids: list[int], day: d
                 "payoff": _cents(snap_next.payoff),
             })
             _check_storable(state_updates[-1], new_entries[marks[0]:])
+            if new_status == "active":
+                cycle.append(_CycleLoan(loan_id, terms, new_state, rules, boarded_on, bool(hardship), bool(dispute),
+                                        snap_next.days_past_due))
             tally.processed += 1
         except Exception as exc:  # a loan whose figures cannot be computed or stored is reported and skipped
             del new_entries[marks[0]:], loan_updates[marks[1]:], letters[marks[2]:], state_updates[marks[3]:]
@@ -737,11 +744,62 @@ def _process_chunk(session: Session, ctx: ServiceContext, ids: list[int], day: d
     for loan_id, (extra_events, new_delinquency, charge_row) in to_books.items():
         _book_loan(session, loan_id, day, extra_events, new_delinquency, charge_row,
                    [row for row in new_entries if row["loan_id"] == loan_id], entry)
+    letters.extend(_cycle_letters(session, day, cycle, now))
     _write_chunk(session, state_updates, loan_updates, new_entries, letters)
     tally.letters += len(letters)
     # The chunk's own audit row: its seal covers the chunk's ledger entries (app.db.chain).
     audit.record(session, ctx.actor, "eod.chunk", entity="eod_chunk", entity_id=f"{ids[0]}-{ids[-1]}",
                  details={"business_date": day.isoformat(), "loans": len(ids), "entries": len(new_entries)})
+
+
+@dataclass(frozen=True, slots=True)
+class _CycleLoan:
+    loan_id: int
+    terms: Any
+    state: Any
+    rules: ProductRules
+    boarded_on: date
+    hardship: bool
+    dispute: bool
+    days_past_due: int  # the morning after
+
+
+def _cycle_letters(session: Session, day: date, loans: list[_CycleLoan], now: datetime) -> list[dict[str, Any]]:
+    """The billing statements and payment reminders due at the close of ``day`` (issue 13, item 4).
+
+    The rules are :func:`app.domain.statement_cycle.notices_due`, on each loan's state at the end of the
+    day, already in memory.  A cheap first pass (:func:`~app.domain.statement_cycle.may_notice`) keeps the
+    few loans that could be due something tonight; only those are looked up -- mortgage or not, borrower
+    flags -- in one query each for the chunk, never one per loan.  The
+    queue keeps one letter per loan, kind and cycle (``cycle_due``), so however end of day is resumed or
+    re-run nothing is queued twice (:func:`_write_chunk`).
+    """
+    from app.domain.statement_cycle import LoanFacts, may_notice, notices_due
+    from app.services import statements
+
+    due = [item for item in loans
+           if may_notice(day, item.terms, item.state, item.boarded_on,
+                         statement_days=item.rules.statement_days_before_due,
+                         reminder_days=item.rules.reminder_days_before_due)]
+    if not due:
+        return []
+    ids = [item.loan_id for item in due]
+    mortgages = statements.mortgage_ids(session, ids)
+    blocks = statements.contact_blocks(session, ids)
+    exemptions = statements.read(session).exemptions()
+    tomorrow = day + timedelta(days=1)
+    rows: list[dict[str, Any]] = []
+    for item in due:
+        cease, attorney = blocks.get(item.loan_id, (False, False))
+        facts = LoanFacts(item.boarded_on, item.loan_id in mortgages, item.hardship, item.dispute, cease, attorney,
+                          item.days_past_due)
+        for notice in notices_due(day, item.terms, item.state, facts, exemptions=exemptions,
+                                  statement_days=item.rules.statement_days_before_due,
+                                  reminder_days=item.rules.reminder_days_before_due):
+            rows.append({"loan_id": item.loan_id, "kind": notice.kind, "queued_on": tomorrow,
+                         "reason": notice.reason[:200], "status": "queued", "created_at": now, "version": 1,
+                         "cycle_due": notice.cycle_due})
+    return rows
 
 
 _COUNTERS = ("interest", "fees", "late_fees", "status_changes", "charge_offs")
@@ -901,4 +959,13 @@ def _write_chunk(
         else:
             session.connection().execute(insert_stmt, new_entries)
     if letters:
-        session.connection().execute(insert(cast(Table, LetterQueueItem.__table__)), letters)
+        # A statement or reminder already queued for its cycle is not queued again (revision 0014's unique
+        # index on loan, kind and cycle; other letters have no cycle, and NULLs never conflict).
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        queue = cast(Table, LetterQueueItem.__table__)
+        cycle = ["loan_id", "kind", "cycle_due"]
+        once = (postgresql.insert(queue).on_conflict_do_nothing(index_elements=cycle)
+                if session.get_bind().dialect.name == "postgresql"
+                else sqlite.insert(queue).on_conflict_do_nothing(index_elements=cycle))
+        session.connection().execute(once, letters)

@@ -25,6 +25,14 @@ be written down):
   notice for the same loan is dropped as superseded; the figures are as of
   the print date.
 * ``payoff`` and ``statement`` need an active loan; ``paid-in-full`` a paid-off one.
+* A ``payment-reminder`` (issue 13) needs an active loan and follows the
+  collection letters' contact rules (hardship, dispute, cease contact,
+  attorney).  Queued by end of day for a cycle (the statement cycle,
+  :mod:`app.domain.statement_cycle`), it is dropped at print time once that
+  installment is paid or its due date has passed.  A queued statement for a
+  loan that is not a mortgage is dropped when the borrower has asked us to
+  cease contact or is represented by an attorney; a mortgage's periodic
+  statement is not (Regulation Z 1026.41 requires it; CFPB Bulletin 2013-12).
 * The validation period (12 CFR 1006.34(b)(5)) ends 30 days after the day
   the consumer is assumed to receive the notice, which is the fifth day after
   the letter date not counting Saturdays, Sundays and the US federal holidays
@@ -147,6 +155,18 @@ class LetterRecord:
     size: int
     #: the PDF as recorded; filled by :func:`issue_letter` only (see :func:`reprint` otherwise)
     pdf_bytes: bytes | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class QueuedLetter:
+    """A letter waiting in the queue for the next letter run (the account's letters tab lists them)."""
+
+    id: int
+    kind: str
+    queued_on: _dt.date
+    reason: str | None
+    #: a statement's or reminder's cycle: the payment due date it is for
+    cycle_due: _dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -399,6 +419,17 @@ def _check_allowed(session: Session, lo: _Loan, kind: str, person: Person, snap:
         if kind in ("late-notice", "default-notice") and snap.days_past_due <= 0:
             raise _Drop("the loan is current")
     elif kind in ("payoff", "statement"):
+        if loan.status != "active" or snap.status != "active":
+            raise _Drop(f"the loan is {snap.status if loan.status == 'active' else loan.status}, not active")
+    elif kind == "payment-reminder":
+        if loan.hardship:
+            raise _Drop("the loan is flagged hardship: payment reminders are stopped")
+        if loan.dispute:
+            raise _Drop("the loan is flagged dispute: payment reminders are stopped")
+        if person.cease_contact:
+            raise _Drop("the borrower asked us to cease contact (FDCPA 805(c))")
+        if person.attorney_represented:
+            raise _Drop("the borrower is represented by an attorney (FDCPA 805(a)(2)); write to the attorney")
         if loan.status != "active" or snap.status != "active":
             raise _Drop(f"the loan is {snap.status if loan.status == 'active' else loan.status}, not active")
     elif kind == "paid-in-full":
@@ -730,6 +761,53 @@ def _paid_in_full(lo: _Loan, day: _dt.date, opts: dict[str, Any]) -> tuple[dict[
     return f, values, ref
 
 
+def _payment_reminder(lo: _Loan, day: _dt.date, opts: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str], list[tuple[str, str]]]:
+    """The statement's own amount-due figures (one computation for both), for the reminder's due date."""
+    stmt, _, _ = _statement(lo, day, opts)
+    keys = ("payment_due_date", "amount_due", "fees_due", "past_due_installments", "current_installment",
+            "late_fee_amount", "late_fee_date", "days_past_due", "principal_balance")
+    f: dict[str, Any] = {key: stmt[key] for key in keys}
+    f["regular_payment"] = lo.state(day)[0].payment
+    due = f["payment_due_date"]
+    values = {
+        "amount_due": money(f["amount_due"]),
+        "payment_due_date": long_date(due),
+        "regular_payment": money(f["regular_payment"]),
+        "late_fee_amount": money(f["late_fee_amount"]),
+        "late_fee_date": long_date(f["late_fee_date"]),
+    }
+    ref = [("Date", long_date(day)), ("Loan number", lo.loan.loan_number), ("Payment due date", long_date(due)),
+           ("Amount due", money(f["amount_due"]))]
+    return f, values, ref
+
+
+def _cycle_check(session: Session, lo: _Loan, kind: str, day: _dt.date, cycle_due: _dt.date | None,
+                 person: Person) -> None:
+    """A statement or reminder end of day queued for a cycle, checked again at print time (see the module)."""
+    from app.domain.statement_cycle import first_due_after, installment_due, unpaid
+
+    if kind == "statement":
+        if (person.cease_contact or person.attorney_represented) and not _is_mortgage(session, lo.loan):
+            raise _Drop("the borrower asked us to cease contact (FDCPA 805(c))" if person.cease_contact else
+                        "the borrower is represented by an attorney (FDCPA 805(a)(2)); write to the attorney")
+        return
+    if kind != "payment-reminder" or cycle_due is None:
+        return
+    if cycle_due < day:
+        raise _Drop(f"the payment due {cycle_due.isoformat()} is past: a reminder is too late")
+    state, _ = lo.state(day)
+    terms = lo.book.terms
+    n = first_due_after(terms, state, cycle_due - _dt.timedelta(days=1))
+    if n <= state.term and installment_due(terms, state, n) == cycle_due and not unpaid(terms, state, n):
+        raise _Drop(f"paid: the payment due {cycle_due.isoformat()} was received")
+
+
+def _is_mortgage(session: Session, loan: Loan) -> bool:
+    from app.services.statements import mortgage_ids
+
+    return loan.id in mortgage_ids(session, [loan.id])
+
+
 _FIGURES = {
     "late-notice": _late_notice,
     "default-notice": _default_notice,
@@ -737,6 +815,7 @@ _FIGURES = {
     "payoff": _payoff,
     "statement": _statement,
     "paid-in-full": _paid_in_full,
+    "payment-reminder": _payment_reminder,
 }
 
 
@@ -942,6 +1021,8 @@ def _prepare(
                 raise _Drop("cured: the loan is current")
             raise _Drop(f"cured: {snap.days_past_due} days past due now, below the {trigger}-day trigger")
     _check_allowed(session, lo, kind, person, snap)
+    if trigger_check:
+        _cycle_check(session, lo, kind, day, opts.get("cycle_due"), person)
     figures, values, reference = _FIGURES[kind](lo, day, {**opts, "lender": lender})
     all_values = {**_common_values(lender, recipient, loan, day, state, snap), **values}
     spec = documents.LetterSpec(
@@ -954,7 +1035,8 @@ def _prepare(
         text={name: templates.to_markup(text.section(name), all_values) for name in ("opening", "middle", "closing")},
         figures=figures,
         reference=tuple(reference),
-        debt_collector=kind in ("late-notice", "default-notice", "statement") and _reg_f(session, loan),
+        debt_collector=kind in ("late-notice", "default-notice", "statement", "payment-reminder")
+        and _reg_f(session, loan),
     )
     recorded = {"letter_date": day, "loan_number": loan.loan_number, "borrower": recipient.name,
                 "address": list(recipient.address_lines), **figures}
@@ -1090,6 +1172,8 @@ class _Job:
     kind: str
     queue_ids: list[int]
     prepared: _Prepared | None = None
+    #: A queued statement's or reminder's cycle: the latest payment due date its queue items are for.
+    cycle_due: _dt.date | None = None
     pdf: bytes = b""
     pages: int = 0
 
@@ -1128,7 +1212,8 @@ def _run(
             if job.kind not in texts:
                 texts[job.kind] = _current_template(session, job.kind)
             try:
-                job.prepared = _prepare(session, job.kind, loan, today, day, lender, texts[job.kind], opts,
+                job_opts = {**opts, "cycle_due": job.cycle_due} if job.cycle_due is not None else opts
+                job.prepared = _prepare(session, job.kind, loan, today, day, lender, texts[job.kind], job_opts,
                                         trigger_check=action == "queued", triggers=triggers)
                 ready.append(job)
             except _Drop as drop:
@@ -1216,17 +1301,21 @@ def run_queued(
 
     def jobs_of(session: Session, dropped: list[tuple[Dropped, list[int]]]) -> list[_Job]:
         rows = session.execute(
-            select(LetterQueueItem.id, LetterQueueItem.loan_id, LetterQueueItem.kind, Loan.loan_number)
+            select(LetterQueueItem.id, LetterQueueItem.loan_id, LetterQueueItem.kind, Loan.loan_number,
+                   LetterQueueItem.cycle_due)
             .join(Loan, Loan.id == LetterQueueItem.loan_id)
             .where(LetterQueueItem.status == "queued")
             .order_by(Loan.loan_number, LetterQueueItem.id)
         ).all()
         by_key: dict[tuple[int, str], _Job] = {}
         numbers: dict[int, str] = {}
-        for queue_id, loan_id, kind, number in rows:
+        for queue_id, loan_id, kind, number, cycle_due in rows:
             numbers[loan_id] = number
             job = by_key.setdefault((loan_id, kind), _Job(loan_id, kind, []))
             job.queue_ids.append(queue_id)
+            if cycle_due is not None and (job.cycle_due is None or cycle_due > job.cycle_due):
+                # Several cycles queued and not yet printed: one statement (or reminder) meets them all.
+                job.cycle_due = cycle_due
         jobs: list[_Job] = []
         for (loan_id, kind), job in by_key.items():
             if kind not in _FIGURES:
@@ -1427,6 +1516,17 @@ def letters_of(session: Session, loan: Loan) -> list[LetterRecord]:
     return [_as_record(row, loan.loan_number, username or "") for row, username in rows]
 
 
+def queued_of(session: Session, loan: Loan) -> list[QueuedLetter]:
+    """The loan's letters still waiting for a letter run, oldest first (the account page): one query."""
+    rows = session.execute(
+        select(LetterQueueItem.id, LetterQueueItem.kind, LetterQueueItem.queued_on, LetterQueueItem.reason,
+               LetterQueueItem.cycle_due)
+        .where(LetterQueueItem.loan_id == loan.id, LetterQueueItem.status == "queued")
+        .order_by(LetterQueueItem.queued_on, LetterQueueItem.id)
+    ).all()
+    return [QueuedLetter(*row) for row in rows]
+
+
 def reprint(ctx: ServiceContext, letter_id: int) -> bytes:
     """The letter's stored PDF, byte for byte as sent, after checking its SHA-256."""
     permissions.require(ctx.actor, permissions.PRINT_LETTERS)
@@ -1450,6 +1550,7 @@ __all__ = [
     "LetterRun",
     "LettersPrinted",
     "PrintBatch",
+    "QueuedLetter",
     "LettersCancelled",
     "RenderedLetter",
     "TemplateInfo",
@@ -1461,6 +1562,7 @@ __all__ = [
     "placeholders",
     "preview_template",
     "print_selected",
+    "queued_of",
     "queued_batch",
     "render_letter",
     "reprint",

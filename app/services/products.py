@@ -10,7 +10,12 @@ A product's rules are one JSON document (``ProductVersion.rules``):
   rule means the same thing in a product as in a loan;
 * servicing thresholds the engine does not use: ``delinquent_days``,
   ``default_days``, ``non_accrual_days``, ``charge_off_days`` (days past due),
-  ``small_balance_threshold`` (money) and ``letter_triggers``.
+  ``small_balance_threshold`` (money) and ``letter_triggers``;
+* the statement cycle (issue 13): ``statement_days_before_due`` (a billing
+  statement queued that many days before each due date, default 15, 0 for
+  none; a mortgage's statements follow Regulation Z 1026.41(b) instead, see
+  :mod:`app.domain.statement_cycle`) and ``reminder_days_before_due`` (a
+  payment reminder that many days before a due date not yet paid; off unless set).
 
 A loan copies the engine rules into its own ``terms`` when it is boarded
 (:func:`engine_terms`), so a new product version changes only loans boarded
@@ -36,6 +41,7 @@ from app.db.models import LETTER_KINDS, Loan, Product, ProductVersion
 from app.domain import daycount
 from app.domain.errors import InputError
 from app.domain.money import ZERO, money_str, to_decimal, to_money
+from app.domain.statement_cycle import DEFAULT_STATEMENT_DAYS
 from app.domain.terms import (
     AMORTIZATIONS,
     DEFAULT_WATERFALL,
@@ -78,8 +84,12 @@ MAX_DAYS = 3650
 #: or applied to principal on the books ("cost_recovery"); back on accrual after this many months current.
 NON_ACCRUAL_CASH = ("income", "cost_recovery")
 DEFAULT_ACCRUAL_AFTER_MONTHS = 6
+#: The statement cycle (issue 13): days before a due date for the statement (0: none) and the reminder.
+MAX_STATEMENT_DAYS = 60
+MAX_REMINDER_DAYS = 30
 KNOWN_RULES = frozenset({*ENGINE_RULES, *THRESHOLDS, "small_balance_threshold", "letter_triggers",
-                         "non_accrual_cash", "accrual_after_months", "max_principal", "max_rate"})
+                         "non_accrual_cash", "accrual_after_months", "max_principal", "max_rate",
+                         "statement_days_before_due", "reminder_days_before_due"})
 
 _CODE_RE = re.compile(r"[A-Z0-9][A-Z0-9_-]{0,31}")
 
@@ -125,6 +135,10 @@ class ProductRules:
     #: None: only Keel's own ceilings (terms.MAX_PRINCIPAL, terms.MAX_RATE).
     max_principal: Decimal | None = None
     max_rate: Decimal | None = None
+    #: The statement cycle (issue 13): a billing statement this many days before each due date (0: none;
+    #: mortgages follow 12 CFR 1026.41(b)), a payment reminder this many before an unpaid one (None: off).
+    statement_days_before_due: int = DEFAULT_STATEMENT_DAYS
+    reminder_days_before_due: int | None = None
 
     def engine_dict(self) -> dict[str, Any]:
         """The engine rules in the canonical terms form (what a loan's ``terms`` holds)."""
@@ -145,8 +159,11 @@ class ProductRules:
                 ],
                 "non_accrual_cash": self.non_accrual_cash,
                 "accrual_after_months": self.accrual_after_months,
+                "statement_days_before_due": self.statement_days_before_due,
             }
         )
+        if self.reminder_days_before_due is not None:
+            out["reminder_days_before_due"] = self.reminder_days_before_due
         if self.max_principal is not None:
             out["max_principal"] = money_str(self.max_principal)
         if self.max_rate is not None:
@@ -255,6 +272,8 @@ def check_rules(data: object, prefix: str = "rules") -> tuple[ProductRules | Non
     attempt("accrual_after_months", _read_months)
     attempt("max_principal", _read_max_principal)
     attempt("max_rate", _read_max_rate)
+    attempt("statement_days_before_due", lambda v, f: _read_days_before(v, f, 0, MAX_STATEMENT_DAYS))
+    attempt("reminder_days_before_due", lambda v, f: _read_days_before(v, f, 1, MAX_REMINDER_DAYS))
     days = {name: values.get(name, default) for name, default in THRESHOLDS.items()}
     if days["default_days"] < days["delinquent_days"]:
         problems.append((f"{prefix}.default_days", f"{days['default_days']} is before delinquent_days "
@@ -348,6 +367,13 @@ def _read_max_rate(value: object, field_name: str) -> Decimal:
     if not ZERO <= rate <= MAX_RATE:
         raise InputError(field_name, f"{rate} is outside 0 to {MAX_RATE} percent")
     return rate
+
+
+def _read_days_before(value: object, field_name: str, low: int, high: int) -> int:
+    days = parse_int(value, field_name)
+    if not low <= days <= high:
+        raise InputError(field_name, f"{days} is outside {low} to {high} days before the due date")
+    return days
 
 
 def _read_months(value: object, field_name: str) -> int:

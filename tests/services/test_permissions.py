@@ -42,6 +42,7 @@ from app.services import (
     requests,
     security,
     servicing,
+    statements,
     users,
     verify,
 )
@@ -154,6 +155,8 @@ MUTATIONS: list[tuple[str, str | tuple[str, ...], Call]] = [
      lambda c, w: products.load_products_file(c, REPO / "resources" / "samples" / "products.json")),
     ("security.save_security_settings", permissions.MANAGE_SETTINGS,
      lambda c, w: security.save_security_settings(c, security.SecuritySettings(lockout_attempts=3))),
+    ("statements.save_statement_settings", permissions.MANAGE_SETTINGS,
+     lambda c, w: statements.save_statement_settings(c, statements.StatementSettings(coupon_books=True))),
     ("servicing.post_payment", permissions.POST_PAYMENT,
      lambda c, w: servicing.post_payment(c, w.loan, "50.00", reference="P-2")),
     ("servicing.post_payment split", (permissions.POST_PAYMENT, permissions.OVERRIDE_ALLOCATION),

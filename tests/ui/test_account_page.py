@@ -134,3 +134,21 @@ def test_ledger_sorts_by_a_clicked_header_and_filters(qtbot, desk, open_window) 
     assert not view.ledger_table.isColumnHidden(_column(view, "Suspense"))
     assert view.ledger_table.isColumnHidden(_column(view, "Refund"))
     settle(qtbot, window.workspace.tasks)
+
+
+def test_the_letters_tab_says_what_waits_for_the_next_letter_run() -> None:
+    """Statements end of day queued show on the account before they are printed (issue 13, item 4)."""
+    from datetime import date
+    from types import SimpleNamespace
+
+    from app.services.letters import QueuedLetter
+    from app.ui.views.account_view import letters_note
+
+    waiting = SimpleNamespace(letters=(), queued_letters=(
+        QueuedLetter(1, "statement", date(2026, 6, 6), "payment due 2026-06-20, 15 days ahead", date(2026, 6, 20)),
+        QueuedLetter(2, "late-notice", date(2026, 7, 5), "15 days past due")))
+    assert letters_note(waiting) == (  # type: ignore[arg-type]
+        "No letter has been sent yet. Waiting for the next letter run: Statement for the payment due 2026-06-20 "
+        "(queued 2026-06-06); Late notice (queued 2026-07-05).")
+    assert letters_note(SimpleNamespace(letters=(object(),), queued_letters=())).startswith(  # type: ignore[arg-type]
+        "Letters sent to this borrower, newest first.")

@@ -80,21 +80,26 @@ def test_a_product_and_a_new_version(qtbot, desk, open_window) -> None:
     assert not dialog.save_button.isEnabled()
     dialog.fee_max.set_value(D("40.00"))
     assert dialog.save_button.isEnabled(), dialog.problems.text()
+    qtbot.keyClicks(dialog.max_principal, "40,000")  # the product's own limits, typed as a clerk would
+    qtbot.keyClicks(dialog.max_rate, "18.5")
     with qtbot.waitSignal(dialog.saved, timeout=15_000):
         dialog.save_button.click()
     info = next(p for p in products.list_products(contexts["admin"]) if p.code == "AUTO48")
     rules = info.versions[0].rules
     assert info.versions[0].effective_date == date(2026, 6, 1)
     assert rules.late_fee is not None and rules.late_fee.percent == D("5") and rules.late_fee.maximum == D("40.00")
+    assert rules.max_principal == D("40000.00") and rules.max_rate == D("18.5")
 
     again = ProductDialog(window.workspace, info, window)
     qtbot.addWidget(again)
     assert not again.code_edit.isEnabled() and again.effective_edit.value() == date(2026, 6, 2)
+    assert again.max_principal.value() == D("40000.00") and again.max_rate.text() == "18.5"
     again.grace.setValue(15)
     with qtbot.waitSignal(again.saved, timeout=15_000):
         again.save_button.click()
     info = next(p for p in products.list_products(contexts["admin"]) if p.code == "AUTO48")
     assert [v.rules.late_fee.grace_days for v in info.versions] == [10, 15]
+    assert [v.rules.max_principal for v in info.versions] == [D("40000.00"), D("40000.00")]  # kept, not dropped
 
 
 def test_users_and_roles(qtbot, desk, open_window) -> None:
@@ -221,3 +226,42 @@ def test_boarding_from_the_desk_checks_then_boards_and_lists_exceptions(qtbot, d
 def test_boarding_is_an_admin_tab_only_for_those_who_may_board(desk, open_window) -> None:
     window = open_window("manager")
     assert window.admin_view is None or window.admin_view.boarding is None
+
+
+def test_the_statement_cycle_settings_from_the_desk(qtbot, desk, open_window) -> None:
+    """The product dialog edits the statement and reminder days; Administration > Statement cycle the exemptions."""
+    from app.services import statements
+    from app.ui.views.statements_view import StatementsPanel
+
+    _, contexts = desk
+    window = open_window("admin")
+    dialog = ProductDialog(window.workspace, None, window)
+    qtbot.addWidget(dialog)
+    dialog.code_edit.setText("bill10")
+    dialog.name_edit.setText("Billed ten days ahead")
+    assert dialog.statement_days.value() == 15 and dialog.reminder_days.value() == 0  # the defaults: 15, off
+    dialog.statement_days.setValue(10)
+    dialog.reminder_days.setValue(3)
+    assert dialog.save_button.isEnabled(), dialog.problems.text()
+    with qtbot.waitSignal(dialog.saved, timeout=15_000):
+        dialog.save_button.click()
+    rules = next(p for p in products.list_products(contexts["admin"]) if p.code == "BILL10").versions[0].rules
+    assert (rules.statement_days_before_due, rules.reminder_days_before_due) == (10, 3)
+
+    admin = window.admin_view
+    window.show_view(admin)
+    panel = admin.statements
+    assert isinstance(panel, StatementsPanel)
+    admin.tabs.setCurrentWidget(panel)
+    with qtbot.waitSignal(panel.settings_shown, timeout=15_000):
+        panel.refresh()
+    assert panel.small_servicer.currentData() is None and not panel.coupon_books.isChecked()
+    assert "0 active mortgage loans" in panel.count_label.text()
+    panel.small_servicer.setCurrentIndex(panel.small_servicer.findData("own_loans"))
+    panel.coupon_books.setChecked(True)
+    panel.save_button.click()
+    qtbot.waitUntil(lambda: panel.message.text().startswith("Saved"), timeout=15_000)
+    saved = statements.statement_settings(contexts["clerk"]).settings
+    assert (saved.small_servicer, saved.coupon_books) == ("own_loans", True)
+    for role in ("clerk", "manager"):  # only those who manage settings see the tab
+        assert all(getattr(v, "statements", None) is None for v in open_window(role).views)

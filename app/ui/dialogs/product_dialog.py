@@ -151,9 +151,29 @@ class ProductDialog(QDialog):
         self.small_balance = MoneyEdit()
         self.small_balance.setObjectName("ruleSmallBalance")
         self.small_balance.set_value(rules.small_balance_threshold)
+        # The product's limits (issue 12): boarding refuses a loan above them, a terms change a rate above it.
+        self.max_principal = MoneyEdit()
+        self.max_principal.setObjectName("ruleMaxPrincipal")
+        self.max_principal.setPlaceholderText("no limit of its own")
+        if rules.max_principal is not None:
+            self.max_principal.set_value(rules.max_principal)
+        self.max_rate = QLineEdit("" if rules.max_rate is None else str(rules.max_rate))
+        self.max_rate.setObjectName("ruleMaxRate")
+        self.max_rate.setPlaceholderText("no limit of its own (%)")
         self.triggers = QLineEdit(", ".join(f"{t.letter} {t.days_past_due}" for t in rules.letter_triggers))
         self.triggers.setObjectName("ruleLetterTriggers")
         self.triggers.setPlaceholderText("late-notice 15, default-notice 30")
+        # The statement cycle (issue 13): a statement N days before each due date (0: none; a mortgage's
+        # follow Regulation Z 1026.41(b)), a payment reminder R days before an unpaid one (0: off).
+        self.statement_days = _spin("ruleStatementDays", rules.statement_days_before_due, products.MAX_STATEMENT_DAYS)
+        self.statement_days.setSuffix(" days before each due date")
+        self.statement_days.setSpecialValueText("No statements")
+        self.statement_days.setToolTip("Mortgages (real-estate collateral) are billed after the previous due date's "
+                                       "grace period instead, as Regulation Z 1026.41(b) asks; this sets only "
+                                       "their first statement")
+        self.reminder_days = _spin("ruleReminderDays", rules.reminder_days_before_due or 0, products.MAX_REMINDER_DAYS)
+        self.reminder_days.setSuffix(" days before a due date not yet paid")
+        self.reminder_days.setSpecialValueText("No reminders")
 
         identity = QGroupBox("Product")
         form = QFormLayout(identity)
@@ -161,6 +181,8 @@ class ProductDialog(QDialog):
         form.addRow("&Name:", self.name_edit)
         form.addRow("Description:", self.description_edit)
         form.addRow("&Effective from:", self.effective_edit)
+        form.addRow("Largest principal:", self.max_principal)
+        form.addRow("Highest rate (%):", self.max_rate)
         interest = QGroupBox("Interest and schedule")
         form = QFormLayout(interest)
         form.addRow("Interest method:", self.interest)
@@ -201,6 +223,8 @@ class ProductDialog(QDialog):
         form.addRow("Back on accrual after:", self.accrual_after)
         form.addRow("Small-balance write-off up to:", self.small_balance)
         form.addRow("Letters (letter days past due):", self.triggers)
+        form.addRow("Billing statement:", self.statement_days)
+        form.addRow("Payment reminder:", self.reminder_days)
 
         self.problems = QLabel()
         self.problems.setObjectName("productProblems")
@@ -262,7 +286,17 @@ class ProductDialog(QDialog):
             "charge_off_days": self.charge_off.value(),
             "non_accrual_cash": self.non_accrual_cash.currentData(),
             "accrual_after_months": self.accrual_after.value(),
+            "statement_days_before_due": self.statement_days.value(),
         }
+        if self.reminder_days.value():
+            data["reminder_days_before_due"] = self.reminder_days.value()
+        largest = self.max_principal.value()
+        if largest is not None:
+            data["max_principal"] = str(largest)
+        elif self.max_principal.text().strip():
+            problems.append("Largest principal: not an amount")
+        if self.max_rate.text().strip():
+            data["max_rate"] = self.max_rate.text().strip()  # the service's one rate parser checks it
         for key, edit, label in (("tolerance", self.tolerance, "Tolerance"),
                                  ("payoff_tolerance", self.payoff_tolerance, "Payoff tolerance"),
                                  ("small_balance_threshold", self.small_balance, "Small-balance threshold")):

@@ -81,6 +81,21 @@ def load_account(ctx: Any, loan_number: str, as_of: date | None) -> AccountPage:
     return account_page(ctx, loan_number, as_of)
 
 
+def letters_note(data: AccountPage) -> str:
+    """The letters tab's line: what was sent, and what waits for the next letter run (end of day's statements)."""
+    text = ("Letters sent to this borrower, newest first. Open one to see the PDF exactly as sent."
+            if data.letters else "No letter has been sent yet.")
+    waiting = []
+    for item in getattr(data, "queued_letters", ()):
+        what = formatting.words(item.kind.replace("-", " "))
+        if item.cycle_due is not None:
+            what += f" for the payment due {formatting.day(item.cycle_due)}"
+        waiting.append(f"{what} (queued {formatting.day(item.queued_on)})")
+    if waiting:
+        text += " Waiting for the next letter run: " + "; ".join(waiting) + "."
+    return text
+
+
 #: Where the ledger's column layout is kept (2: the running principal column and sorting, issue 11).
 LEDGER_HEADER = "account/ledgerHeader2"
 
@@ -747,8 +762,7 @@ class AccountView(View):
                                    "add a free-text note below.")
         self.contacts_model.set_rows(data.contacts)
         self.promises_model.set_rows(data.promises)
-        self.letters_note.setText("Letters sent to this borrower, newest first. Open one to see the PDF "
-                                  "exactly as sent." if data.letters else "No letter has been sent yet.")
+        self.letters_note.setText(letters_note(data))
         self.open_letter_button.setEnabled(bool(data.letters))
         self.letters_model.set_rows(data.letters)
         if first_time:

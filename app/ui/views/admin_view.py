@@ -1,5 +1,5 @@
 """Administration: end of day, boarding, products, users and roles, lender settings, letter templates, security,
-permissions."""
+permissions, the statement cycle's exemptions."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from app.ui.views.boarding_view import BoardingPanel
 from app.ui.views.lender_view import LenderPanel
 from app.ui.views.products_view import ProductsPanel
 from app.ui.views.security_view import PermissionsPanel, SecurityPanel
+from app.ui.views.statements_view import StatementsPanel
 from app.ui.views.templates_view import LetterTemplatesPanel
 from app.ui.views.users_view import UsersPanel
 from app.ui.views.view import View
@@ -83,6 +84,10 @@ class AdminView(View):
         if workspace.can(permissions.MANAGE_SETTINGS):
             self.templates = LetterTemplatesPanel(workspace)
             self.tabs.addTab(self.templates, "Letter &templates")
+        self.statements: StatementsPanel | None = None
+        if workspace.can(permissions.MANAGE_SETTINGS):
+            self.statements = StatementsPanel(workspace)
+            self.tabs.addTab(self.statements, "Statement &cycle")
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs)
@@ -115,6 +120,8 @@ class AdminView(View):
             self.security.refresh()
         if self.templates is not None:
             self.templates.refresh()
+        if self.statements is not None:
+            self.statements.refresh()
 
     def unsaved_work(self) -> str | None:
         return self.templates.unsaved_work() if self.templates is not None else None

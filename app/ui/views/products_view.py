@@ -42,6 +42,12 @@ class VersionTableModel(RecordTableModel[ProductVersionInfo]):
         Column("Day count", lambda r: r.rules.day_count),
         Column("Late fee", lambda r: r.rules.late_fee, text=lambda r: late_fee_text(r.rules)),
         Column("Charge-off", lambda r: r.rules.charge_off_days, "int"),
+        Column("Statement", lambda r: r.rules.statement_days_before_due, "int",
+               text=lambda r: f"{r.rules.statement_days_before_due} days before due"
+               if r.rules.statement_days_before_due else "None"),
+        Column("Reminder", lambda r: r.rules.reminder_days_before_due or 0, "int",
+               text=lambda r: f"{r.rules.reminder_days_before_due} days before due"
+               if r.rules.reminder_days_before_due else "Off"),
     )
 
 

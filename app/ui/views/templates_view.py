@@ -51,6 +51,7 @@ KIND_NAMES = {
     "payoff": "Payoff statement",
     "statement": "Periodic statement",
     "paid-in-full": "Paid-in-full letter",
+    "payment-reminder": "Payment reminder",
 }
 
 
