@@ -137,6 +137,9 @@ class EntryBehind:
 
 @dataclass(frozen=True)
 class JournalDetail:
+    """The entries behind a journal entry.  ``debits`` and ``credits`` are their lines netted by account and
+    memo as the journal entry nets them, so unfiltered they are the journal entry's own totals."""
+
     journal_no: str
     date: date
     product: str
@@ -253,8 +256,8 @@ def _reallocated_types(session: Session, rows: Iterable[Any]) -> dict[int, str]:
     found: dict[int, str] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        found.update(session.execute(select(LedgerEntry.id, LedgerEntry.type).where(LedgerEntry.id.in_(chunk)))
-                     .tuples().all())
+        found.update((entry_id, kind) for entry_id, kind in
+                     session.execute(select(LedgerEntry.id, LedgerEntry.type).where(LedgerEntry.id.in_(chunk))))
     return found
 
 
@@ -395,11 +398,13 @@ def journal_detail(ctx: ServiceContext, journal_no: str, *, account: str | None 
             details.update({row.id: row for row in session.execute(stmt)})
     number = journal_number(day, code)
     behind = []
+    every: list[Line] = []
     for group in groups:
         assert group.entry_id is not None
         lines = lines_of(group, settings.charge_off_method)
         if roles is not None and not any(line.role in roles for line in lines):
             continue
+        every.extend(lines)
         refs = {(line.role, line.memo): {group.facts.type} for line in lines}
         row = details[group.entry_id]
         f = group.facts
@@ -410,6 +415,7 @@ def journal_detail(ctx: ServiceContext, journal_no: str, *, account: str | None 
     if not behind and roles is None:
         raise NotFound(f"journal: no ledger entries were booked on {day} for {code}")
     behind.sort(key=lambda e: (e.loan_number, e.seq))
-    all_lines = [line for e in behind for line in e.lines]
+    # Netted as the journal entry nets them (by account and memo): unfiltered, the journal entry's totals.
+    netted = combine(every)
     return JournalDetail(number, day, code, ",".join(sorted(roles)) if roles else None, tuple(behind),
-                         sum((line.debit for line in all_lines), ZERO), sum((line.credit for line in all_lines), ZERO))
+                         sum((line.debit for line in netted), ZERO), sum((line.credit for line in netted), ZERO))
