@@ -53,7 +53,6 @@ _COLUMNS = ("amount", "principal", "interest", "fees", "escrow", "suspense", "re
 #: How a history loan's boarding row says so (payload keys are sorted, without spaces: app.db.types.JSONText).
 _HISTORY_MARK = '%"boarding_type":"history"%'
 JOURNAL_NO = re.compile(r"GL-(\d{8})-(.+)")
-_MAX_DAYS = 3660
 
 
 # ---------------------------------------------------------------- results
@@ -312,8 +311,6 @@ def _check_period(start: date | None, end: date | None) -> tuple[date, date]:
         raise InvalidInput("from" if start is None else "to", "a date is required (YYYY-MM-DD)")
     if start > end:
         raise InvalidInput("from", f"{start} is after --to {end}")
-    if (end - start).days > _MAX_DAYS:
-        raise InvalidInput("to", f"the period is longer than {_MAX_DAYS // 366} years; export it in parts")
     return start, end
 
 
