@@ -303,6 +303,8 @@ _REALLOCATION_OFFSET = {"waiver": "fee_income", "write_off": "small_balance_writ
                         "payoff_write_off": "small_balance_writeoff", "refund": "small_balance_writeoff"}
 #: Types with a rule (every ledger type; tests check this equals app.db.models.LEDGER_TYPES).
 RULE_TYPES: frozenset[str] = frozenset(_TYPE_WORDS)
+#: Types that never move money on the books: no journal lines, whatever their columns.
+NO_LINES: frozenset[str] = frozenset({"terms_change", "nonaccrual_interest"})
 
 
 def journal_lines(entry: EntryFacts, *, charge_off_method: str = "allowance") -> tuple[Line, ...]:
@@ -330,7 +332,7 @@ def journal_lines(entry: EntryFacts, *, charge_off_method: str = "allowance") ->
             raise UnbalancedEntry(f"{kind}: parts add up to {balance(legs)}, not the amount {entry.amount}")
         legs.append((_cash_role(entry.method), entry.amount, _with_method(words, entry.method)))
 
-    if kind in ("terms_change", "nonaccrual_interest"):
+    if kind in NO_LINES:
         legs = []
     elif kind in ("payment", "reversal"):
         legs = _part_legs(entry, words, payment_way=True)
