@@ -182,8 +182,7 @@ def _control(args: argparse.Namespace) -> int:
     totals = gl_control.control_totals(ctx, date_arg(args.as_of, "--as-of"))
     if args.json:
         print_json({"as_of": totals.as_of, "charge_off_method": totals.charge_off_method, "ok": totals.ok,
-                    "control": {part: {"gl": totals.gl[part], "booked": totals.booked[part]} for part in totals.gl},
-                    "balances": totals.balances})
+                    "control": {part: {"gl": totals.gl[part], "booked": totals.booked[part]} for part in totals.gl}})
         return 0 if totals.ok else 1
     names = {"principal": "Loans receivable", "interest": "Interest receivable", "fees": "Fees receivable",
              "suspense": "Suspense", "refund": "Refunds payable"}

@@ -444,3 +444,16 @@ def test_every_type_the_services_post_reaches_a_balanced_journal_that_ties_to_th
     assert len(reallocations) == 2 and all(len(e.lines) == 2 for e in reallocations)
     assert sorted(line.debit for e in reallocations for line in e.lines) == [D("0.00"), D("0.00"), D("7.88"),
                                                                               D("7.88")]
+
+
+def test_accruals_summed_by_product_columns_or_by_version_give_the_same_journal(contexts, a_day, monkeypatch):
+    run_eod(contexts["admin"], DAY + timedelta(days=3))
+    make_loan(contexts["admin"], start="2026-05-15", first_due="2026-06-15")  # a second version of TEST
+    run_eod(contexts["admin"], DAY + timedelta(days=5))
+    manager = contexts["manager"]
+    by_columns = journal.journal(manager, DAY, DAY + timedelta(days=5))
+    monkeypatch.setattr(journal, "_MAX_PRODUCT_COLUMNS", 0)
+    by_version = journal.journal(manager, DAY, DAY + timedelta(days=5))
+    assert by_columns.entries == by_version.entries
+    accrued = [line for line in by_columns.lines if line.memo == "Interest accrued"]
+    assert len(accrued) == 6 and all(line.credit > 0 for line in accrued)

@@ -189,52 +189,64 @@ def opening_condition(session: Session, start: date | None, end: date) -> Column
 
 def grouped(
     session: Session, start: date | None, end: date, *, by_journal: bool = True,
-    versions: Sequence[int] | None = None, per_entry: bool = False,
+    versions: Sequence[int] | None = None, per_entry: bool = False, control: bool = False,
+    products: dict[int, tuple[str, str]] | None = None,
 ) -> list[Group]:
-    """The period's ledger entries summed in one query (``start`` None: since inception).
+    """The period's ledger entries summed (``start`` None: since inception).
 
-    ``by_journal``: also by business date and product version (else one group
-    per kind of entry for the whole period: the control totals).
-    ``per_entry``: one group per entry (the drill-down of one journal entry).
+    ``by_journal``: by business date and product version (a journal entry
+    each), else over the whole period.  ``per_entry``: one group per entry
+    (the drill-down of one journal entry).  ``control``: only what moves the
+    control accounts matters — entries are grouped by type alone (method and
+    opening change which cash or income account takes the other side, never
+    a receivable), the control totals over a whole book's history.
+    ``products`` (version id -> (code, name)) lets the accruals be summed by
+    product without sorting (see :func:`_accruals`).
     """
     entries = LedgerEntry.__table__
     loans = Loan.__table__
     original = entries.alias("original")
-    opening = opening_condition(session, start, end)
-    per_row = entries.c.type.in_(PER_ROW_TYPES)
+    kind = _unindexed(entries.c.type, start)
+    per_row = kind.in_(PER_ROW_TYPES)
     row_id = entries.c.id if per_entry else case((per_row, entries.c.id), else_=None)
-    columns: list[ColumnElement[Any]] = [
-        entries.c.type.label("type"),
-        func.coalesce(entries.c.method, original.c.method).label("method"),
-        entries.c.reason_code.label("reason_code"),
-        entries.c.fee_kind.label("fee_kind"),
-        case((entries.c.reverses_id.is_not(None), 1), else_=0).label("reverses"),
-        (case((opening, 1), else_=0) if opening is not None else literal(0)).label("opening"),
-        row_id.label("row_id"),
-        case((per_row, type_coerce(entries.c.payload, Text)), else_=None).label("payload"),
-    ]
-    source = entries.outerjoin(original, original.c.id == entries.c.reverses_id)
+    columns: list[ColumnElement[Any]] = [kind.label("type"), row_id.label("row_id"),
+                                         case((per_row, type_coerce(entries.c.payload, Text)), else_=None)
+                                         .label("payload")]
+    source: Any = entries
+    if not control:
+        opening = opening_condition(session, start, end)
+        columns += [
+            func.coalesce(entries.c.method, original.c.method).label("method"),
+            entries.c.reason_code.label("reason_code"),
+            entries.c.fee_kind.label("fee_kind"),
+            case((entries.c.reverses_id.is_not(None), 1), else_=0).label("reverses"),
+            (case((opening, 1), else_=0) if opening is not None else literal(0)).label("opening"),
+        ]
+        source = entries.outerjoin(original, original.c.id == entries.c.reverses_id)
     if by_journal or versions is not None:
         source = source.join(loans, loans.c.id == entries.c.loan_id)
     if by_journal:
         columns += [entries.c.business_date.label("day"), loans.c.product_version_id.label("version_id")]
     columns += [type_coerce(entries.c[name], BigInteger).label(name) for name in _COLUMNS]
-    where = entries.c.business_date <= end if start is None else entries.c.business_date.between(start, end)
+    day = _unindexed(entries.c.business_date, start)
+    where = day <= end if start is None else day.between(start, end)
     skipped = NO_LINES if per_entry else NO_LINES | {"accrual"}
-    inner = select(*columns).select_from(source).where(where, entries.c.type.not_in(sorted(skipped)))
+    inner = select(*columns).select_from(source).where(where, kind.not_in(sorted(skipped)))
     if versions is not None:
         inner = inner.where(loans.c.product_version_id.in_(list(versions)))
     sub = inner.subquery()
-    keys = [sub.c.type, sub.c.method, sub.c.reason_code, sub.c.fee_kind, sub.c.reverses, sub.c.opening, sub.c.row_id]
+    names = ["type", "row_id"] if control else ["type", "method", "reason_code", "fee_kind", "reverses", "opening",
+                                                "row_id"]
     if by_journal:
-        keys = [sub.c.day, sub.c.version_id, *keys]
+        names = ["day", "version_id", *names]
+    keys = [sub.c[name] for name in names]
     stmt = select(*keys, func.count().label("n"), func.max(sub.c.payload).label("payload"),
                   *[func.sum(sub.c[name]).label(name) for name in _COLUMNS]).group_by(*keys)
     rows = session.execute(stmt).all()
     targets = _reallocated_types(session, rows)
     out = []
     for row in rows:
-        m = row._mapping
+        m = dict(row._mapping)
         payload = json.loads(m["payload"]) if m["payload"] else None
         values = {name: _cents(m[name]) for name in _COLUMNS}
         of_type = None
@@ -245,49 +257,81 @@ def grouped(
             of_type = targets.get(int((payload or {}).get("reallocates") or 0))
         elif m["type"] == "reversal":
             of_type = "payment"  # only payments are reversed (servicing.reverse_payment)
-        facts = EntryFacts(m["type"], method=m["method"], reason_code=m["reason_code"], fee_kind=m["fee_kind"],
-                           reverses=bool(m["reverses"]), of_type=of_type, opening=bool(m["opening"]), **values)
-        out.append(Group(m["day"] if by_journal else None, m["version_id"] if by_journal else None, facts,
-                         int(m["n"]), m["row_id"]))
+        facts = EntryFacts(m["type"], method=m.get("method"), reason_code=m.get("reason_code"),
+                           fee_kind=m.get("fee_kind"), reverses=bool(m.get("reverses")), of_type=of_type,
+                           opening=bool(m.get("opening")), **values)
+        out.append(Group(m.get("day"), m.get("version_id"), facts, int(m["n"]), m["row_id"]))
     if not per_entry:
-        out += _accruals(session, where, by_journal, versions)
+        out += _accruals(session, where, kind, by_journal, versions, products)
     return out
 
 
-def _accruals(session: Session, where: ColumnElement[bool], by_journal: bool,
-              versions: Sequence[int] | None) -> list[Group]:
+def _unindexed(column: ColumnElement[Any], start: date | None) -> ColumnElement[Any]:
+    """``column`` as is for a period; for the whole history (``start`` None) wrapped so that no index
+    matches it: read through an index in random order, SQLite takes 4 to 5 times as long to read the whole
+    ledger as with a table scan (it picks the type index for a GROUP BY type)."""
+    return column if start is not None else func.coalesce(column, column)
+
+
+#: Above this many products the accruals are grouped (sorted) by product version instead.
+_MAX_PRODUCT_COLUMNS = 16
+
+
+def _accruals(session: Session, where: ColumnElement[bool], kind: ColumnElement[Any], by_journal: bool,
+              versions: Sequence[int] | None, products: dict[int, tuple[str, str]] | None) -> list[Group]:
     """The day's interest accruals, summed on their own.
 
     One ``accrual`` per open loan per closed day is nearly every row of a
     month (95 % of the demo's), and all of them share the same keys: written
     by end of day alone (never by a boarding transaction, so never opening),
-    with no method, reason code or fee kind, reversing nothing.  Grouping them
-    by (business date, product version) only, instead of by every key, halves
-    the journal's time on a large book.
+    with no method, reason code or fee kind, reversing nothing.  They are
+    summed by business date with one column per product
+    (``SUM(CASE WHEN version IN (...) THEN interest END)``): the rows come in
+    the business-date index's order, so the database aggregates as it reads
+    and never sorts millions of rows (a month on 100,000 loans: 1.9 s instead
+    of 3 s on SQLite).  With more than 16 products, or without ``products``,
+    they are grouped by (business date, product version) instead.
     """
     entries = LedgerEntry.__table__
     loans = Loan.__table__
+    interest = type_coerce(entries.c.interest, BigInteger)
+    base = select().select_from(entries.join(loans, loans.c.id == entries.c.loan_id) if by_journal or versions
+                                is not None else entries).where(where, kind == "accrual")
+    if versions is not None:
+        base = base.where(loans.c.product_version_id.in_(list(versions)))
+    out = []
+    by_code: dict[str, list[int]] = {}
+    for vid, (code, _) in (products or {}).items():
+        if versions is None or vid in versions:
+            by_code.setdefault(code, []).append(vid)
+    if by_journal and products is not None and 0 < len(by_code) <= _MAX_PRODUCT_COLUMNS:
+        codes = sorted(by_code)
+        columns: list[ColumnElement[Any]] = []
+        for index, code in enumerate(codes):
+            mine = loans.c.product_version_id.in_(sorted(by_code[code]))
+            columns += [func.sum(case((mine, interest), else_=None)).label(f"i{index}"),
+                        func.sum(case((mine, 1), else_=None)).label(f"n{index}")]
+        stmt = base.add_columns(entries.c.business_date.label("day"), *columns).group_by(entries.c.business_date)
+        for row in session.execute(stmt):
+            m = row._mapping
+            for index, code in enumerate(codes):
+                if m[f"n{index}"]:
+                    value = _cents(m[f"i{index}"])
+                    out.append(Group(m["day"], by_code[code][0], EntryFacts("accrual", value, interest=value),
+                                     int(m[f"n{index}"]), None))
+        return out
     keys: list[ColumnElement[Any]] = []
-    source: Any = entries
-    if by_journal or versions is not None:
-        source = entries.join(loans, loans.c.id == entries.c.loan_id)
     if by_journal:
         keys = [entries.c.business_date.label("day"), loans.c.product_version_id.label("version_id")]
-    stmt = select(*keys, func.count().label("n"),
-                  *[func.sum(type_coerce(entries.c[name], BigInteger)).label(name) for name in ("amount", "interest")]
-                  ).select_from(source).where(where, entries.c.type == "accrual")
-    if versions is not None:
-        stmt = stmt.where(loans.c.product_version_id.in_(list(versions)))
+    stmt = base.add_columns(*keys, func.count().label("n"), func.sum(interest).label("interest"))
     if keys:
         stmt = stmt.group_by(*keys)
-    out = []
     for row in session.execute(stmt):
         m = row._mapping
-        if not m["n"]:
-            continue
-        facts = EntryFacts("accrual", _cents(m["amount"]), interest=_cents(m["interest"]))
-        out.append(Group(m["day"] if by_journal else None, m["version_id"] if by_journal else None, facts,
-                         int(m["n"]), None))
+        if m["n"]:
+            value = _cents(m["interest"])
+            out.append(Group(m.get("day"), m.get("version_id"), EntryFacts("accrual", value, interest=value),
+                             int(m["n"]), None))
     return out
 
 
@@ -368,7 +412,7 @@ def journal(ctx: ServiceContext, start: date | None, end: date | None, *, produc
         settings = read(session)
         products = _products(session)
         versions = _versions_of(products, product)
-        groups = grouped(session, start, end, versions=versions)
+        groups = grouped(session, start, end, versions=versions, products=products)
     by_journal: dict[tuple[date, str], list[Line]] = {}
     references: dict[tuple[date, str], dict[tuple[str, str], set[str]]] = {}
     counts: dict[tuple[date, str], int] = {}
