@@ -429,14 +429,14 @@ def journal(ctx: ServiceContext, start: date | None, end: date | None, *, produc
     entries = []
     for (day, code) in sorted(by_journal):
         number = journal_number(day, code)
-        lines = _build_lines(number, day, code, by_journal[(day, code)], references[(day, code)], settings)
-        if not lines:
-            continue  # only entries that move no money (terms changes, memo interest)
-        debits = sum((line.debit for line in lines), ZERO)
-        credits = sum((line.credit for line in lines), ZERO)
+        built = _build_lines(number, day, code, by_journal[(day, code)], references[(day, code)], settings)
+        if not built:
+            continue  # the day's lines netted to nothing
+        debits = sum((line.debit for line in built), ZERO)
+        credits = sum((line.credit for line in built), ZERO)
         if debits != credits:  # pragma: no cover - each group balances (app.domain.gl)
             raise ServiceError(f"general ledger: journal {number} does not balance ({debits} vs {credits})")
-        entries.append(JournalEntry(number, day, code, names.get(code, code), counts[(day, code)], lines,
+        entries.append(JournalEntry(number, day, code, names.get(code, code), counts[(day, code)], built,
                                     debits, credits))
     return Journal(start, end, product.strip().upper() if product else None, settings.charge_off_method,
                    tuple(entries), sum((e.debits for e in entries), ZERO), sum((e.credits for e in entries), ZERO),
