@@ -450,6 +450,21 @@ def _statements(d: Details) -> str:
     return f"set the periodic statement exemptions: {small}, {coupons}"
 
 
+def _gl_settings(d: Details) -> str:
+    """The general-ledger mapping: which roles now post to another account, and the other settings changed."""
+    before, after = d.get("before") or {}, d.get("after") or {}
+    old = before.get("accounts") or {} if isinstance(before, Mapping) else {}
+    new = after.get("accounts") or {} if isinstance(after, Mapping) else {}
+    changed = []
+    for role, account in new.items():
+        if isinstance(account, Mapping) and old.get(role) != account:
+            changed.append(f"{_words(role)} to {account.get('number')} {account.get('name')}")
+    for key, words in (("charge_off_method", "the charge-off method"), ("xero_tax_rate", "the Xero tax rate")):
+        if isinstance(before, Mapping) and isinstance(after, Mapping) and before.get(key) != after.get(key):
+            changed.append(f"{words} to {after.get(key)}")
+    return "changed the general-ledger accounts" + (f": {'; '.join(changed)}" if changed else "")
+
+
 #: Action code -> the sentence after the person's name.  Every code a service writes is here.
 SENTENCES: dict[str, Callable[[Details], str]] = {
     "payment.posted": _payment,
@@ -519,6 +534,7 @@ SENTENCES: dict[str, Callable[[Details], str]] = {
     "approval.granted": _approval,
     "settings.security_changed": _security,
     "settings.statements_changed": _statements,
+    "settings.gl_changed": _gl_settings,
     "user.role_changed": _role,
     "user.deactivated": _user("deactivated"),
     "user.reactivated": _user("reactivated"),

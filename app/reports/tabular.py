@@ -152,13 +152,17 @@ def _tick(done: int, total: int, progress: ProgressFn | None, cancelled: Cancell
 
 
 def write_csv(table: Table, path: Path, *, with_header_rows: bool = False,
-              progress: ProgressFn | None = None, cancelled: CancelledFn | None = None) -> Path:
-    """The table as CSV (UTF-8 with BOM).  ``with_header_rows``: the title and filters first, as ``#`` lines."""
+              progress: ProgressFn | None = None, cancelled: CancelledFn | None = None, bom: bool = True) -> Path:
+    """The table as CSV (UTF-8 with BOM).  ``with_header_rows``: the title and filters first, as ``#`` lines.
+
+    ``bom=False``: plain UTF-8, for a file another program imports by its header
+    names (a journal import), where a BOM could cling to the first heading.
+    """
     kinds = [c.kind for c in table.columns]
     total = len(table.rows)
 
     def write(target: Path) -> None:
-        with open(target, "w", encoding="utf-8-sig", newline="") as handle:
+        with open(target, "w", encoding="utf-8-sig" if bom else "utf-8", newline="") as handle:
             writer = csv.writer(handle)
             if with_header_rows:
                 writer.writerow([f"# {table.title}"])
@@ -186,8 +190,12 @@ def csv_text(table: Table) -> str:
 
 
 def write_xlsx(table: Table, path: Path, *, progress: ProgressFn | None = None,
-               cancelled: CancelledFn | None = None, sheet: str = "Report") -> Path:
-    """The table as an XLSX workbook: title and filters on top, a frozen bold header, typed cells."""
+               cancelled: CancelledFn | None = None, sheet: str = "Report", header_rows: bool = True) -> Path:
+    """The table as an XLSX workbook: title and filters on top, a frozen bold header, typed cells.
+
+    ``header_rows=False``: the column headings in the first row, nothing above
+    them (a workbook another program imports, such as a journal import).
+    """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
@@ -201,14 +209,15 @@ def write_xlsx(table: Table, path: Path, *, progress: ProgressFn | None = None,
         for index, column in enumerate(table.columns, 1):
             width = column.width or _default_width(column)
             ws.column_dimensions[get_column_letter(index)].width = width
-        top = 1 + len(table.filters) + 1  # title, filters, a blank line
+        top = 1 + len(table.filters) + 1 if header_rows else 0  # title, filters, a blank line
         ws.freeze_panes = f"A{top + 2}"
-        title = WriteOnlyCell(ws, value=neutralise(table.title))
-        title.font = Font(bold=True, size=13)
-        ws.append([title])
-        for name, value in table.filters:
-            ws.append([neutralise(f"{name}: {value}")])
-        ws.append([])
+        if header_rows:
+            title = WriteOnlyCell(ws, value=neutralise(table.title))
+            title.font = Font(bold=True, size=13)
+            ws.append([title])
+            for name, value in table.filters:
+                ws.append([neutralise(f"{name}: {value}")])
+            ws.append([])
         bold = Font(bold=True)
         header = []
         for column in table.columns:
