@@ -910,10 +910,61 @@ class ServicingRequest(Versioned, Base):
 
 
 # ---------------------------------------------------------------------------
+# Month-end snapshots (revision 0014)
+# ---------------------------------------------------------------------------
+SNAPSHOT_SOURCES = ("end_of_day", "on_demand", "replayed")
+
+
+class MonthEndSnapshot(Base):
+    """One loan as the close of a month's last day left it (issue 13).  Append-only.
+
+    Written for every loan by end of day in the transaction that closes the
+    month end (``app.services.reports.snapshots``): status, bucket, days past
+    due and the cached balances are the loan's cache as that close left it
+    (the figures the desk sees the next morning); product and collector are
+    the ones it had then.  ``booked_*`` are the booked ledger through the
+    month end by ``business_date`` (the sign table of app.domain.books;
+    conversion openings are not included, as in ``services.books.booked_sums``).
+    ``source``: ``end_of_day``; ``on_demand`` (copied later from a cache the
+    month end's close still held); ``replayed`` (derived for a month end that
+    passed without one, from the entries booked by then).
+    """
+
+    __tablename__ = "month_end_snapshots"
+    __table_args__ = (Index(None, "loan_id"),)
+
+    month_end: Mapped[_dt.date] = mapped_column(Date, primary_key=True)
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"), primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    collector_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(32))
+    delinquency: Mapped[str | None] = mapped_column(String(32))
+    bucket: Mapped[str] = mapped_column(String(16))
+    days_past_due: Mapped[int] = mapped_column(Integer)
+    principal: Mapped[money]
+    accrued_interest: Mapped[interest]
+    fees: Mapped[money]
+    suspense: Mapped[money]
+    amount_due: Mapped[money]
+    booked_principal: Mapped[money]
+    booked_interest: Mapped[money]
+    booked_fees: Mapped[money]
+    booked_suspense: Mapped[money]
+    booked_refund: Mapped[money]
+    state_as_of: Mapped[_dt.date | None] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[created_at]
+
+    @validates("source")
+    def _check_source(self, key: str, value: str) -> str:
+        return _one_of(value, SNAPSHOT_SOURCES, "snapshot source")
+
+
+# ---------------------------------------------------------------------------
 # Append-only guards (the ORM half; the database half is in the migration)
 # ---------------------------------------------------------------------------
 APPEND_ONLY_MODELS: tuple[type[Base], ...] = (LedgerEntry, Note, AuditEvent, Contact, Letter, LetterTemplate,
-                                               LoanFlagEvent)
+                                               LoanFlagEvent, MonthEndSnapshot)
 APPEND_ONLY_TABLES: tuple[str, ...] = tuple(m.__tablename__ for m in APPEND_ONLY_MODELS)
 
 
@@ -968,6 +1019,7 @@ __all__ = [
     "Loan",
     "LoanParty",
     "LoanState",
+    "MonthEndSnapshot",
     "Note",
     "PaymentBatch",
     "Person",
