@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import aliased
@@ -35,6 +35,7 @@ from app.services.reports.common import (
     money_field,
     money_sum,
     period_header,
+    raw,
     resolve_filters,
     resolve_period,
     tabulate,
@@ -168,8 +169,14 @@ def cash_receipts(ctx: ServiceContext, start: date | None = None, end: date | No
 # ---------------------------------------------------------------- the journal
 
 
-@dataclass(frozen=True)
-class JournalLine:
+class JournalLine(NamedTuple):
+    """One ledger entry as the journal lists it.
+
+    A named tuple, not a frozen dataclass like the other reports' rows: a month's journal on a
+    large book is millions of lines (a daily accrual per loan per day), and a tuple is built
+    several times faster.  It is as immutable, and its fields are the journal's columns in order.
+    """
+
     entry_id: int
     business_date: date
     effective_date: date
@@ -266,25 +273,33 @@ def journal(ctx: ServiceContext, start: date | None = None, end: date | None = N
     with ctx.unit(write=False, snapshot=True) as session:
         first, last = resolve_period(session, start, end)
         filters = resolve_filters(session, product, collector, status)
+        users = {int(i): name for i, name in session.execute(select(User.id, User.username))}
         stmt = (
             select(LedgerEntry.id, LedgerEntry.business_date, LedgerEntry.effective_date, Loan.loan_number,
-                   LedgerEntry.type, LedgerEntry.amount, LedgerEntry.principal, LedgerEntry.interest,
-                   LedgerEntry.fees, LedgerEntry.suspense, LedgerEntry.refund, LedgerEntry.method,
-                   LedgerEntry.reference, LedgerEntry.batch_id, User.username, LedgerEntry.reverses_id,
+                   LedgerEntry.type, *[raw(getattr(LedgerEntry, name)) for name in _PARTS], LedgerEntry.method,
+                   LedgerEntry.reference, LedgerEntry.batch_id, LedgerEntry.user_id, LedgerEntry.reverses_id,
                    LedgerEntry.reason_code)
             .join(Loan, Loan.id == LedgerEntry.loan_id)
-            .join(User, User.id == LedgerEntry.user_id)
             .where(LedgerEntry.business_date >= first, LedgerEntry.business_date <= last,
                    *filters.on_loan(LedgerEntry.loan_id))
             .order_by(LedgerEntry.business_date, LedgerEntry.id)
         )
-        rows = tuple(JournalLine(*cast(Any, row)) for row in session.execute(stmt))
+        # Stored cents straight to exact Decimals (no NULLs in these columns): the journal reads every
+        # row of the period, and this loop is most of its time.
+        rows = tuple(
+            JournalLine(entry, booked, effective, number, kind, Decimal(a).scaleb(-2), Decimal(p).scaleb(-2),
+                        Decimal(i).scaleb(-2), Decimal(f).scaleb(-2), Decimal(su).scaleb(-2), Decimal(r).scaleb(-2),
+                        method, reference, batch, users.get(user, str(user)), reverses, reason)
+            for part in session.connection().execute(stmt).partitions(5000)
+            for (entry, booked, effective, number, kind, a, p, i, f, su, r, method, reference, batch, user, reverses,
+                 reason) in part
+        )
     sums: dict[str, list[Any]] = {}
     for line in rows:
         acc = sums.setdefault(line.type, [0, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO])
         acc[0] += 1
-        for k, name in enumerate(_PARTS, 1):
-            acc[k] += getattr(line, name)
+        for k in range(6):
+            acc[k + 1] += line[5 + k]
     by_type = tuple(JournalType(kind, *values) for kind, values in sorted(sums.items()))
     notes = (BOOKED_NOTE, "Every ledger entry booked in the period, daily accruals included, in booking order.")
     return Journal(first, last, rows, by_type, JournalTotals(len(rows)), notes, period_header(first, last, filters))

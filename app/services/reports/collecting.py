@@ -5,8 +5,9 @@ For each user who worked accounts in the period:
 * contacts logged (``contacts.at`` in the period, by its UTC date; a contact
   replaced by a correction does not count, its correction does) and the
   loans they were about;
-* promises to pay made (created in the period; a promise replaced by a
-  correction, or cancelled, does not count) and the amount promised;
+* promises to pay made (in the period, dated by the contact they were made
+  in; a promise replaced by a correction, or cancelled, does not count) and
+  the amount promised;
 * promises that fell due in the period and that end of day has settled:
   kept in full, partly kept, broken; the **promise-kept rate** is kept as a
   percentage of those settled (partly kept counts as not kept) -- the
@@ -150,7 +151,8 @@ def collections_activity(ctx: ServiceContext, start: date | None = None, end: da
         begin, finish = _instant(first), _instant(last + timedelta(days=1))
         contact_where: list[Any] = [Contact.at >= begin, Contact.at < finish, _standing(),
                                     *filters.on_loan(Contact.loan_id)]
-        promise_where: list[Any] = [Promise.created_at >= begin, Promise.created_at < finish,
+        made_at = func.coalesce(Contact.at, Promise.created_at)  # when the borrower promised
+        promise_where: list[Any] = [made_at >= begin, made_at < finish,
                                     Promise.status.not_in(NOT_PROMISES), *filters.on_loan(Promise.loan_id)]
         if filters.collector_id is not None:
             contact_where.append(Contact.user_id == filters.collector_id)
@@ -161,6 +163,7 @@ def collections_activity(ctx: ServiceContext, start: date | None = None, end: da
         all_loans = int(session.scalar(select(func.count(func.distinct(Contact.loan_id))).where(*contact_where)) or 0)
         made = {int(u): (int(n), amount) for u, n, amount in session.execute(
             select(Promise.created_by_id, func.count(), money_sum(Promise.amount))
+            .outerjoin(Contact, Contact.id == Promise.contact_id)
             .where(*promise_where).group_by(Promise.created_by_id))}
         settled = promise_outcomes(session, first, last, filters)
         users = set(contacts) | set(made) | set(settled)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -35,7 +36,6 @@ from app.services.errors import InvalidInput
 from app.services.ledger import business_date
 
 HUNDRED = Decimal(100)
-CENT = Decimal("0.01")
 
 #: The note every report read from month-end snapshots carries (issue 13).
 SNAPSHOT_NOTE = ("Month-end figures are the book as the close of each month end left it; they never change. "
@@ -171,7 +171,12 @@ def money_sum(expr: Any) -> ColumnElement[Decimal]:
 
 
 def from_cents(value: Any) -> Decimal:
-    return (Decimal(int(value or 0)) * CENT).quantize(CENT)
+    """Stored integer cents as an exact two-place Decimal (``1234`` -> ``12.34``, ``0`` -> ``0.00``).
+
+    ``scaleb`` moves the decimal point without rounding; a report reads hundreds of thousands of
+    these, and this is several times quicker than the Money type's general decoder.
+    """
+    return Decimal(int(value or 0)).scaleb(-2)
 
 
 def from_interest_units(value: Any) -> Decimal:
@@ -215,12 +220,20 @@ def _cell(value: Any, field: Field) -> Any:
 def tabulate(title: str, header: Sequence[tuple[str, str]], notes: Sequence[str], fields: Sequence[Field],
              rows: Sequence[Any], totals: Any | None) -> Table:
     """The rows (and totals) as a Table: the header pairs and notes above it, one column per field."""
-    body = [[_cell(getattr(row, f.attr), f) for f in fields] for row in rows]
+    body: Sequence[Sequence[Any]]
+    if rows and isinstance(rows[0], tuple) and tuple(getattr(rows[0], "_fields", ())) == tuple(f.attr for f in fields):
+        body = rows  # named tuples already in the columns' order (the journal's lines): no copy
+    elif any(f.percent for f in fields):
+        body = [[_cell(getattr(row, f.attr), f) for f in fields] for row in rows]
+    else:
+        getter = attrgetter(*(f.attr for f in fields))
+        body = [getter(row) for row in rows] if len(fields) > 1 else [[getter(row)] for row in rows]
     total_row = None
     if totals is not None:
         total_row = [_cell(getattr(totals, f.attr, None), f) for f in fields]
-        if total_row[0] is None and fields[0].column.kind == "text":
-            total_row[0] = "Total"
+        label = next((k for k, f in enumerate(fields) if f.column.kind == "text" and total_row[k] is None), None)
+        if label is not None and all(value is None for value in total_row[:label]):
+            total_row[label] = "Total"
     return Table(title, [f.column for f in fields], body,
                  filters=tuple(header) + tuple(("Note", note) for note in notes), totals=total_row)
 

@@ -46,7 +46,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Date, Table, and_, case, exists, func, insert, literal, or_, select
+from sqlalchemy import Date, Table, and_, case, exists, func, insert, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from app.db.base import utc_now
@@ -138,8 +138,10 @@ def _copy_cache(session: Session, day: date, source: str) -> int:
     names = ["month_end", "loan_id", "product_id", "collector_id", "status", "delinquency", "bucket",
              "days_past_due", *_CACHE_COLUMNS, *BOOKED_COLUMNS.values(), "state_as_of", "source", "created_at"]
     table = cast(Table, MonthEndSnapshot.__table__)
-    result = cast(CursorResult[Any], session.execute(insert(table).from_select(names, stmt)))
-    return int(result.rowcount or 0)
+    session.execute(insert(table).from_select(names, stmt))
+    # Counted, not the statement's rowcount: some drivers report -1 for an INSERT ... SELECT.
+    return int(session.scalar(select(func.count()).select_from(MonthEndSnapshot)
+                              .where(MonthEndSnapshot.month_end == day)) or 0)
 
 
 # ---------------------------------------------------------------- on demand

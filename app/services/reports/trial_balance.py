@@ -131,31 +131,34 @@ def trial_balance(ctx: ServiceContext, as_of: date | None = None, *, product: st
             columns = [column + func.coalesce(base.c[part], 0) for column, part in zip(columns, PARTS, strict=True)]
             present = or_(present, base.c.loan_id.is_not(None))
         stmt = stmt.add_columns(*columns).where(present, *filters.on_loan(Loan.id)).order_by(Loan.loan_number)
-        found: dict[int, list[Any]] = {}
-        for row in session.execute(stmt):
-            loan_id, number, code, loan_status = row[:4]
-            cents: tuple[Any, ...] = tuple(row[4:])
-            found[loan_id] = [number, code, loan_status, Balances(*(from_cents(c) for c in cents))]
+        found: dict[int, tuple[str, str, str, list[int]]] = {}
+        for row in session.connection().execute(stmt):
+            values: tuple[Any, ...] = tuple(row)
+            found[values[0]] = (values[1], values[2], values[3], [int(c or 0) for c in values[4:]])
         for loan_id, payload in session.execute(
             select(LedgerEntry.loan_id, LedgerEntry.payload)
             .where(LedgerEntry.type == "conversion", LedgerEntry.business_date <= day,
                    *filters.on_loan(LedgerEntry.loan_id))
         ):
             if loan_id in found:
-                found[loan_id][3] = found[loan_id][3] + conversion_opening(payload)
+                opening = conversion_opening(payload)
+                cents = found[loan_id][3]
+                for k, part in enumerate(PARTS):
+                    cents[k] += int(opening.get(part).scaleb(2))
     rows = []
-    total = Balances()
-    for number, code, loan_status, balances in found.values():
-        if balances.is_zero:
+    total = [0] * len(PARTS)
+    for number, code, loan_status, cents in found.values():
+        if not any(cents):
             continue
-        total = total + balances
-        rows.append(TrialBalanceRow(number, code, loan_status, *(balances.get(part) for part in PARTS)))
+        for k, value in enumerate(cents):
+            total[k] += value
+        rows.append(TrialBalanceRow(number, code, loan_status, *(from_cents(c) for c in cents)))
     notes = [BOOKED_NOTE,
              "Balances are the booked ledger (the loans' entries summed by the sign table), the figures keel verify "
              "reports as booked; loans with no balance are left out."]
     if start is not None:
         notes.append(f"Summed from the month-end snapshot of {start} plus the entries booked after it.")
-    totals = TrialBalanceTotals(len(rows), *(total.get(part) for part in PARTS))
+    totals = TrialBalanceTotals(len(rows), *(from_cents(c) for c in total))
     return TrialBalance(day, tuple(rows), totals, tuple(notes), date_header(day, filters), start)
 
 
