@@ -68,8 +68,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def list_text() -> str:
     from app.services.reports.registry import REPORTS
 
-    width = max(len(name) for name in REPORTS) + 2
-    return "".join(f"{name:<{width}}{spec.description}\n" for name, spec in REPORTS.items())
+    # Two spaces, not aligned columns: a script splits each line at the first double space.
+    return "".join(f"{name}  {spec.description}\n" for name, spec in REPORTS.items())
 
 
 @run_service
