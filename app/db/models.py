@@ -557,6 +557,8 @@ class LedgerEntry(Base):
         Index(None, "business_date"),
         # The dashboard's principal-by-month and payments-by-month read only these columns.
         Index(None, "type", "effective_date", "amount", "principal"),
+        # The reports' period reads by entry type (cash received, boardings, charge-offs, fees), revision 0014.
+        Index(None, "type", "business_date"),
         Index(None, "tx"),
     )
 
@@ -960,11 +962,37 @@ class MonthEndSnapshot(Base):
         return _one_of(value, SNAPSHOT_SOURCES, "snapshot source")
 
 
+class LedgerDayTotal(Base):
+    """What one closed business day booked, by product and entry type (issue 13).  Append-only.
+
+    Written by end of day in the transaction that closes the day
+    (``app.services.reports.day_totals``): the day's entries (by
+    ``business_date``) counted and summed column by column.  Entries booked
+    on a day never change once it is closed, so the period reports read a
+    closed day's totals instead of its entries (a day of a large book is
+    mostly one accrual per loan).
+    """
+
+    __tablename__ = "ledger_day_totals"
+
+    business_date: Mapped[_dt.date] = mapped_column(Date, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    entries: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[money]
+    principal: Mapped[money]
+    interest: Mapped[money]
+    fees: Mapped[money]
+    suspense: Mapped[money]
+    refund: Mapped[money]
+    escrow: Mapped[money]
+
+
 # ---------------------------------------------------------------------------
 # Append-only guards (the ORM half; the database half is in the migration)
 # ---------------------------------------------------------------------------
 APPEND_ONLY_MODELS: tuple[type[Base], ...] = (LedgerEntry, Note, AuditEvent, Contact, Letter, LetterTemplate,
-                                               LoanFlagEvent, MonthEndSnapshot)
+                                               LoanFlagEvent, MonthEndSnapshot, LedgerDayTotal)
 APPEND_ONLY_TABLES: tuple[str, ...] = tuple(m.__tablename__ for m in APPEND_ONLY_MODELS)
 
 
@@ -1015,6 +1043,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Collateral",
+    "LedgerDayTotal",
     "LedgerEntry",
     "Loan",
     "LoanParty",

@@ -320,7 +320,7 @@ def _close_day(
         # The day's record is what the books hold for the day, however many runs closed it: a run
         # resumed after a kill knows only its own chunks (issue 12).
         record = day_record(session, day)
-        snapshots.record_month_end(session, day)  # a month's last day: every loan as this close leaves it
+        snapshots.record_close(session, day)  # for the reports: the day's totals; at a month end, every loan
         run.loans_processed = record.loans
         run.interest_accrued = record.interest_accrued
         run.fees_assessed = record.fees_assessed

@@ -44,14 +44,24 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from app.db.models import AuditEvent, LedgerEntry, Loan, MonthEndSnapshot
+from app.db.models import AuditEvent, LedgerDayTotal, LedgerEntry, Loan, MonthEndSnapshot
 from app.domain.books import PARTS, Balances
 from app.domain.money import round_money
 from app.reports import tabular
 from app.services import collections, dashboard, eod, servicing, verify
 from app.services.books import booked_sums
 from app.services.errors import InvalidInput
-from app.services.reports import cash, collecting, delinquency, eod_days, income, portfolio, snapshots, trial_balance
+from app.services.reports import (
+    cash,
+    collecting,
+    day_totals,
+    delinquency,
+    eod_days,
+    income,
+    portfolio,
+    snapshots,
+    trial_balance,
+)
 from app.services.reports.registry import REPORTS, ReportParams, run_report
 
 from .loans import make_loan
@@ -362,6 +372,19 @@ def test_filters_and_refusals(contexts, book) -> None:
         cash.cash_receipts(manager, JULY[0], date(2026, 8, 2))  # after the open business date
     with pytest.raises(InvalidInput, match="product"):
         eod_days.eod_report(manager, *JULY, product="TEST")
+
+
+def test_closed_days_totals_are_the_sums_of_their_entries(contexts, book) -> None:
+    """Each closed day's totals (written by end of day) against the same sums over its entries."""
+    with contexts["manager"].unit(write=False) as session:
+        written = day_totals.booked_by_day(session, date(2026, 6, 1), JULY_END)
+        summed = day_totals.booked_by_day(session, date(2026, 6, 1), JULY_END, use_totals=False)
+        assert session.scalar(select(func.count()).select_from(LedgerDayTotal)) == len(written)
+    key = lambda t: (t.day, t.product_id, t.type)  # noqa: E731
+    assert sorted(written, key=key) == sorted(summed, key=key)
+    july_14 = {t.type: t for t in written if t.day == date(2026, 7, 14)}
+    assert (july_14["late_fee"].entries, july_14["late_fee"].fees) == (3, D("75.00"))
+    assert sum(t.entries for t in written) == len(cash.journal(contexts["manager"], date(2026, 6, 1), JULY_END).rows)
 
 
 # ---------------------------------------------------------------- the snapshots

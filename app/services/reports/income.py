@@ -1,8 +1,9 @@
 """Interest income accrued and collected; fee income (issue 13, item 1).
 
-Both read the ledger entries booked in the period (by ``business_date``),
-by month and product, with one query: each entry type's interest and fees
-columns summed.  The signs are those of :data:`app.domain.books.SIGNS`.
+Both read what was booked in the period (by ``business_date``), by month,
+product and entry type: closed days' totals (:mod:`.day_totals`), the
+entries themselves for the rest.  The signs are those of
+:data:`app.domain.books.SIGNS`.
 
 Interest, per month and product:
 
@@ -38,25 +39,24 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.db.models import LedgerEntry, Loan, Product, ProductVersion
+from app.db.models import Product
 from app.domain.books import SIGNS
 from app.domain.money import ZERO
 from app.reports.tabular import Column, Table
 from app.services import permissions
 from app.services.context import ServiceContext
+from app.services.reports.day_totals import booked_by_day
 from app.services.reports.common import (
     BOOKED_NOTE,
     Field,
     Filters,
     add,
-    from_cents,
     money_field,
     month_start,
     period_header,
-    raw,
     resolve_filters,
     resolve_period,
     tabulate,
@@ -70,23 +70,19 @@ WRITE_OFF_TYPES = ("write_off", "payoff_write_off")
 Sums = dict[tuple[date, str], dict[str, tuple[Decimal, Decimal]]]
 
 
-def _sums(session: Session, first: date, last: date, filters: Filters) -> Sums:
-    """One query: the period's entries by business date, product and type; folded into months here."""
-    stmt = (
-        select(LedgerEntry.business_date, Product.code, LedgerEntry.type, func.sum(raw(LedgerEntry.interest)),
-               func.sum(raw(LedgerEntry.fees)))
-        .join(Loan, Loan.id == LedgerEntry.loan_id)
-        .join(ProductVersion, ProductVersion.id == Loan.product_version_id)
-        .join(Product, Product.id == ProductVersion.product_id)
-        .where(LedgerEntry.business_date >= first, LedgerEntry.business_date <= last,
-               *filters.on_loan(LedgerEntry.loan_id))
-        .group_by(LedgerEntry.business_date, Product.code, LedgerEntry.type)
-    )
+#: The entry types that move booked interest (and the memo of interest earned on non-accrual); those that move fees.
+INTEREST_TYPES = tuple(sorted({t for t, sign in SIGNS.items() if "interest" in sign.booked} | {"nonaccrual_interest"}))
+FEE_TYPES = tuple(sorted(t for t, sign in SIGNS.items() if "fees" in sign.booked))
+
+
+def _sums(session: Session, first: date, last: date, filters: Filters, types: tuple[str, ...]) -> Sums:
+    """The period's entries by month, product and type: closed days' totals, the entries for the rest."""
+    codes = {int(i): code for i, code in session.execute(select(Product.id, Product.code))}
     out: Sums = defaultdict(dict)
-    for day, code, kind, interest, fees in session.execute(stmt):
-        cell = out[(month_start(day), code)]
-        before = cell.get(kind, (ZERO, ZERO))
-        cell[kind] = (before[0] + from_cents(interest), before[1] + from_cents(fees))
+    for total in booked_by_day(session, first, last, filters, types=types):
+        cell = out[(month_start(total.day), codes[total.product_id])]
+        before = cell.get(total.type, (ZERO, ZERO))
+        cell[total.type] = (before[0] + total.interest, before[1] + total.fees)
     return dict(out)
 
 
@@ -201,7 +197,7 @@ def interest_income(ctx: ServiceContext, start: date | None = None, end: date | 
     with ctx.unit(write=False, snapshot=True) as session:
         first, last = resolve_period(session, start, end)
         filters = resolve_filters(session, product, collector, status)
-        sums = _sums(session, first, last, filters)
+        sums = _sums(session, first, last, filters, INTEREST_TYPES)
     rows = tuple(_interest_row(month, code, kinds) for (month, code), kinds in sorted(sums.items()))
     totals = InterestTotals(*(add(getattr(r, name) for r in rows) for name in _INTEREST_SUMMED))
     notes = (BOOKED_NOTE, "Income = accrued + adjusted - reversed + recognised. Collected is the interest share of "
@@ -290,7 +286,7 @@ def fee_income(ctx: ServiceContext, start: date | None = None, end: date | None 
     with ctx.unit(write=False, snapshot=True) as session:
         first, last = resolve_period(session, start, end)
         filters = resolve_filters(session, product, collector, status)
-        sums = _sums(session, first, last, filters)
+        sums = _sums(session, first, last, filters, FEE_TYPES)
     rows = tuple(_fee_row(month, code, kinds) for (month, code), kinds in sorted(sums.items())
                  if any(fees for _, fees in kinds.values()))
     totals = FeeTotals(*(add(getattr(r, name) for r in rows) for name in _FEE_SUMMED))

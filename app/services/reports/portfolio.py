@@ -55,9 +55,11 @@ from app.services.reports.common import (
     resolve_period,
     tabulate,
 )
+from app.services.reports.day_totals import booked_by_day
 from app.services.reports.delinquency import LATE_BUCKETS, has_snapshot, not_available, on_snapshot
 
 OPENING_TYPES = ("boarding", "conversion")
+ACTIVITY_TYPES = (*OPENING_TYPES, "charge_off", "charge_off_adjustment", "recovery")
 PAYOFF_TYPES = ("payment", "write_off", "payoff_write_off")
 
 
@@ -124,41 +126,37 @@ def loan_activity(ctx: ServiceContext, start: date | None = None, end: date | No
     with ctx.unit(write=False, snapshot=True) as session:
         first, last = resolve_period(session, start, end)
         filters = resolve_filters(session, product, collector, status)
-        product_of = (select(Loan.id.label("loan_id"), ProductVersion.product_id.label("product_id"))
-                      .join(ProductVersion, ProductVersion.id == Loan.product_version_id).subquery("product_of"))
-        booked = [LedgerEntry.business_date >= first, LedgerEntry.business_date <= last,
-                  *filters.on_loan(LedgerEntry.loan_id)]
         cells: dict[tuple[date, int], list[Any]] = defaultdict(lambda: [0, ZERO, 0, 0, ZERO, ZERO])
-        parts = raw(LedgerEntry.principal) + raw(LedgerEntry.interest) + raw(LedgerEntry.fees)
-        for day, product_id, kind, count, amount, charged in session.execute(
-            select(LedgerEntry.business_date, product_of.c.product_id, LedgerEntry.type, func.count(),
-                   func.sum(raw(LedgerEntry.amount)), func.sum(parts))
-            .join(product_of, product_of.c.loan_id == LedgerEntry.loan_id)
-            .where(LedgerEntry.type.in_((*OPENING_TYPES, "charge_off", "charge_off_adjustment", "recovery")), *booked)
-            .group_by(LedgerEntry.business_date, product_of.c.product_id, LedgerEntry.type)
-        ):
-            cell = cells[(month_start(day), int(product_id))]
-            if kind in OPENING_TYPES:
-                cell[0] += int(count)
-                cell[1] += from_cents(amount)
-            elif kind == "recovery":
-                cell[5] += from_cents(amount)
+        for total in booked_by_day(session, first, last, filters, types=ACTIVITY_TYPES):
+            cell = cells[(month_start(total.day), total.product_id)]
+            if total.type in OPENING_TYPES:
+                cell[0] += total.entries
+                cell[1] += total.amount
+            elif total.type == "recovery":
+                cell[5] += total.amount
             else:
-                if kind == "charge_off":
-                    cell[3] += int(count)
-                cell[4] += from_cents(charged)
+                if total.type == "charge_off":
+                    cell[3] += total.entries
+                cell[4] += total.principal + total.interest + total.fees
+        # Each paid-off loan's last payment or write-off, looked up loan by loan through the
+        # (loan_id, effective_date) index: paid-off loans are few, the ledger is large.  ``type || ''``
+        # keeps SQLite off the index on type, which would read every payment of the book.
         last_paid = (
-            select(LedgerEntry.loan_id.label("loan_id"), func.max(LedgerEntry.business_date).label("day"))
-            .join(Loan, Loan.id == LedgerEntry.loan_id)
-            .where(Loan.status == "paid_off", LedgerEntry.type.in_(PAYOFF_TYPES))
-            .group_by(LedgerEntry.loan_id)
-            .subquery("last_paid")
+            select(func.max(LedgerEntry.business_date))
+            .where(LedgerEntry.loan_id == Loan.id, (LedgerEntry.type + "").in_(PAYOFF_TYPES))
+            .correlate(Loan)
+            .scalar_subquery()
+        )
+        paid = (
+            select(Loan.id.label("loan_id"), ProductVersion.product_id.label("product_id"), last_paid.label("day"))
+            .join(ProductVersion, ProductVersion.id == Loan.product_version_id)
+            .where(Loan.status == "paid_off", *filters.on_loan(Loan.id))
+            .subquery("paid")
         )
         for day, product_id, count in session.execute(
-            select(last_paid.c.day, product_of.c.product_id, func.count())
-            .join(product_of, product_of.c.loan_id == last_paid.c.loan_id)
-            .where(last_paid.c.day >= first, last_paid.c.day <= last, *filters.on_loan(last_paid.c.loan_id))
-            .group_by(last_paid.c.day, product_of.c.product_id)
+            select(paid.c.day, paid.c.product_id, func.count())
+            .where(paid.c.day >= first, paid.c.day <= last)
+            .group_by(paid.c.day, paid.c.product_id)
         ):
             cells[(month_start(day), int(product_id))][2] += int(count)
         codes = _product_code(session)

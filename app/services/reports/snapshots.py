@@ -1,7 +1,8 @@
 """Month-end snapshots: every loan as the close of a month's last day left it (issue 13, item 1).
 
-End of day calls :func:`record_month_end` in the transaction that closes a
-day; when the day is the last of its month it writes one row per loan with
+End of day calls :func:`record_close` in the transaction that closes a day
+(which also writes the day's totals, :mod:`.day_totals`); when the day is
+the last of its month it writes one row per loan with
 one ``INSERT ... SELECT`` from ``loan_states`` and ``loans`` (no query per
 loan):
 
@@ -68,6 +69,7 @@ from app.services.context import CancelToken, Progress, ServiceContext, no_progr
 from app.services.errors import InvalidInput, ServiceError
 from app.services.ledger import ENGINE_TYPES, Book, business_date, origin_state
 from app.services.reports.common import is_month_end, raw
+from app.services.reports.day_totals import write_day_totals
 from app.services.servicing import OVERRIDE_REASONS
 
 #: booked part -> snapshot column
@@ -81,8 +83,18 @@ def _exists_for(session: Session, day: date) -> bool:
     return bool(session.scalar(select(exists().where(MonthEndSnapshot.month_end == day))))
 
 
+def record_close(session: Session, day: date) -> int:
+    """End of day's one call, in the transaction that closes ``day``: the day's totals
+    (:mod:`app.services.reports.day_totals`) and, when ``day`` ends a month, its snapshot.
+
+    Returns the snapshot rows written (0 on any other day).
+    """
+    write_day_totals(session, day)
+    return record_month_end(session, day)
+
+
 def record_month_end(session: Session, day: date) -> int:
-    """End of day's call, in the transaction that closes ``day``: the snapshot when ``day`` ends a month.
+    """The snapshot when ``day`` ends a month (:func:`record_close` calls it).
 
     Returns the rows written (0 on any other day, or when the month end already has its snapshot).
     """
@@ -272,4 +284,4 @@ def _replay_chunk(session: Session, ids: Sequence[int], day: date, out: list[dic
         out.append(row)
 
 
-__all__ = ["SnapshotMonth", "SnapshotWritten", "record_month_end", "snapshot_months", "write_snapshot"]
+__all__ = ["SnapshotMonth", "SnapshotWritten", "record_close", "record_month_end", "snapshot_months", "write_snapshot"]
