@@ -7,7 +7,8 @@ lived with end of day, so three month ends closed with their snapshots),
 then copies its loans in SQL -- cached states, every ledger entry (daily
 accruals included), month-end snapshots, contacts and promises -- until
 there are ``--loans`` loans, as ``bench_eod.py`` does (a benchmark fixture,
-not a way to make data).  Then it times, for the last complete month:
+not a way to make data).  The closed days' totals are then written for the grown book, as end of day
+would have written them.  Then it times, for the last complete month:
 
 * every report of the registry (a period report for the month, a date
   report as of its month end; aging and portfolio also as of today, from the
@@ -37,8 +38,8 @@ from app.reports import tabular
 from app.services import users
 from app.services.context import ServiceContext
 from app.services.demo import build_demo
-from app.services.reports import snapshots
-from app.services.reports.common import month_end_before
+from app.services.reports import day_totals, snapshots
+from app.services.reports.common import Filters, month_end_before
 from app.services.reports.registry import REPORTS, ReportParams, run_report
 from app.services.setup import close_database, open_database
 
@@ -122,8 +123,22 @@ def main() -> None:
         dialect = factory.kw["bind"].dialect.name
         if not reuse:
             began = time.perf_counter()
-            build_demo(factory, loans=200, days=90)
+            # The closed days' totals are written once the book is grown, as end of day would have
+            # written them had it closed those days on the large book.
+            saved = snapshots.write_day_totals
+            snapshots.write_day_totals = lambda session, day: None  # type: ignore[assignment]
+            try:
+                build_demo(factory, loans=200, days=90)
+            finally:
+                snapshots.write_day_totals = saved  # type: ignore[assignment]
             loans = grow(factory, args.loans)
+            with factory() as session, session.begin():
+                first = session.scalar(select(func.min(LedgerEntry.business_date)))
+                today = get_business_date(session)
+                assert first is not None and today is not None
+                while first < today:
+                    day_totals.write_day_totals(session, first)
+                    first += timedelta(days=1)
             print(f"book ({dialect}): {loans:,} loans ready in {time.perf_counter() - began:.1f} s")
         admin = ServiceContext(factory, users.authenticate(factory, "admin", users.DEMO_PASSWORD))
         with factory() as session:
@@ -143,18 +158,32 @@ def main() -> None:
             cases = [ReportParams(start=first, end=last)] if spec.takes == "period" else [ReportParams(as_of=last)]
             if name in ("aging", "portfolio", "trial-balance"):
                 cases.append(ReportParams())  # as of the open business date
+            if name == "interest-income":  # filtered by status: the totals know only the product, so the entries
+                cases.append(ReportParams(start=first, end=last, status="active"))
+            if name == "journal":  # one day's journal
+                cases.append(ReportParams(start=last, end=last))
             for params in cases:
-                best, result = min((timed(name, lambda: run_report(admin, name, params)) for _ in range(args.rounds)),
+                rounds = 1 if name == "journal" else args.rounds  # a month's journal is every entry of it
+                best, result = min((timed(name, lambda: run_report(admin, name, params)) for _ in range(rounds)),
                                    key=lambda pair: pair[0])
                 when = f"{params.start} to {params.end}" if spec.takes == "period" else str(params.as_of or today)
+                when += f" ({params.status})" if params.status else ""
                 rows = len(result.table().rows)
-                slowest = max(slowest, best)
-                print(f"  {name:<16} {when:<25} {best:7.3f} s  ({rows:,} rows)")
+                if name != "journal":
+                    slowest = max(slowest, best)
+                print(f"  {name:<16} {when:<34} {best:7.3f} s  ({rows:,} rows)")
         tb = run_report(admin, "trial-balance", ReportParams(as_of=last))
         path = Path(folder) / "trial-balance.xlsx"
         elapsed, _ = timed("xlsx", lambda: tabular.write_xlsx(tb.table(), path))
         print(f"  trial balance as XLSX: {len(tb.table().rows):,} rows in {elapsed:.2f} s")
-        # The month-end snapshot end of day writes, timed in a transaction that is rolled back.
+        # What end of day adds to closing a day: the day's totals (their SELECT, for the last closed day) ...
+        with factory() as session:
+            began = time.perf_counter()
+            found = day_totals._from_entries(session, today - timedelta(days=1), today - timedelta(days=1),
+                                             Filters(), None)
+            elapsed = time.perf_counter() - began
+        print(f"  one closed day's totals (the SELECT of end of day's INSERT): {len(found)} rows in {elapsed:.2f} s")
+        # ... and at a month end the snapshot, timed in a transaction that is rolled back.
         with factory() as session:
             fake = last + timedelta(days=1)
             fake = date(fake.year, fake.month, 28)  # a day after the last snapshot; any date works for the timing
@@ -163,7 +192,7 @@ def main() -> None:
             elapsed = time.perf_counter() - began
             session.rollback()
         print(f"  month-end snapshot (INSERT ... SELECT): {written:,} loans in {elapsed:.2f} s")
-        print(f"slowest report: {slowest:.2f} s (target < 3 s)")
+        print(f"slowest report but the journal: {slowest:.2f} s (target < 3 s)")
         close_database(factory)
 
 

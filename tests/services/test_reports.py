@@ -362,6 +362,15 @@ def test_filters_and_refusals(contexts, book) -> None:
     manager = contexts["manager"]
     assert trial_balance.trial_balance(manager, JULY_END, product="test").totals.loans == 3
     assert delinquency.aging(manager, JULY_END, status="paid_off").totals.loans == 0
+    # Filtered by status, the period reports read the entries (the day totals know only the product):
+    # without D (paid off), July's interest is 169.81 - 4.61, collected 113.10 - 14.47, cash 2,105.66 - 1,039.47.
+    active = income.interest_income(manager, *JULY, status="active").totals
+    assert (active.income, active.collected) == (D("165.20"), D("98.63"))
+    assert income.interest_income(manager, *JULY, product="TEST").totals == income.interest_income(
+        manager, *JULY).totals
+    assert cash.cash_receipts(manager, *JULY, status="active").totals.received == D("1066.19")
+    assert trial_balance.trial_balance(manager, date(2026, 7, 20), status="paid_off").totals.principal == D("0.00")
+    assert cash.journal(manager, *JULY, collector="collector").rows == ()  # nothing is assigned to anyone
     with pytest.raises(InvalidInput, match="product"):
         trial_balance.trial_balance(manager, JULY_END, product="NOPE")
     with pytest.raises(InvalidInput, match="status"):

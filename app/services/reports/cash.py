@@ -118,23 +118,21 @@ def cash_receipts(ctx: ServiceContext, start: date | None = None, end: date | No
     with ctx.unit(write=False, snapshot=True) as session:
         first, last = resolve_period(session, start, end)
         filters = resolve_filters(session, product, collector, status)
-        received = session.execute(
+        received = session.execute(filters.narrow(
             select(LedgerEntry.business_date, LedgerEntry.method, LedgerEntry.batch_id, func.count(),
                    money_sum(LedgerEntry.amount))
             .where(LedgerEntry.type.in_(RECEIVED_TYPES), LedgerEntry.business_date >= first,
-                   LedgerEntry.business_date <= last, _not_history(LedgerEntry),
-                   *filters.on_loan(LedgerEntry.loan_id))
-            .group_by(LedgerEntry.business_date, LedgerEntry.method, LedgerEntry.batch_id)
+                   LedgerEntry.business_date <= last, _not_history(LedgerEntry))
+            .group_by(LedgerEntry.business_date, LedgerEntry.method, LedgerEntry.batch_id), LedgerEntry.loan_id)
         ).all()
         original = aliased(LedgerEntry, name="original")
-        returned = session.execute(
+        returned = session.execute(filters.narrow(
             select(LedgerEntry.business_date, original.method, original.batch_id, func.count(),
                    money_sum(LedgerEntry.amount))
             .join(original, original.id == LedgerEntry.reverses_id)
             .where(LedgerEntry.type == "reversal", LedgerEntry.business_date >= first,
-                   LedgerEntry.business_date <= last, _not_history(original),
-                   *filters.on_loan(LedgerEntry.loan_id))
-            .group_by(LedgerEntry.business_date, original.method, original.batch_id)
+                   LedgerEntry.business_date <= last, _not_history(original))
+            .group_by(LedgerEntry.business_date, original.method, original.batch_id), LedgerEntry.loan_id)
         ).all()
         cells: dict[tuple[date, str, int | None], list[Any]] = defaultdict(lambda: [0, ZERO, 0, ZERO])
         for day, method, batch, count, amount in received:
@@ -280,10 +278,10 @@ def journal(ctx: ServiceContext, start: date | None = None, end: date | None = N
                    LedgerEntry.reference, LedgerEntry.batch_id, LedgerEntry.user_id, LedgerEntry.reverses_id,
                    LedgerEntry.reason_code)
             .join(Loan, Loan.id == LedgerEntry.loan_id)
-            .where(LedgerEntry.business_date >= first, LedgerEntry.business_date <= last,
-                   *filters.on_loan(LedgerEntry.loan_id))
+            .where(LedgerEntry.business_date >= first, LedgerEntry.business_date <= last)
             .order_by(LedgerEntry.business_date, LedgerEntry.id)
         )
+        stmt = filters.narrow(stmt, LedgerEntry.loan_id)
         # Stored cents straight to exact Decimals (no NULLs in these columns): the journal reads every
         # row of the period, and this loop is most of its time.
         rows = tuple(

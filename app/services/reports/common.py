@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from operator import attrgetter
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, ColumnElement, Select, func, literal, select, type_coerce
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from app.db.models import LOAN_STATUSES, CollectionAssignment, Loan, Product, ProductVersion, User
 from app.db.types import Money
@@ -36,6 +36,7 @@ from app.services.errors import InvalidInput
 from app.services.ledger import business_date
 
 HUNDRED = Decimal(100)
+SelectT = TypeVar("SelectT", bound=Select)  # type: ignore[type-arg]
 
 #: The note every report read from month-end snapshots carries (issue 13).
 SNAPSHOT_NOTE = ("Month-end figures are the book as the close of each month end left it; they never change. "
@@ -127,8 +128,31 @@ class Filters:
         return stmt
 
     def on_loan(self, loan_id: Any) -> list[ColumnElement[bool]]:
-        """Conditions on a loan id column (none when nothing is filtered)."""
+        """Conditions on a loan id column (none when nothing is filtered): for small tables (contacts, promises)."""
         return [loan_id.in_(self.loan_ids())] if self.any else []
+
+    def narrow(self, stmt: SelectT, loan_id: Any) -> SelectT:
+        """``stmt`` joined to the loans that pass (nothing when nothing is filtered).
+
+        Joins rather than ``loan_id IN (subquery)`` for the reads of a period's entries: given the
+        subquery, SQLite reads every entry of every loan that passes through the loan index instead of
+        the period's entries through the date index (4 s instead of a fraction of one on a large book).
+        """
+        if not self.any:
+            return stmt
+        loan = aliased(Loan, name="filter_loan")
+        out: Any = stmt.join(loan, loan.id == loan_id)
+        if self.product_id is not None:
+            version = aliased(ProductVersion, name="filter_version")
+            out = out.join(version, version.id == loan.product_version_id).where(
+                version.product_id == self.product_id)
+        if self.collector_id is not None:
+            assigned = aliased(CollectionAssignment, name="filter_assignment")
+            out = out.join(assigned, assigned.loan_id == loan.id).where(assigned.collector_id == self.collector_id)
+        if self.status is not None:
+            out = out.where(loan.status == self.status)
+        narrowed: SelectT = out
+        return narrowed
 
 
 def resolve_filters(session: Session, product: str | None = None, collector: str | None = None,

@@ -70,13 +70,9 @@ class DayTotal:
 
 def _from_entries(session: Session, first: date, last: date, filters: Filters,
                   types: tuple[str, ...] | None) -> list[DayTotal]:
-    others = Filters(None, filters.collector_id, filters.status)  # the product is a join condition here
-    conditions: list[Any] = [LedgerEntry.business_date >= first, LedgerEntry.business_date <= last,
-                             *others.on_loan(LedgerEntry.loan_id)]
+    conditions: list[Any] = [LedgerEntry.business_date >= first, LedgerEntry.business_date <= last]
     if types is not None:
         conditions.append(LedgerEntry.type.in_(types))
-    if filters.product_id is not None:
-        conditions.append(ProductVersion.product_id == filters.product_id)
     stmt = (
         select(LedgerEntry.business_date, ProductVersion.product_id, LedgerEntry.type, func.count(),
                *[func.sum(raw(getattr(LedgerEntry, column))) for column in COLUMNS])
@@ -85,7 +81,7 @@ def _from_entries(session: Session, first: date, last: date, filters: Filters,
         .where(*conditions)
         .group_by(LedgerEntry.business_date, ProductVersion.product_id, LedgerEntry.type)
     )
-    return [_total(row) for row in session.execute(stmt)]
+    return [_total(row) for row in session.execute(filters.narrow(stmt, LedgerEntry.loan_id))]
 
 
 def _from_totals(session: Session, first: date, last: date, filters: Filters,

@@ -109,12 +109,11 @@ def trial_balance(ctx: ServiceContext, as_of: date | None = None, *, product: st
         booked_by = [LedgerEntry.business_date <= day]
         if start is not None:
             booked_by.append(LedgerEntry.business_date > start)
-        window = (
+        window = filters.narrow(
             select(LedgerEntry.loan_id.label("loan_id"), *[part_sum(part).label(part) for part in PARTS])
-            .where(*booked_by, *filters.on_loan(LedgerEntry.loan_id))
-            .group_by(LedgerEntry.loan_id)
-            .subquery("booked_window")
-        )
+            .where(*booked_by)
+            .group_by(LedgerEntry.loan_id), LedgerEntry.loan_id
+        ).subquery("booked_window")
         columns: list[Any] = [func.coalesce(window.c[part], 0) for part in PARTS]
         stmt = select(Loan.id, Loan.loan_number, Product.code, Loan.status).select_from(Loan).join(
             ProductVersion, ProductVersion.id == Loan.product_version_id).join(
