@@ -281,7 +281,7 @@ def journal(ctx: ServiceContext, start: date | None = None, end: date | None = N
             .where(LedgerEntry.business_date >= first, LedgerEntry.business_date <= last)
             .order_by(LedgerEntry.business_date, LedgerEntry.id)
         )
-        stmt = filters.narrow(stmt, LedgerEntry.loan_id)
+        stmt = filters.narrow(stmt, LedgerEntry.loan_id, joined=Loan)
         # Stored cents straight to exact Decimals (no NULLs in these columns): the journal reads every
         # row of the period, and this loop is most of its time.
         rows = tuple(

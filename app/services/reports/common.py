@@ -131,7 +131,7 @@ class Filters:
         """Conditions on a loan id column (none when nothing is filtered): for small tables (contacts, promises)."""
         return [loan_id.in_(self.loan_ids())] if self.any else []
 
-    def narrow(self, stmt: SelectT, loan_id: Any) -> SelectT:
+    def narrow(self, stmt: SelectT, loan_id: Any, *, joined: Any = None) -> SelectT:
         """``stmt`` joined to the loans that pass (nothing when nothing is filtered).
 
         Joins rather than ``loan_id IN (subquery)`` for the reads of a period's entries: given the
@@ -140,8 +140,9 @@ class Filters:
         """
         if not self.any:
             return stmt
-        loan = aliased(Loan, name="filter_loan")
-        out: Any = stmt.join(loan, loan.id == loan_id)
+        # ``joined``: the statement joins the loans already (as that entity); filter on it, not on a second join.
+        loan = joined if joined is not None else aliased(Loan, name="filter_loan")
+        out: Any = stmt if joined is not None else stmt.join(loan, loan.id == loan_id)
         if self.product_id is not None:
             version = aliased(ProductVersion, name="filter_version")
             out = out.join(version, version.id == loan.product_version_id).where(

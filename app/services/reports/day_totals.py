@@ -73,15 +73,27 @@ def _from_entries(session: Session, first: date, last: date, filters: Filters,
     conditions: list[Any] = [LedgerEntry.business_date >= first, LedgerEntry.business_date <= last]
     if types is not None:
         conditions.append(LedgerEntry.type.in_(types))
+    # Grouped by the loan's product version and folded into products here: one join fewer for each
+    # of the period's entries (a month of a large book is millions of accruals).
     stmt = (
-        select(LedgerEntry.business_date, ProductVersion.product_id, LedgerEntry.type, func.count(),
+        select(LedgerEntry.business_date, Loan.product_version_id, LedgerEntry.type, func.count(),
                *[func.sum(raw(getattr(LedgerEntry, column))) for column in COLUMNS])
         .join(Loan, Loan.id == LedgerEntry.loan_id)
-        .join(ProductVersion, ProductVersion.id == Loan.product_version_id)
         .where(*conditions)
-        .group_by(LedgerEntry.business_date, ProductVersion.product_id, LedgerEntry.type)
+        .group_by(LedgerEntry.business_date, Loan.product_version_id, LedgerEntry.type)
     )
-    return [_total(row) for row in session.execute(filters.narrow(stmt, LedgerEntry.loan_id))]
+    product_of = {int(v): int(p) for v, p in session.execute(select(ProductVersion.id, ProductVersion.product_id))}
+    folded: dict[tuple[date, int, str], list[Any]] = {}
+    for row in session.execute(filters.narrow(stmt, LedgerEntry.loan_id, joined=Loan)):
+        values: tuple[Any, ...] = tuple(row)
+        key = (values[0], product_of[int(values[1])], values[2])
+        sums = [int(v or 0) for v in values[3:]]
+        if key in folded:
+            folded[key] = [a + b for a, b in zip(folded[key], sums, strict=True)]
+        else:
+            folded[key] = sums
+    return [DayTotal(day, product, kind, sums[0], *(from_cents(v) for v in sums[1:]))
+            for (day, product, kind), sums in folded.items()]
 
 
 def _from_totals(session: Session, first: date, last: date, filters: Filters,

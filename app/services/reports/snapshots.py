@@ -47,7 +47,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Date, Table, and_, case, exists, func, insert, literal, or_, select
+from sqlalchemy import Date, Select, Table, and_, case, exists, func, insert, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from app.db.base import utc_now
@@ -105,6 +105,16 @@ def record_month_end(session: Session, day: date) -> int:
 
 def _copy_cache(session: Session, day: date, source: str) -> int:
     """One INSERT ... SELECT: every loan's cache, product, collector and booked ledger through ``day``."""
+    names, stmt = snapshot_select(session, day, source)
+    table = cast(Table, MonthEndSnapshot.__table__)
+    session.execute(insert(table).from_select(names, stmt))
+    # Counted, not the statement's rowcount: some drivers report -1 for an INSERT ... SELECT.
+    return int(session.scalar(select(func.count()).select_from(MonthEndSnapshot)
+                              .where(MonthEndSnapshot.month_end == day)) or 0)
+
+
+def snapshot_select(session: Session, day: date, source: str) -> tuple[list[str], Select[Any]]:
+    """The snapshot's columns and the SELECT that makes its rows (the benchmark times it on its own)."""
     prior_end = session.scalar(select(func.max(MonthEndSnapshot.month_end)).where(MonthEndSnapshot.month_end < day))
     booked_by = [LedgerEntry.business_date <= day]
     if prior_end is not None:
@@ -149,11 +159,7 @@ def _copy_cache(session: Session, day: date, source: str) -> int:
         stmt = stmt.outerjoin(prior, and_(prior.loan_id == LoanState.loan_id, prior.month_end == prior_end))
     names = ["month_end", "loan_id", "product_id", "collector_id", "status", "delinquency", "bucket",
              "days_past_due", *_CACHE_COLUMNS, *BOOKED_COLUMNS.values(), "state_as_of", "source", "created_at"]
-    table = cast(Table, MonthEndSnapshot.__table__)
-    session.execute(insert(table).from_select(names, stmt))
-    # Counted, not the statement's rowcount: some drivers report -1 for an INSERT ... SELECT.
-    return int(session.scalar(select(func.count()).select_from(MonthEndSnapshot)
-                              .where(MonthEndSnapshot.month_end == day)) or 0)
+    return names, stmt
 
 
 # ---------------------------------------------------------------- on demand
