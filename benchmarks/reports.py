@@ -191,9 +191,12 @@ def main() -> None:
         # ... and at a month end the snapshot: its SELECT for the last month end (its booked window is the whole
         # month), and the INSERT ... SELECT itself for a later day, in a transaction that is rolled back.
         with factory() as session:
-            _, stmt = snapshots.snapshot_select(session, last, "end_of_day")
+            names, stmt = snapshots.snapshot_select(session, last, "end_of_day")
+            made = stmt.subquery()
+            booked = [made.c[k] for k, name in enumerate(names) if name.startswith("booked_")]
             began = time.perf_counter()
-            rows = session.scalar(select(func.count()).select_from(stmt.subquery()))
+            # Every booked column summed, so no database can skip the month's window as a count could.
+            rows, *_ = session.execute(select(func.count(), *[func.sum(column) for column in booked])).one()
             elapsed = time.perf_counter() - began
         print(f"  month-end snapshot of {last} (its SELECT, a month of entries): {rows:,} loans in {elapsed:.2f} s")
         with factory() as session:
