@@ -2,8 +2,8 @@
 
 One module per report or family (:mod:`.trial_balance`, :mod:`.cash`,
 :mod:`.delinquency`, :mod:`.collecting`, :mod:`.income`, :mod:`.portfolio`,
-:mod:`.eod_days`), the month-end snapshots they read (:mod:`.snapshots`), and
-the registry the command line and the desktop choose from
+:mod:`.eod_days`), the month-end snapshots and closed days' totals they read
+(:mod:`.snapshots`, :mod:`.day_totals`), and the registry the command line and the desktop choose from
 (:data:`app.services.reports.registry.REPORTS`).  docs/reports.md describes
 every report, its columns and how each figure is derived.
 

@@ -189,10 +189,6 @@ class ProductRow:
     charged_off: int
 
 
-_PRODUCT_SUMMED = ("loans", "principal", "accrued_interest", "fees", "late_loans", "late_principal", "non_accrual",
-                   "paid_off", "charged_off")
-
-
 @dataclass(frozen=True)
 class ProductTotals:
     loans: int
