@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_engine.register(sub)
     for name in ("cli_db", "cli_gui", "cli_users", "cli_loans", "cli_actions", "cli_board", "cli_eod", "cli_demo",
                  "cli_collections", "cli_letters", "cli_dashboard", "cli_audit", "cli_requests", "cli_keys",
-                 "cli_people", "cli_search", "cli_settings", "cli_gl"):
+                 "cli_people", "cli_search", "cli_settings", "cli_gl", "cli_report"):
         try:
             module = __import__(f"app.{name}", fromlist=["register"])
         except ModuleNotFoundError as exc:

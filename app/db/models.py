@@ -557,6 +557,8 @@ class LedgerEntry(Base):
         Index(None, "business_date"),
         # The dashboard's principal-by-month and payments-by-month read only these columns.
         Index(None, "type", "effective_date", "amount", "principal"),
+        # The reports' period reads by entry type (cash received, boardings, charge-offs, fees), revision 0015.
+        Index(None, "type", "business_date"),
         Index(None, "tx"),
     )
 
@@ -918,10 +920,87 @@ class ServicingRequest(Versioned, Base):
 
 
 # ---------------------------------------------------------------------------
+# Month-end snapshots (revision 0015)
+# ---------------------------------------------------------------------------
+SNAPSHOT_SOURCES = ("end_of_day", "on_demand", "replayed")
+
+
+class MonthEndSnapshot(Base):
+    """One loan as the close of a month's last day left it (issue 13).  Append-only.
+
+    Written for every loan by end of day in the transaction that closes the
+    month end (``app.services.reports.snapshots``): status, bucket, days past
+    due and the cached balances are the loan's cache as that close left it
+    (the figures the desk sees the next morning); product and collector are
+    the ones it had then.  ``booked_*`` are the booked ledger through the
+    month end by ``business_date`` (the sign table of app.domain.books;
+    conversion openings are not included, as in ``services.books.booked_sums``).
+    ``source``: ``end_of_day``; ``on_demand`` (copied later from a cache the
+    month end's close still held); ``replayed`` (derived for a month end that
+    passed without one, from the entries booked by then).
+    """
+
+    __tablename__ = "month_end_snapshots"
+    __table_args__ = (Index(None, "loan_id"),)
+
+    month_end: Mapped[_dt.date] = mapped_column(Date, primary_key=True)
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"), primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    collector_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(32))
+    delinquency: Mapped[str | None] = mapped_column(String(32))
+    bucket: Mapped[str] = mapped_column(String(16))
+    days_past_due: Mapped[int] = mapped_column(Integer)
+    principal: Mapped[money]
+    accrued_interest: Mapped[interest]
+    fees: Mapped[money]
+    suspense: Mapped[money]
+    amount_due: Mapped[money]
+    booked_principal: Mapped[money]
+    booked_interest: Mapped[money]
+    booked_fees: Mapped[money]
+    booked_suspense: Mapped[money]
+    booked_refund: Mapped[money]
+    state_as_of: Mapped[_dt.date | None] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[created_at]
+
+    @validates("source")
+    def _check_source(self, key: str, value: str) -> str:
+        return _one_of(value, SNAPSHOT_SOURCES, "snapshot source")
+
+
+class LedgerDayTotal(Base):
+    """What one closed business day booked, by product and entry type (issue 13).  Append-only.
+
+    Written by end of day in the transaction that closes the day
+    (``app.services.reports.day_totals``): the day's entries (by
+    ``business_date``) counted and summed column by column.  Entries booked
+    on a day never change once it is closed, so the period reports read a
+    closed day's totals instead of its entries (a day of a large book is
+    mostly one accrual per loan).
+    """
+
+    __tablename__ = "ledger_day_totals"
+
+    business_date: Mapped[_dt.date] = mapped_column(Date, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    entries: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[money]
+    principal: Mapped[money]
+    interest: Mapped[money]
+    fees: Mapped[money]
+    suspense: Mapped[money]
+    refund: Mapped[money]
+    escrow: Mapped[money]
+
+
+# ---------------------------------------------------------------------------
 # Append-only guards (the ORM half; the database half is in the migration)
 # ---------------------------------------------------------------------------
 APPEND_ONLY_MODELS: tuple[type[Base], ...] = (LedgerEntry, Note, AuditEvent, Contact, Letter, LetterTemplate,
-                                               LoanFlagEvent)
+                                               LoanFlagEvent, MonthEndSnapshot, LedgerDayTotal)
 APPEND_ONLY_TABLES: tuple[str, ...] = tuple(m.__tablename__ for m in APPEND_ONLY_MODELS)
 
 
@@ -972,10 +1051,12 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Collateral",
+    "LedgerDayTotal",
     "LedgerEntry",
     "Loan",
     "LoanParty",
     "LoanState",
+    "MonthEndSnapshot",
     "Note",
     "PaymentBatch",
     "Person",

@@ -357,6 +357,14 @@ def _eod(d: Details) -> str:
     return text
 
 
+def _snapshot(d: Details) -> str:
+    how = {"on_demand": "copied from the close's cache", "replayed": "replayed from the entries booked by then"}
+    text = (f"wrote the month-end snapshot of {_day(d.get('month_end'))} for {_count(d.get('loans', 0), 'loan')}"
+            f" ({how.get(str(d.get('source')), _words(d.get('source', '')))})")
+    skipped = d.get("skipped") or []
+    return text + (f"; {_count(len(skipped), 'loan')} could not be replayed" if skipped else "")
+
+
 def _reconciled(d: Details) -> str:
     return f"booked the adjusting entries for {_day(d.get('business_date'))} ({_count(d.get('loans', 0), 'loan')})"
 
@@ -509,6 +517,7 @@ SENTENCES: dict[str, Callable[[Details], str]] = {
     "eod.chunk": lambda d: (f"closed {d['loans']} loan{'' if d['loans'] == 1 else 's'} for {_day(d['business_date'])}"
                             f" ({d['entries']} ledger entr{'y' if d['entries'] == 1 else 'ies'})"),
     "ledger.written": lambda d: "wrote ledger entries",
+    "snapshot.written": _snapshot,
     "personal_data.sealed": lambda d: (f"encrypted the SSN/TIN and date of birth of {d['people']} "
                                        f"{'person' if d['people'] == 1 else 'people'} kept in the clear by an older "
                                        "Keel"),

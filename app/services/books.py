@@ -54,12 +54,23 @@ def _sum_expression(part: str, memo: bool) -> ColumnElement[Any]:
     return func.sum(case(*whens, else_=literal(0)))
 
 
-def booked_sums(session: Session, loan_ids: Sequence[int]) -> dict[int, tuple[Balances, Balances]]:
-    """(booked, memo) of each loan from one ``GROUP BY loan_id`` query (conversion payloads not included)."""
+def part_sum(part: str, *, memo: bool = False) -> ColumnElement[Any]:
+    """SUM of one booked (or memo) part by :data:`app.domain.books.SIGNS`, in raw cents (reports use it)."""
+    return _sum_expression(part, memo)
+
+
+def booked_sums(session: Session, loan_ids: Sequence[int], *,
+                through: date | None = None) -> dict[int, tuple[Balances, Balances]]:
+    """(booked, memo) of each loan from one ``GROUP BY loan_id`` query (conversion payloads not included).
+
+    ``through``: only the entries booked on or before that business date (the books as they stood then).
+    """
     columns = [_sum_expression(part, memo).label(f"{'memo' if memo else 'booked'}_{part}")
                for memo in (False, True) for part in PARTS]
     stmt = select(LedgerEntry.loan_id, *columns).where(LedgerEntry.loan_id.in_(list(loan_ids))).group_by(
         LedgerEntry.loan_id)
+    if through is not None:
+        stmt = stmt.where(LedgerEntry.business_date <= through)
     out: dict[int, tuple[Balances, Balances]] = {}
     for row in session.execute(stmt):
         values = row._mapping

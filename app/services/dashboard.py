@@ -42,13 +42,15 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, literal, select, type_coerce
 from sqlalchemy.orm import Session
 
-from app.db.models import BUCKETS, LedgerEntry, Loan, LoanParty, LoanState, Person, Promise
+from app.db.models import BUCKETS, LedgerEntry, Loan, LoanParty, LoanState, Person
 from app.db.types import Money
 from app.domain.money import ZERO, round_money
 from app.services import permissions
 from app.services.context import ServiceContext
 from app.services.errors import InvalidInput
 from app.services.ledger import business_date
+from app.services.reports.collecting import promise_outcomes
+from app.services.reports.delinquency import bucket_figures
 
 MONTHS = 12
 HUNDRED = Decimal(100)
@@ -250,13 +252,8 @@ def _payments_series(window: list[date], months: _Months) -> list[MonthFigure]:
 
 
 def _buckets(session: Session) -> list[BucketFigure]:
-    stmt = (
-        select(LoanState.bucket, func.count(), _money(func.sum(LoanState.principal)))
-        .join(Loan, Loan.id == LoanState.loan_id)
-        .where(Loan.status == "active")
-        .group_by(LoanState.bucket)
-    )
-    found = {bucket: (int(count), principal) for bucket, count, principal in session.execute(stmt)}
+    # The aging report's query (app.services.reports.delinquency), from the cache: active loans by bucket.
+    found = bucket_figures(session)
     return [BucketFigure(bucket, *found.get(bucket, (0, ZERO))) for bucket in BUCKETS]
 
 
@@ -289,13 +286,12 @@ def _collected_between(session: Session, first: date, last: date) -> Decimal:
 
 
 def _promises(session: Session, first: date, as_of: date) -> dict[str, int]:
-    stmt = (
-        select(Promise.status, func.count())
-        .where(Promise.due_date >= first, Promise.due_date <= as_of,
-               Promise.status.in_(("kept", "partly_kept", "broken")))
-        .group_by(Promise.status)
-    )
-    return {status: int(count) for status, count in session.execute(stmt)}
+    # The collections report's query (app.services.reports.collecting), added up over every collector.
+    counts: dict[str, int] = {}
+    for outcome in promise_outcomes(session, first, as_of).values():
+        for status, (count, _) in outcome.items():
+            counts[status] = counts.get(status, 0) + count
+    return counts
 
 
 def dashboard(ctx: ServiceContext, as_of: date | None = None, *, months: int = MONTHS) -> Dashboard:

@@ -84,6 +84,7 @@ from app.services import audit, books, permissions
 from app.services.context import CancelToken, Progress, ServiceContext, no_progress
 from app.services.errors import ServiceError
 from app.services.products import ProductRules, rules_or_defaults
+from app.services.reports import snapshots
 from app.services.ledger import ENGINE_TYPES, business_date, open_book, to_event
 
 LOCK_KEY = "eod_lock"
@@ -321,6 +322,7 @@ def _close_day(
         # The day's record is what the books hold for the day, however many runs closed it: a run
         # resumed after a kill knows only its own chunks (issue 12).
         record = day_record(session, day)
+        snapshots.record_close(session, day)  # for the reports: the day's totals; at a month end, every loan
         run.loans_processed = record.loans
         run.interest_accrued = record.interest_accrued
         run.fees_assessed = record.fees_assessed

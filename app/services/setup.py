@@ -84,9 +84,9 @@ def open_database(url: str | None = None, *, initialize: bool = True, allow_owne
     return factory
 
 
-#: The SQLite triggers that keep the books append-only (migrations 0001, 0002, 0008, 0011).
+#: The SQLite triggers that keep the books append-only (migrations 0001, 0002, 0008, 0011, 0015).
 APPEND_ONLY_TABLES = ("ledger_entries", "notes", "audit_events", "contacts", "letters", "letter_templates",
-                      "loan_flag_events")
+                      "loan_flag_events", "month_end_snapshots", "ledger_day_totals")
 
 
 def _check_append_only(engine: Engine, shown: str) -> None:

@@ -114,6 +114,12 @@ CASES = [
     ("eod.chunk", {"business_date": "2026-11-20", "loans": 500, "entries": 1},
      "closed 500 loans for Nov 20, 2026 (1 ledger entry)."),
     ("ledger.written", {}, "wrote ledger entries."),
+    ("snapshot.written", {"month_end": "2026-10-31", "loans": 198, "source": "replayed", "skipped": []},
+     "wrote the month-end snapshot of Oct 31, 2026 for 198 loans (replayed from the entries booked by then)."),
+    ("snapshot.written", {"month_end": "2026-10-31", "loans": 1, "source": "on_demand",
+                          "skipped": [{"loan": "KL-1", "why": "bad terms"}]},
+     "wrote the month-end snapshot of Oct 31, 2026 for 1 loan (copied from the close's cache); 1 loan could not "
+     "be replayed."),
     ("personal_data.sealed", {"people": 2}, "encrypted the SSN/TIN and date of birth of 2 people kept in the clear "
                                             "by an older Keel."),
     ("person.revealed", {"person": "Maria Lopez", "fields": ["SSN/TIN", "date of birth"], "loan": "KL-000001"},

@@ -47,6 +47,14 @@ from app.services import (
     verify,
 )
 from app.services.approvals import Approval
+from app.services.reports import cash as report_cash
+from app.services.reports import collecting as report_collecting
+from app.services.reports import delinquency as report_delinquency
+from app.services.reports import eod_days as report_eod_days
+from app.services.reports import income as report_income
+from app.services.reports import portfolio as report_portfolio
+from app.services.reports import snapshots as report_snapshots
+from app.services.reports import trial_balance as report_trial_balance
 from app.services.batches import BatchRow
 from app.services.gl import accounts as gl_accounts
 from app.services.gl import control as gl_control
@@ -202,6 +210,24 @@ MUTATIONS: list[tuple[str, str | tuple[str, ...], Call]] = [
     ("gl.journal.journal_detail", permissions.VIEW_REPORTS,
      lambda c, w: gl_journal.journal_detail(c, "GL-20260601-TEST")),
     ("gl.control.control_totals", permissions.VIEW_REPORTS, lambda c, w: gl_control.control_totals(c)),
+    # The reports (issue 13): managers and administrators.
+    ("reports.trial_balance.trial_balance", permissions.VIEW_REPORTS,
+     lambda c, w: report_trial_balance.trial_balance(c)),
+    ("reports.cash.cash_receipts", permissions.VIEW_REPORTS, lambda c, w: report_cash.cash_receipts(c)),
+    ("reports.cash.journal", permissions.VIEW_REPORTS, lambda c, w: report_cash.journal(c)),
+    ("reports.delinquency.aging", permissions.VIEW_REPORTS, lambda c, w: report_delinquency.aging(c)),
+    ("reports.delinquency.roll_rates", permissions.VIEW_REPORTS, lambda c, w: report_delinquency.roll_rates(c)),
+    ("reports.collecting.collections_activity", permissions.VIEW_REPORTS,
+     lambda c, w: report_collecting.collections_activity(c)),
+    ("reports.income.interest_income", permissions.VIEW_REPORTS, lambda c, w: report_income.interest_income(c)),
+    ("reports.income.fee_income", permissions.VIEW_REPORTS, lambda c, w: report_income.fee_income(c)),
+    ("reports.portfolio.loan_activity", permissions.VIEW_REPORTS, lambda c, w: report_portfolio.loan_activity(c)),
+    ("reports.portfolio.portfolio", permissions.VIEW_REPORTS, lambda c, w: report_portfolio.portfolio(c)),
+    ("reports.portfolio.vintages", permissions.VIEW_REPORTS, lambda c, w: report_portfolio.vintages(c)),
+    ("reports.eod_days.eod_report", permissions.VIEW_REPORTS, lambda c, w: report_eod_days.eod_report(c)),
+    ("reports.snapshots.snapshot_months", permissions.VIEW_REPORTS, lambda c, w: report_snapshots.snapshot_months(c)),
+    ("reports.snapshots.write_snapshot", permissions.RUN_EOD,
+     lambda c, w: report_snapshots.write_snapshot(c, dt.date(2026, 5, 31))),
 ]
 
 
