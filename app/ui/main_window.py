@@ -34,6 +34,7 @@ from app.ui.messages import clerk_text, confirm, inform, show_error
 from app.ui.views.account_view import AccountView
 from app.ui.views.admin_view import AdminView
 from app.ui.views.audit_view import AuditView
+from app.ui.views.reports_view import ReportsView
 from app.ui.views.requests_view import RequestsView
 from app.ui.views.batch_view import BatchView
 from app.ui.views.collections_view import CollectionsView
@@ -63,6 +64,7 @@ Ctrl+5   Collections
 Ctrl+6   Administration
 Ctrl+7   Audit (who did what, managers and administrators)
 Ctrl+8   Requests (the Reg X / Reg Z worklist)
+Ctrl+9   Reports and the general ledger journal (managers and administrators)
 Ctrl+P   Post a payment to the open account
 Ctrl+Enter   Post (payment entry) / log the contact (collections)
 Ctrl+R   Reverse the selected payment (account ledger, when permitted)
@@ -110,6 +112,11 @@ class MainWindow(QMainWindow):
         if self.audit_view is not None:
             self.views.append(self.audit_view)
             self.audit_view.open_requested.connect(self.open_account)
+        # The Reports view (issue 13): managers and administrators.
+        self.reports_view: ReportsView | None = (
+            ReportsView(workspace) if workspace.can(permissions.VIEW_REPORTS) else None)
+        if self.reports_view is not None:
+            self.views.append(self.reports_view)
 
         self.navigation = QListWidget()
         self.navigation.setObjectName("navigation")
