@@ -213,6 +213,15 @@ def main(argv: list[str] | None = None) -> int:
         window.requests_view.table.selectRow(0)
     shoot("requests", window)
 
+    # The Reports view: the delinquency aging as of the business date, its totals and notes.
+    if window.reports_view is not None and (not args.only or "reports" in args.only):
+        window.show_view(window.reports_view)
+        wait()
+        window.reports_view.choose("aging")
+        window.reports_view.run()
+        wait()
+        shoot("reports", window)
+
     if window.admin_view is None:
         window.close()
         window = window_for("admin")

@@ -229,6 +229,8 @@ class ReportsView(View):
         self.title_label.setFont(bold)
         self.model = ReportTableModel(self)
         self.table = make_table(self.model, name="reportTable", sortable=False, multi_select=True)
+        # Columns sized to their figures; a wide last column would push its figure far from the others.
+        self.table.horizontalHeader().setStretchLastSection(False)
         self.table_export = add_export(self.table, workspace, lambda: self.shown_name(), self.export_filters)
         # Export… writes the report's own table (filters, notes and totals), not the rows as displayed.
         self.table_export.export_action.triggered.disconnect()
