@@ -170,3 +170,21 @@ def test_the_journal_runs_for_a_period(qtbot, desk, open_window) -> None:
     debit, credit = [c.name for c in table.columns].index("debit"), [c.name for c in table.columns].index("credit")
     assert sum(row[debit] for row in table.rows) == sum(row[credit] for row in table.rows)
     window.close()
+
+
+def test_aging_shows_its_buckets_as_bars(qtbot, desk, open_window) -> None:
+    _, contexts = desk
+    _book(contexts)
+    window, view = _open_reports(qtbot, open_window)
+    view.choose("aging")
+    _run(qtbot, view)
+    aging = view.result
+    assert view.chart.isVisibleTo(view)
+    assert view.chart.labels == [row.bucket for row in aging.rows]
+    assert view.chart.values == [row.principal for row in aging.rows]
+    assert sum(view.chart.values) == aging.totals.principal
+    # Another report: no chart.
+    view.choose("trial-balance")
+    _run(qtbot, view)
+    assert not view.chart.isVisibleTo(view)
+    window.close()

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
@@ -38,10 +38,12 @@ from app.reports import tabular
 from app.reports.gl_export import journal_table
 from app.services import products
 from app.services.gl import journal as gl_journal
+from app.services.reports.delinquency import Aging
 from app.services.reports.registry import REPORTS, ReportParams, run_report
 from app.ui import formatting
 from app.ui.export import add_export, export_table
 from app.ui.messages import error_field, error_text, mark_problem
+from app.ui.views.dashboard_view import BarChart, short_money
 from app.ui.views.view import View
 from app.ui.widgets.date_edit import DateEdit
 from app.ui.widgets.table import fit_columns, make_table
@@ -253,6 +255,10 @@ class ReportsView(View):
         for button in (self.export_button, self.copy_button):
             button.setAutoDefault(False)
             button.setEnabled(False)
+        # The aging's principal by bucket as bars (pyqtgraph places them in floats; the figures shown are Decimal).
+        self.chart = BarChart("reportChart", QColor("#3b6ea8"))
+        self.chart.setMinimumHeight(self.fontMetrics().height() * 12)
+        self.chart.hide()
         bottom = QHBoxLayout()
         bottom.addWidget(self.count_label, 1)
         bottom.addWidget(self.copy_button)
@@ -265,6 +271,7 @@ class ReportsView(View):
         layout.addWidget(self.title_label)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.notes_label)
+        layout.addWidget(self.chart)
         layout.addLayout(bottom)
 
         self.fields: dict[str, QWidget] = {"as_of": self.as_of_edit, "from": self.from_edit, "to": self.to_edit,
@@ -382,6 +389,12 @@ class ReportsView(View):
                                  + (", then the totals" if table.totals is not None else ""))
         for button in (self.export_button, self.copy_button):
             button.setEnabled(True)
+        if isinstance(result, Aging) and result.rows:
+            values = [row.principal for row in result.rows]
+            self.chart.set_bars([row.bucket for row in result.rows], values, [short_money(float(v)) for v in values])
+            self.chart.show()
+        else:
+            self.chart.hide()
         self.report_shown.emit(table)
 
     # ------------------------------------------------------------ export and copy
