@@ -111,7 +111,8 @@ def test_trial_balance_shows_the_loans_and_the_services_totals(qtbot, desk, open
     window.close()
 
 
-def test_cash_receipts_for_a_typed_period_exports_to_xlsx(qtbot, desk, open_window, save_as, tmp_path) -> None:  # noqa: F811
+def test_cash_receipts_for_a_typed_period_exports_to_xlsx(
+        qtbot, desk, open_window, save_as, tmp_path) -> None:  # noqa: F811
     _, contexts = desk
     _book(contexts)
     window, view = _open_reports(qtbot, open_window)

@@ -162,7 +162,8 @@ class ReportsView(View):
         self._generation = 0
 
         intro = QLabel("Choose a report, its date or period and any filters, then Run (Enter). "
-                       "Export\N{HORIZONTAL ELLIPSIS} saves it as Excel or CSV with its filters, totals and notes; Ctrl+C copies rows.")
+                       "Export\N{HORIZONTAL ELLIPSIS} saves it as Excel or CSV with its filters, totals and notes; "
+                       "Ctrl+C copies rows.")
         intro.setWordWrap(True)
         self.report_combo = QComboBox()
         self.report_combo.setObjectName("reportChoice")
