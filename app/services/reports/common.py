@@ -36,6 +36,8 @@ from app.services.errors import InvalidInput
 from app.services.ledger import business_date
 
 HUNDRED = Decimal(100)
+#: The loan statuses a report may be filtered by (the desk's Status filter lists them).
+REPORT_STATUSES: tuple[str, ...] = tuple(LOAN_STATUSES)
 SelectT = TypeVar("SelectT", bound=Select)  # type: ignore[type-arg]
 
 #: The note every report read from month-end snapshots carries (issue 13).

@@ -33,10 +33,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.db.models import LOAN_STATUSES
 from app.reports import tabular
 from app.reports.gl_export import journal_table
 from app.services import products
+from app.services.reports.common import REPORT_STATUSES
 from app.services.gl import journal as gl_journal
 from app.services.reports.delinquency import Aging
 from app.services.reports.registry import REPORTS, ReportParams, run_report
@@ -193,7 +193,7 @@ class ReportsView(View):
         self.status_combo = QComboBox()
         self.status_combo.setObjectName("reportStatus")
         self.status_combo.addItem("Any status", "")
-        for status in LOAN_STATUSES:
+        for status in REPORT_STATUSES:
             self.status_combo.addItem(formatting.words(status), status)
         self.run_button = QPushButton("&Run")
         self.run_button.setObjectName("reportRun")
