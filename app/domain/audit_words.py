@@ -525,6 +525,8 @@ SENTENCES: dict[str, Callable[[Details], str]] = {
     "keys.recovery_handed_over": lambda d: {"file": "saved the book's recovery key to a file",
                                             "desk": "was shown the book's recovery key on the desk",
                                             }.get(d.get("how", ""), "was shown the book's recovery key at set-up"),
+    "data.exported": lambda d: (f"exported {d['what']} ({d['rows']:,} row{'' if d['rows'] == 1 else 's'}) "
+                                f"to {d['file']}"),
     "keys.restored": lambda d: "put the book's key back on a machine from its recovery key",
     "books.reconciled": _reconciled,
     "books.rules_revision": _rules_revision,

@@ -38,6 +38,7 @@ from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QMenu, QPushButton, QTableView, QWidget
 
 from app.reports import tabular
+from app.services import exports
 from app.ui.messages import error_text, inform, warn
 from app.ui.workers import ProgressReport, TaskRunner
 from app.ui.workspace import Workspace
@@ -281,7 +282,15 @@ def export_table(parent: QWidget | None, workspace: Workspace, table: tabular.Ta
     path = ask_path(parent, workspace.settings, title, workspace.business_date)
     if path is None:
         return False
-    write_table(parent, workspace.tasks, table, path, on_finished)
+
+    def finished(outcome: ExportOutcome) -> None:
+        if outcome.ok and outcome.path.is_file():  # what left Keel is an audit record (app.services.exports)
+            ctx = workspace.ctx
+            workspace.tasks.write(lambda: exports.record_export(ctx, title, outcome.rows, outcome.path.name))
+        if on_finished is not None:
+            on_finished(outcome)
+
+    write_table(parent, workspace.tasks, table, path, finished)
     return True
 
 

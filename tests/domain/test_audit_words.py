@@ -125,6 +125,8 @@ CASES = [
     ("person.revealed", {"person": "Maria Lopez", "fields": ["SSN/TIN", "date of birth"], "loan": "KL-000001"},
      "looked at Maria Lopez's full SSN/TIN and date of birth."),
     ("keys.recovery_handed_over", {"how": "keel init"}, "was shown the book's recovery key at set-up."),
+    ("data.exported", {"what": "Collections queue", "rows": 1204, "file": "queue.xlsx"},
+     "exported Collections queue (1,204 rows) to queue.xlsx."),
     ("keys.restored", {"kept_in": "the operating system's keyring"},
      "put the book's key back on a machine from its recovery key."),
     ("books.reconciled", {"business_date": "2026-11-20", "loans": 3},

@@ -30,6 +30,7 @@ from app.ui import export
 from app.ui.export import FILE_FILTERS, ExportOutcome
 from app.ui.models.queue_table_model import QueueTableModel
 from app.ui.models.record_table_model import Column, export_getter
+from tests.services.conftest import PASSWORDS
 from tests.services.loans import make_loan
 from tests.ui.helpers import message_boxes, settle
 
@@ -158,6 +159,9 @@ def test_export_the_queue_to_csv_with_the_filters_on_top(qtbot, desk, open_windo
     assert body[other][1] == "'" + EVIL
     # The format chosen is remembered for the next export.
     assert window.workspace.settings.value(export.FORMAT_KEY) == "csv"
+    # What left Keel is an audit record: who, what, how many rows, the file's name (not its folder).
+    settle(qtbot, window.workspace.tasks)
+    assert _exports(window) == [{"what": "Collections queue", "rows": 2, "file": "queue.csv"}]
 
 
 def test_ctrl_c_copies_two_selected_rows_as_tab_separated_text(qtbot, desk, open_window):
@@ -208,6 +212,18 @@ def test_a_failing_write_says_so_in_one_line_and_never_claims_success(qtbot, des
     assert list(folder.iterdir()) == []  # no file, no half file
     assert [b.text() for b in message_boxes()] == [outcome.problem]
     assert "Exported" not in window.statusBar().currentMessage()
+    settle(qtbot, window.workspace.tasks)
+    assert _exports(window) == []  # nothing was written, so nothing is recorded as exported
+
+
+def _exports(window) -> list[dict]:
+    from app.services.audit_search import search_audit
+    from app.services.context import ServiceContext
+    from app.services.users import authenticate
+
+    factory = window.workspace.ctx.factory
+    manager = ServiceContext(factory, authenticate(factory, "manager", PASSWORDS["manager"]))
+    return [line.details for line in search_audit(manager, action="data.exported").lines]
 
 
 # ---------------------------------------------------------------- the account's ledger
