@@ -321,7 +321,7 @@ def _close_day(
         run.finished_at = utc_now()
         # The day's record is what the books hold for the day, however many runs closed it: a run
         # resumed after a kill knows only its own chunks (issue 12).
-        record = day_record(session, day)
+        record = _day_record(session, day)
         snapshots.record_close(session, day)  # for the reports: the day's totals; at a month end, every loan
         run.loans_processed = record.loans
         run.interest_accrued = record.interest_accrued
@@ -347,7 +347,7 @@ def _close_day(
 
 @dataclass(frozen=True)
 class DayRecord:
-    """What the books hold for one closed business day (:func:`day_record`)."""
+    """What the books hold for one closed business day (:func:`_day_record`)."""
 
     loans: int
     interest_accrued: Decimal
@@ -357,7 +357,7 @@ class DayRecord:
     letters_queued: int
 
 
-def day_record(session: Session, day: date) -> DayRecord:
+def _day_record(session: Session, day: date) -> DayRecord:
     """Day ``day``'s totals from what end of day wrote for it, not from one run's tally (issue 12).
 
     * interest accrued: the ``accrual`` entries of business day ``day`` (only end of day books

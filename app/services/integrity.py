@@ -2,8 +2,6 @@
 
 * :func:`verify_audit_chain` proves the chain (``keel audit verify``; ``keel
   verify`` runs it too) -- for whoever may verify the ledger;
-* :func:`chain_head` is the head printed on each end-of-day report: keep the
-  reports, and removing the newest records is caught by comparing heads;
 * :func:`key_status` says where this machine keeps the book's key, never the key;
 * the recovery key is handed over once: shown at set-up (``keel init``, the
   desk's first admin sign-in; :func:`recovery_key_to_show`,
@@ -36,11 +34,6 @@ def verify_audit_chain(ctx: ServiceContext) -> chain.ChainReport:
     permissions.require(ctx.actor, permissions.VERIFY)
     with ctx.unit(write=False) as session:
         return chain.verify_chain(session)
-
-
-def chain_head(session: Session) -> str:
-    """The chain's head as printed on reports (``#1234 0123456789abcdef``)."""
-    return chain.chain_head(session)
 
 
 @dataclass(frozen=True)
@@ -89,11 +82,6 @@ def recovery_key_shown(factory: sessionmaker[Session], actor: Actor | None, how:
                      entity_id=get_setting(session, keys.SETTING_BOOK_ID), details={"how": how})
 
 
-def recovery_handed_over(factory: sessionmaker[Session]) -> bool:
-    with unit_of_work(factory, write=False) as session:
-        return get_setting(session, SETTING_RECOVERY_HANDED_OVER) is not None
-
-
 def save_recovery_key(ctx: ServiceContext, path: Path) -> Path:
     """Write the book's recovery key to a new file only its owner can read (0600); admins; audited.
 
@@ -135,5 +123,5 @@ def restore_key(factory: sessionmaker[Session], recovery_text: str) -> KeyStatus
     return KeyStatus(restored.book_id, keys.where_kept(), True, None)
 
 
-__all__ = ["KeyStatus", "chain_head", "key_status", "recovery_handed_over", "recovery_key_shown",
+__all__ = ["KeyStatus", "key_status", "recovery_key_shown",
            "recovery_key_to_show", "restore_key", "save_recovery_key", "verify_audit_chain"]

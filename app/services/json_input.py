@@ -62,11 +62,11 @@ def parse_json(text: str, field: str = "file", *, max_depth: int = MAX_DEPTH, ma
     except ValueError as exc:  # JSONDecodeError, and an integer of more than 4,300 digits
         detail = " ".join(str(exc).split())
         raise InvalidInput(field, f"is not JSON: {detail[:200]}") from None
-    check_bounds(data, field, max_depth=max_depth, max_string=max_string)
+    _check_bounds(data, field, max_depth=max_depth, max_string=max_string)
     return data
 
 
-def check_bounds(data: Any, field: str = "file", *, max_depth: int = MAX_DEPTH, max_string: int = MAX_STRING) -> None:
+def _check_bounds(data: Any, field: str = "file", *, max_depth: int = MAX_DEPTH, max_string: int = MAX_STRING) -> None:
     """InvalidInput naming the first place ``data`` nests too deep or carries too long a string.
 
     Walked with a list, not recursion, so a deep document cannot exhaust the stack here either.

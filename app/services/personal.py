@@ -31,7 +31,7 @@ class Revealed:
     date_of_birth: date | None
 
 
-def format_tax_id(digits: str | None) -> str | None:
+def _format_tax_id(digits: str | None) -> str | None:
     return None if not digits else f"{digits[:3]}-{digits[3:5]}-{digits[5:]}"
 
 
@@ -53,8 +53,8 @@ def reveal_parties(ctx: ServiceContext, loan_number: str) -> list[Revealed]:
                 audit.record(session, ctx.actor, "person.revealed", entity="person", entity_id=person.id,
                              loan_id=loan.id, details={"person": person.display_name, "fields": fields,
                                                        "loan": loan.loan_number})
-            out.append(Revealed(person.id, role, person.display_name, format_tax_id(tax_id), born))
+            out.append(Revealed(person.id, role, person.display_name, _format_tax_id(tax_id), born))
         return out
 
 
-__all__ = ["Revealed", "format_tax_id", "reveal_parties"]
+__all__ = ["Revealed", "reveal_parties"]

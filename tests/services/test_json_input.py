@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from app.services.errors import InvalidInput, Problem
-from app.services.json_input import MAX_DEPTH, check_bounds, parse_json, read_json_file
+from app.services.json_input import MAX_DEPTH, _check_bounds, parse_json, read_json_file
 
 
 def test_numbers_are_decimal_and_shapes_pass():
@@ -16,7 +16,7 @@ def test_numbers_are_decimal_and_shapes_pass():
     nested: object = "leaf"
     for _ in range(MAX_DEPTH):
         nested = [nested]
-    check_bounds(nested)  # exactly 20 levels: allowed
+    _check_bounds(nested)  # exactly 20 levels: allowed
 
 
 @pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 5_000, 200_000])

@@ -434,7 +434,7 @@ def test_a_replayed_snapshot_is_the_one_end_of_day_wrote(contexts, book) -> None
 def test_a_month_end_without_a_snapshot_is_not_available_until_one_is_written(contexts, monkeypatch) -> None:
     """A book older than the snapshots: the month ends closed without one."""
     admin, manager, clerk = contexts["admin"], contexts["manager"], contexts["clerk"]
-    monkeypatch.setattr(snapshots, "record_month_end", lambda session, day: 0)
+    monkeypatch.setattr(snapshots, "_record_month_end", lambda session, day: 0)
     a = make_loan(manager, principal="10000.00", **TERMS)
     b = make_loan(manager, principal="5000.00", **TERMS)
     eod.run_eod(admin, JUNE_END)

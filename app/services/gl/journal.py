@@ -169,7 +169,7 @@ def _cents(raw: Any) -> Decimal:
     return Decimal(int(raw or 0)).scaleb(-2)
 
 
-def opening_condition(session: Session, start: date | None, end: date) -> ColumnElement[bool] | None:
+def _opening_condition(session: Session, start: date | None, end: date) -> ColumnElement[bool] | None:
     """SQL: the row was written by the transaction that boarded its loan from another servicer (None: no
     such loan was boarded in the period, so no row can be)."""
     entries = LedgerEntry.__table__
@@ -214,7 +214,7 @@ def grouped(
                                          .label("payload")]
     source: Any = entries
     if not control:
-        opening = opening_condition(session, start, end)
+        opening = _opening_condition(session, start, end)
         columns += [
             func.coalesce(entries.c.method, original.c.method).label("method"),
             entries.c.reason_code.label("reason_code"),
@@ -378,7 +378,7 @@ def _versions_of(products: dict[int, tuple[str, str]], code: str | None) -> list
     return versions
 
 
-def journal_number(day: date, product: str) -> str:
+def _journal_number(day: date, product: str) -> str:
     return f"GL-{day:%Y%m%d}-{product}"
 
 
@@ -428,7 +428,7 @@ def journal(ctx: ServiceContext, start: date | None, end: date | None, *, produc
     names = {code: name for code, name in products.values()}
     entries = []
     for (day, code) in sorted(by_journal):
-        number = journal_number(day, code)
+        number = _journal_number(day, code)
         built = _build_lines(number, day, code, by_journal[(day, code)], references[(day, code)], settings)
         if not built:
             continue  # the day's lines netted to nothing
@@ -443,7 +443,7 @@ def journal(ctx: ServiceContext, start: date | None, end: date | None, *, produc
                    settings)
 
 
-def parse_journal_number(text: str) -> tuple[date, str]:
+def _parse_journal_number(text: str) -> tuple[date, str]:
     match = JOURNAL_NO.fullmatch((text or "").strip())
     if match is None:
         raise InvalidInput("journal", f"{text!r} is not a journal number such as GL-20261130-AUTO60")
@@ -458,7 +458,7 @@ def journal_detail(ctx: ServiceContext, journal_no: str, *, account: str | None 
     """The ledger entries behind one journal entry, each with its own lines (``account``: only the entries
     with a line on that role or account number)."""
     permissions.require(ctx.actor, permissions.VIEW_REPORTS)
-    day, code = parse_journal_number(journal_no)
+    day, code = _parse_journal_number(journal_no)
     with ctx.unit(write=False) as session:
         settings = read(session)
         products = _products(session)
@@ -480,7 +480,7 @@ def journal_detail(ctx: ServiceContext, journal_no: str, *, account: str | None 
                     .join(Loan, Loan.id == LedgerEntry.loan_id).join(User, User.id == LedgerEntry.user_id)
                     .where(LedgerEntry.id.in_(ids[start : start + 500])))
             details.update({row.id: row for row in session.execute(stmt)})
-    number = journal_number(day, code)
+    number = _journal_number(day, code)
     behind = []
     every: list[Line] = []
     for group in groups:

@@ -150,7 +150,7 @@ class Aging:
                         self.totals)
 
 
-def aging_rows(found: dict[str, tuple[int, Decimal]]) -> tuple[tuple[AgingRow, ...], AgingTotals]:
+def _aging_rows(found: dict[str, tuple[int, Decimal]]) -> tuple[tuple[AgingRow, ...], AgingTotals]:
     loans = sum(count for count, _ in found.values())
     principal = add(amount for _, amount in found.values())
     rows = tuple(
@@ -186,7 +186,7 @@ def aging(ctx: ServiceContext, as_of: date | None = None, *, product: str | None
                      + ": every loan active then, with the product, collector and status it had then.",
                      SNAPSHOT_NOTE,
                      "Days past due are counted on the morning after the month end, as the desk saw them."]
-    rows, totals = aging_rows(found)
+    rows, totals = _aging_rows(found)
     return Aging(day, month, rows, totals, tuple(notes), date_header(month or day, filters))
 
 
@@ -294,4 +294,4 @@ def roll_rates(ctx: ServiceContext, as_of: date | None = None, *, product: str |
 
 
 __all__ = ["Aging", "AgingRow", "AgingTotals", "LATE_BUCKETS", "ROLL_TARGETS", "RollCell", "RollRates", "RollRow",
-           "aging", "aging_rows", "bucket_figures", "has_snapshot", "not_available", "on_snapshot", "roll_rates"]
+           "aging", "bucket_figures", "has_snapshot", "not_available", "on_snapshot", "roll_rates"]

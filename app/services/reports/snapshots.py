@@ -90,10 +90,10 @@ def record_close(session: Session, day: date) -> int:
     Returns the snapshot rows written (0 on any other day).
     """
     write_day_totals(session, day)
-    return record_month_end(session, day)
+    return _record_month_end(session, day)
 
 
-def record_month_end(session: Session, day: date) -> int:
+def _record_month_end(session: Session, day: date) -> int:
     """The snapshot when ``day`` ends a month (:func:`record_close` calls it).
 
     Returns the rows written (0 on any other day, or when the month end already has its snapshot).
@@ -290,4 +290,4 @@ def _replay_chunk(session: Session, ids: Sequence[int], day: date, out: list[dic
         out.append(row)
 
 
-__all__ = ["SnapshotMonth", "SnapshotWritten", "record_close", "record_month_end", "snapshot_months", "write_snapshot"]
+__all__ = ["SnapshotMonth", "SnapshotWritten", "record_close", "snapshot_months", "write_snapshot"]
